@@ -1,0 +1,25 @@
+# neuroevo: data -> train (dataset x optimizer x seed) -> aggregate -> report.
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        "results/report/report.md",
+        # Runs are targets too, so that a deleted run is redone (Snakemake otherwise
+        # skips missing intermediate files whose downstream outputs are up to date).
+        all_summaries(),

@@ -1,0 +1,121 @@
+"""Population evaluation throughput: logits + cross-entropy of P candidate MLPs on one batch.
+
+The MLP is 196-32-10 (Fashion-MNIST at 14x14, n = 6634 parameters) on random data. For
+each (P, B) it times, as the median of several repeats after a warm-up:
+
+* batched: `population_logits` + `population_cross_entropy` (no Python loop over P);
+* loop:    a Python loop over candidates, two `F.linear` + `F.cross_entropy` each;
+* matmul:  a plain-GEMM yardstick with the same FLOPs: one [B, 196] x [196, P*32] GEMM
+           (the first layer of all candidates) plus one [B, P*32] x [P*32, 10] GEMM
+           (2*B*P*32*10 FLOPs, exactly the second layer's count) - no bias, activation
+           or loss, so it is an upper bound rather than an equivalent computation.
+
+FLOPs of the forward: 2*B*P*(196*32 + 32*10). Target: at P=64, B=512 the batched
+version reaches at least 60% of the matmul's GFLOP/s. Timings are noisy on a shared
+2-core machine, so only ratios within one run are meaningful.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from neuroevo.models import MLPSpec, init_parameters, population_cross_entropy, population_logits
+
+SPEC = MLPSpec(n_features=196, hidden=32, n_classes=10, activation="relu")
+TARGET_POINT = (64, 512)
+TARGET_EFFICIENCY = 0.60
+
+
+def median_ms(fn: Callable[[], object], repeats: int, min_seconds: float) -> float:
+    """Median over `repeats` samples; each sample loops fn until it takes >= min_seconds."""
+    fn()
+    fn()  # warm-up
+    start, calls = time.perf_counter(), 0
+    while time.perf_counter() - start < min_seconds or calls == 0:
+        fn()
+        calls += 1
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        samples.append((time.perf_counter() - start) / calls * 1e3)
+    return statistics.median(samples)
+
+
+def flops(p: int, b: int) -> float:
+    return 2.0 * b * p * (SPEC.n_features * SPEC.hidden + SPEC.hidden * SPEC.n_classes)
+
+
+def measure(p: int, b: int, repeats: int, min_seconds: float) -> dict[str, float]:
+    generator = torch.Generator().manual_seed(p * 10_000 + b)
+    x = torch.randn(b, SPEC.n_features, generator=generator)
+    y = torch.randint(0, SPEC.n_classes, (b,), generator=generator)
+    population = init_parameters(SPEC, 0) + 0.05 * torch.randn(p, SPEC.n_parameters, generator=generator)
+    weights = [(population[i, part][: o * f].view(o, f), population[i, part][o * f :]) for i in range(p)
+               for (o, f), part in zip(SPEC.layer_shapes, SPEC.layer_slices)]
+    w1 = torch.randn(SPEC.n_features, p * SPEC.hidden, generator=generator)
+    w2 = torch.randn(p * SPEC.hidden, SPEC.n_classes, generator=generator)
+
+    def batched() -> torch.Tensor:
+        return population_cross_entropy(population_logits(SPEC, population, x), y)
+
+    def loop() -> torch.Tensor:
+        losses = []
+        for i in range(p):
+            (wa, ba), (wb, bb) = weights[2 * i], weights[2 * i + 1]
+            losses.append(F.cross_entropy(F.linear(torch.relu(F.linear(x, wa, ba)), wb, bb), y))
+        return torch.stack(losses)
+
+    def matmul() -> torch.Tensor:
+        return (x @ w1) @ w2
+
+    with torch.no_grad():
+        reference = loop()
+        assert torch.allclose(batched(), reference, rtol=1e-4, atol=1e-5), "batched != loop"
+        return {name: median_ms(fn, repeats, min_seconds) for name, fn in
+                [("batched", batched), ("loop", loop), ("matmul", matmul)]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer points and repeats (< 20 s)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.quick:
+        points, repeats, min_seconds = [(16, 256), TARGET_POINT], 3, 0.05
+    else:
+        points = [(p, b) for p in (16, 64, 256) for b in (256, 1024)] + [TARGET_POINT]
+        repeats, min_seconds = 7, 0.2
+
+    print(f"MLP {SPEC.n_features}-{SPEC.hidden}-{SPEC.n_classes}, n = {SPEC.n_parameters}, "
+          f"torch {torch.__version__}, {torch.get_num_threads()} threads, median of {repeats}")
+    header = (f"{'P':>4} {'B':>5} | {'ms batch':>9} {'ms loop':>9} {'ms mm':>8} | "
+              f"{'GF/s batch':>10} {'GF/s loop':>9} {'GF/s mm':>8} | {'batch/mm':>8} {'vs loop':>8}")
+    print(header)
+    print("-" * len(header))
+    efficiency_at_target = float("nan")
+    for p, b in points:
+        ms = measure(p, b, repeats, min_seconds)
+        gflops = {name: flops(p, b) / (t * 1e-3) / 1e9 for name, t in ms.items()}
+        efficiency = gflops["batched"] / gflops["matmul"]
+        if (p, b) == TARGET_POINT:
+            efficiency_at_target = efficiency
+        print(f"{p:>4} {b:>5} | {ms['batched']:>9.3f} {ms['loop']:>9.3f} {ms['matmul']:>8.3f} | "
+              f"{gflops['batched']:>10.1f} {gflops['loop']:>9.1f} {gflops['matmul']:>8.1f} | "
+              f"{efficiency:>8.0%} {ms['loop'] / ms['batched']:>7.1f}x")
+    met = efficiency_at_target >= TARGET_EFFICIENCY
+    print(f"\ntarget: batched >= {TARGET_EFFICIENCY:.0%} of matmul GFLOP/s at P={TARGET_POINT[0]}, "
+          f"B={TARGET_POINT[1]}: {efficiency_at_target:.0%} -> {'MET' if met else 'NOT MET'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,3 @@
+from neuroevo.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,114 @@
+"""All finished runs -> one table of runs, per-optimizer statistics, and significance tests.
+
+Only the summaries passed in are read (the rule passes the runs of the current config),
+so runs left over from an earlier config never mix in.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from neuroevo.stats import mann_whitney_p, min_attainable_p
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    label: str
+    lower_is_better: bool
+
+
+# The prior study's table columns, in its order.
+METRICS = [
+    Metric("train_time_s", "time (s)", True),
+    Metric("train_loss", "train loss", True),
+    Metric("train_acc", "train acc", False),
+    Metric("val_loss", "val loss", True),
+    Metric("val_acc", "val acc", False),
+    Metric("test_loss", "test loss", True),
+    Metric("test_acc", "test acc", False),
+    Metric("model_evals", "model evals", True),
+    Metric("grad_evals", "grad evals", True),
+]
+JSON_COLUMNS = ("hyperparameters", "model", "training", "versions")
+
+
+def load_runs(summary_paths: list[str | Path]) -> pd.DataFrame:
+    rows = []
+    for path in summary_paths:
+        summary = json.loads(Path(path).read_text())
+        for key in JSON_COLUMNS:  # nested settings stay readable as one JSON column each
+            summary[key] = json.dumps(summary.get(key, {}), sort_keys=True)
+        rows.append(summary)
+    return pd.DataFrame(rows)
+
+
+def load_histories(summary_paths: list[str | Path]) -> pd.DataFrame:
+    frames = [pd.read_parquet(Path(path).with_name("history.parquet")) for path in summary_paths]
+    return pd.concat(frames, ignore_index=True)
+
+
+def optimizer_statistics(runs: pd.DataFrame) -> pd.DataFrame:
+    """Mean and std over seeds of every metric, per dataset x optimizer, with run counts."""
+    rows = []
+    for (dataset, optimizer), group in runs.groupby(["dataset", "optimizer"], sort=False):
+        row = {
+            "dataset": dataset,
+            "optimizer": optimizer,
+            "n_runs": len(group),
+            "n_diverged": int((group["status"] == "diverged").sum()),
+            "hyperparameters": group["hyperparameters"].iloc[0],
+        }
+        for metric in METRICS:
+            values = group[metric.name].astype(float)
+            row[f"{metric.name}_mean"] = values.mean()
+            row[f"{metric.name}_std"] = values.std(ddof=1) if len(values) > 1 else float("nan")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def significance_tests(runs: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """Per dataset and metric: the best optimizer by mean against each other one,
+    two-sided Mann-Whitney U. `testable` is False when the sample sizes cannot reach alpha."""
+    rows = []
+    for dataset, by_dataset in runs.groupby("dataset", sort=False):
+        groups = {name: group for name, group in by_dataset.groupby("optimizer", sort=False)}
+        for metric in METRICS:
+            means = {name: group[metric.name].astype(float).mean() for name, group in groups.items()}
+            pick = min if metric.lower_is_better else max
+            best = pick(means, key=means.get)
+            best_values = groups[best][metric.name].astype(float).to_numpy()
+            for name, group in groups.items():
+                values = group[metric.name].astype(float).to_numpy()
+                p_value = 1.0 if name == best else mann_whitney_p(best_values, values)
+                testable = min_attainable_p(len(best_values), len(values)) < alpha
+                rows.append({
+                    "dataset": dataset,
+                    "metric": metric.name,
+                    "optimizer": name,
+                    "best": best,
+                    "is_best": name == best,
+                    "test": "mann-whitney-u two-sided",
+                    "n_best": len(best_values),
+                    "n": len(values),
+                    "p_value": p_value,
+                    "testable": bool(testable),
+                    "tied_with_best": name != best and bool(np.nan_to_num(p_value, nan=1.0) >= alpha),
+                    "alpha": alpha,
+                })
+    return pd.DataFrame(rows)
+
+
+def aggregate(summary_paths: list[str | Path], out_dir: str | Path, alpha: float = 0.05) -> None:
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    runs = load_runs(summary_paths)
+    runs.to_parquet(out_dir / "runs.parquet", index=False)
+    load_histories(summary_paths).to_parquet(out_dir / "histories.parquet", index=False)
+    optimizer_statistics(runs).to_parquet(out_dir / "metrics.parquet", index=False)
+    significance_tests(runs, alpha).to_parquet(out_dir / "tests.parquet", index=False)

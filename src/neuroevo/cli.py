@@ -1,0 +1,103 @@
+"""Command line: every Snakemake rule calls one of these, and so can a user by hand.
+
+    python -m neuroevo data --dataset iris --out resources/data/iris.npz
+    python -m neuroevo train --data resources/data/iris.npz --dataset iris --optimizer adam --seed 0 --spec '{...}' --out-dir DIR
+    python -m neuroevo aggregate --out-dir results/summary SUMMARY.json ...
+    python -m neuroevo report --summary-dir results/summary --template T --config-json '{...}' --out report.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+log = logging.getLogger("neuroevo")
+
+
+def _data(args: argparse.Namespace) -> None:
+    from neuroevo.prepare import prepare, save_prepared
+
+    data = prepare(args.dataset, args.data_dir, args.download, args.split_seed, args.val_fraction, args.test_fraction)
+    save_prepared(data, args.out)
+    sizes = ", ".join(f"{split} {len(y)}" for split, y in data.y.items())
+    log.info("prepared %s: %d features, %d classes; %s", args.dataset, data.n_features, data.n_classes, sizes)
+
+
+def _train(args: argparse.Namespace) -> None:
+    from neuroevo.train import RunSpec, train, write_run
+
+    spec = RunSpec.from_json(args.dataset, args.optimizer, args.seed, args.spec)
+    summary, history = train(spec, args.data)
+    write_run(summary, history, args.out_dir)
+    if summary["status"] == "diverged":
+        log.warning("%s/%s/seed %d DIVERGED: %s", spec.dataset, spec.optimizer, spec.seed, summary["message"])
+    log.info(
+        "%s/%s/seed %d: %s after %d epochs, test_acc %.4f, test_loss %.4f, %.1f s",
+        spec.dataset, spec.optimizer, spec.seed, summary["status"], summary["epochs"],
+        summary["test_acc"], summary["test_loss"], summary["wall_time_s"],
+    )
+
+
+def _aggregate(args: argparse.Namespace) -> None:
+    from neuroevo.aggregate import aggregate
+
+    aggregate(args.summaries, args.out_dir, alpha=args.alpha)
+
+
+def _report(args: argparse.Namespace) -> None:
+    from neuroevo.report import render_report
+
+    render_report(args.summary_dir, args.template, json.loads(args.config_json), args.out, args.source_dir)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="neuroevo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    data = commands.add_parser("data", help="prepare one dataset (split, standardize) into an .npz file")
+    data.add_argument("--dataset", required=True)
+    data.add_argument("--out", required=True)
+    data.add_argument("--data-dir", default="data", help="raw data in torchvision's layout")
+    data.add_argument("--download", action="store_true", help="let torchvision download missing files")
+    data.add_argument("--split-seed", type=int, default=0)
+    data.add_argument("--val-fraction", type=float, default=0.15)
+    data.add_argument("--test-fraction", type=float, default=0.15)
+    data.set_defaults(func=_data)
+
+    train = commands.add_parser("train", help="train one (dataset, optimizer, seed)")
+    train.add_argument("--data", required=True, help="prepared .npz from the data command")
+    train.add_argument("--dataset", required=True)
+    train.add_argument("--optimizer", required=True)
+    train.add_argument("--seed", type=int, required=True)
+    train.add_argument("--spec", default="{}", help="JSON: {model: {...}, training: {...}, hyperparameters: {...}}")
+    train.add_argument("--out-dir", required=True)
+    train.set_defaults(func=_train)
+
+    aggregate = commands.add_parser("aggregate", help="tables and tests over finished runs")
+    aggregate.add_argument("summaries", nargs="+", help="summary.json files of the runs to include")
+    aggregate.add_argument("--out-dir", required=True)
+    aggregate.add_argument("--alpha", type=float, default=0.05)
+    aggregate.set_defaults(func=_aggregate)
+
+    report = commands.add_parser("report", help="render the Markdown report")
+    report.add_argument("--summary-dir", required=True)
+    report.add_argument("--template", required=True)
+    report.add_argument("--config-json", default="{}")
+    report.add_argument("--source-dir", default=".", help="checkout whose git commit the report names")
+    report.add_argument("--out", required=True)
+    report.set_defaults(func=_report)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except Exception as error:  # one clear line naming the problem, then the traceback in the log
+        log.exception("neuroevo %s failed", args.command)
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,73 @@
+"""Separable CMA-ES (Ros & Hansen 2008, "A Simple Modification in CMA-ES Achieving Linear
+Time and Space Complexity") in torch: the whole generation is a few vector operations on
+the population's device, with the default constants of Hansen's tutorial (arXiv:1604.00772)
+and the learning rates of the covariance scaled by (n + 2) / 3 as the paper proposes.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+class SepCMA:
+    def __init__(self, x0: torch.Tensor, sigma0: float, popsize: int | None, seed: int):
+        n = x0.numel()
+        self.n = n
+        self.lam = popsize or 4 + int(3 * math.log(n))
+        self.mu = self.lam // 2
+        raw = torch.tensor([math.log((self.lam + 1) / 2) - math.log(i + 1) for i in range(self.mu)])
+        self.weights = (raw / raw.sum()).to(dtype=x0.dtype, device=x0.device)
+        mueff = float(1 / (self.weights.double() ** 2).sum())
+        self.mueff = mueff
+        self.cc = (4 + mueff / n) / (n + 4 + 2 * mueff / n)
+        self.cs = (mueff + 2) / (n + mueff + 5)
+        c1 = 2 / ((n + 1.3) ** 2 + mueff)
+        cmu = min(1 - c1, 2 * (mueff - 2 + 1 / mueff) / ((n + 2) ** 2 + mueff))
+        self.c1 = min(1.0, c1 * (n + 2) / 3)
+        self.cmu = min(1 - self.c1, cmu * (n + 2) / 3)
+        self.damps = 1 + 2 * max(0.0, math.sqrt((mueff - 1) / (n + 1)) - 1) + self.cs
+        self.chi_n = math.sqrt(n) * (1 - 1 / (4 * n) + 1 / (21 * n**2))
+
+        self.mean = x0.detach().clone()
+        self.sigma = float(sigma0)
+        self.variances = torch.ones_like(self.mean)  # the diagonal of C
+        self.path_sigma = torch.zeros_like(self.mean)
+        self.path_c = torch.zeros_like(self.mean)
+        self.generation = 0
+        self.generator = torch.Generator(device=x0.device).manual_seed(seed)
+        self._population: torch.Tensor | None = None
+
+    @property
+    def popsize(self) -> int:
+        return self.lam
+
+    def ask(self) -> torch.Tensor:
+        z = torch.randn(self.lam, self.n, generator=self.generator, dtype=self.mean.dtype, device=self.mean.device)
+        self._population = self.mean + self.sigma * self.variances.sqrt() * z
+        return self._population
+
+    def tell(self, fitness: torch.Tensor) -> None:
+        """Fitness (lower is better) of the last asked population, in the same order."""
+        order = torch.argsort(fitness)[: self.mu]
+        steps = (self._population[order] - self.mean) / self.sigma  # y_i = B D z_i
+        step_mean = self.weights @ steps
+        self.mean = self.mean + self.sigma * step_mean
+        self.generation += 1
+
+        std = self.variances.sqrt()
+        self.path_sigma.mul_(1 - self.cs).add_(step_mean / std, alpha=math.sqrt(self.cs * (2 - self.cs) * self.mueff))
+        norm_ps = float(self.path_sigma.norm())
+        correction = math.sqrt(1 - (1 - self.cs) ** (2 * self.generation))
+        stalled = norm_ps / correction / self.chi_n >= 1.4 + 2 / (self.n + 1)
+        h_sigma = 0.0 if stalled else 1.0
+        self.path_c.mul_(1 - self.cc).add_(step_mean, alpha=h_sigma * math.sqrt(self.cc * (2 - self.cc) * self.mueff))
+
+        rank_mu = self.weights @ steps.square()
+        decay = 1 - self.c1 - self.cmu + (1 - h_sigma) * self.c1 * self.cc * (2 - self.cc)
+        self.variances = decay * self.variances + self.c1 * self.path_c.square() + self.cmu * rank_mu
+        self.sigma *= math.exp(min(1.0, (self.cs / self.damps) * (norm_ps / self.chi_n - 1)))
+
+    def stop(self) -> dict:
+        return {}

@@ -1,0 +1,73 @@
+"""Data + model + loss: what every optimizer sees, and the counter of all the work it does."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from neuroevo.models import MLPSpec, population_cross_entropy, population_logits
+from neuroevo.prepare import SPLITS, PreparedData
+
+
+@dataclass
+class WorkCounter:
+    """sample_evals: one network forward on one example; model_evals: one network on one
+    batch; grad_evals: one backward pass of one network on one batch."""
+
+    sample_evals: int = 0
+    model_evals: int = 0
+    grad_evals: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {"sample_evals": self.sample_evals, "model_evals": self.model_evals, "grad_evals": self.grad_evals}
+
+
+@dataclass
+class Problem:
+    spec: MLPSpec
+    x: dict[str, torch.Tensor]
+    y: dict[str, torch.Tensor]
+    counter: WorkCounter = field(default_factory=WorkCounter)
+
+    @classmethod
+    def from_data(cls, data: PreparedData, hidden: int, activation: str, device: str = "cpu") -> "Problem":
+        """Moves the data to `device` once per job."""
+        spec = MLPSpec(data.n_features, hidden, data.n_classes, activation)
+        x = {split: torch.as_tensor(data.x[split], device=device) for split in SPLITS}
+        y = {split: torch.as_tensor(data.y[split], device=device) for split in SPLITS}
+        return cls(spec, x, y)
+
+    @property
+    def n_parameters(self) -> int:
+        return self.spec.n_parameters
+
+    def batch(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.x["train"][indices], self.y["train"][indices]
+
+    @torch.no_grad()
+    def population_loss(self, population: torch.Tensor, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        """Mean cross-entropy [P] of each candidate on the batch (the evolutionary fitness)."""
+        x, y = batch
+        self.counter.model_evals += population.shape[0]
+        self.counter.sample_evals += population.shape[0] * x.shape[0]
+        return population_cross_entropy(population_logits(self.spec, population, x), y)
+
+    def loss_and_grad(self, params: torch.Tensor, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        """Loss of one parameter vector; fills params.grad."""
+        x, y = batch
+        self.counter.model_evals += 1
+        self.counter.sample_evals += x.shape[0]
+        self.counter.grad_evals += 1
+        params.grad = None
+        loss = population_cross_entropy(population_logits(self.spec, params.unsqueeze(0), x), y)[0]
+        loss.backward()
+        return loss.detach()
+
+    @torch.no_grad()
+    def evaluate(self, params: torch.Tensor, split: str) -> tuple[float, float]:
+        """(loss, accuracy) on a whole split. Monitoring, so not counted as training work."""
+        logits = population_logits(self.spec, params.detach().unsqueeze(0), self.x[split])
+        loss = population_cross_entropy(logits, self.y[split])[0]
+        accuracy = (logits[0].argmax(dim=-1) == self.y[split]).float().mean()
+        return float(loss), float(accuracy)

@@ -1,0 +1,168 @@
+"""The one training loop every optimizer runs through.
+
+Shuffled minibatches per epoch; after each epoch the evaluated model (the optimizer's
+parameters, the distribution mean for CMA-ES) is scored on train/val/test; early stopping
+on validation loss with patience and a minimum improvement, under a budget of epochs and
+sample evaluations. The model with the best validation loss is the one reported.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from neuroevo.models import init_parameters
+from neuroevo.optimizers import get_optimizer
+from neuroevo.prepare import SPLITS, load_prepared
+from neuroevo.problem import Problem
+from neuroevo.versions import package_versions
+
+
+@dataclass
+class TrainingSettings:
+    batch_size: int = 32
+    max_epochs: int = 100
+    max_sample_evals: int | None = None  # None: no budget besides max_epochs
+    patience: int = 3
+    min_delta: float = 1e-4
+    threads: int = 1
+    device: str = "cpu"  # "cpu", "cuda" or "auto"
+
+
+@dataclass
+class RunSpec:
+    """Everything that shapes one run's result; the train rule passes it as JSON."""
+
+    dataset: str
+    optimizer: str
+    seed: int
+    hidden: int = 16
+    activation: str = "relu"
+    training: TrainingSettings = field(default_factory=TrainingSettings)
+    hyperparameters: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, dataset: str, optimizer: str, seed: int, text: str) -> "RunSpec":
+        spec = json.loads(text)
+        unknown = sorted(set(spec) - {"model", "training", "hyperparameters"})
+        if unknown:
+            raise ValueError(f"unknown run spec key(s): {', '.join(unknown)}")
+        model = spec.get("model", {})
+        return cls(
+            dataset,
+            optimizer,
+            seed,
+            hidden=model.get("hidden", 16),
+            activation=model.get("activation", "relu"),
+            training=TrainingSettings(**spec.get("training", {})),
+            hyperparameters=spec.get("hyperparameters", {}),
+        )
+
+
+def resolve_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def _scores(problem: Problem, params: torch.Tensor) -> dict[str, float]:
+    row = {}
+    for split in SPLITS:
+        row[f"{split}_loss"], row[f"{split}_acc"] = problem.evaluate(params, split)
+    return row
+
+
+def train(spec: RunSpec, data_path: str | Path) -> tuple[dict, pd.DataFrame]:
+    """Runs one (dataset, optimizer, seed); returns (summary, per-epoch history)."""
+    settings = spec.training
+    torch.set_num_threads(settings.threads)
+    device = resolve_device(settings.device)
+    optimizer = get_optimizer(spec.optimizer)
+    hyperparameters = optimizer.make_hyperparameters(spec.hyperparameters)
+    problem = Problem.from_data(load_prepared(data_path), spec.hidden, spec.activation, device)
+
+    # Seed k: the same initial weights and data order for every optimizer.
+    params = init_parameters(problem.spec, spec.seed).to(device)
+    order_generator = torch.Generator().manual_seed(spec.seed)
+    state = optimizer.init(params, hyperparameters, problem, spec.seed)
+
+    n_train = problem.x["train"].shape[0]
+    history = [{"epoch": 0, "wall_s": 0.0, **problem.counter.as_dict(), **_scores(problem, params)}]
+    best = {"val_loss": history[0]["val_loss"], "params": params.clone(), "epoch": 0}
+    status, message, epochs_without_improvement = "completed", "", 0
+    start = time.perf_counter()
+    train_seconds = 0.0
+    epoch = 0
+    for epoch in range(1, settings.max_epochs + 1):
+        permutation = torch.randperm(n_train, generator=order_generator).to(device)
+        batch_losses, stats = [], {}
+        step_start = time.perf_counter()
+        for indices in permutation.split(settings.batch_size):
+            stats = optimizer.step(state, problem, problem.batch(indices))
+            batch_losses.append(stats["loss"])
+            if not math.isfinite(stats["loss"]):
+                status = "diverged"
+                message = f"training loss became {stats['loss']} in epoch {epoch}; stopped, best model so far reported"
+                break
+            if settings.max_sample_evals and problem.counter.sample_evals >= settings.max_sample_evals:
+                status, message = "budget", f"sample evaluation budget {settings.max_sample_evals} reached"
+                break
+        train_seconds += time.perf_counter() - step_start
+        if status == "diverged":
+            break
+        current = optimizer.parameters(state)
+        row = {"epoch": epoch, "wall_s": time.perf_counter() - start, **problem.counter.as_dict()}
+        row |= _scores(problem, current)
+        row["batch_loss"] = sum(batch_losses) / len(batch_losses)
+        row |= {key: value for key, value in stats.items() if key not in ("loss",)}
+        history.append(row)
+        if row["val_loss"] < best["val_loss"] - settings.min_delta:
+            best = {"val_loss": row["val_loss"], "params": current.clone(), "epoch": epoch}
+            epochs_without_improvement = 0
+        else:
+            epochs_without_improvement += 1
+        if status == "budget":
+            break
+        if epochs_without_improvement >= settings.patience:
+            status, message = "early_stopped", f"no val_loss improvement > {settings.min_delta} for {settings.patience} epochs"
+            break
+
+    summary = {
+        "dataset": spec.dataset,
+        "optimizer": spec.optimizer,
+        "seed": spec.seed,
+        "status": status,
+        "message": message,
+        "epochs": epoch,
+        "best_epoch": best["epoch"],
+        "wall_time_s": time.perf_counter() - start,
+        "train_time_s": train_seconds,
+        **problem.counter.as_dict(),
+        **_scores(problem, best["params"]),
+        "n_parameters": problem.n_parameters,
+        "hyperparameters": asdict(hyperparameters) | optimizer.resolved(state),
+        "model": {"hidden": spec.hidden, "activation": spec.activation},
+        "training": asdict(settings),
+        "device": device,
+        "versions": package_versions(),
+    }
+    return summary, pd.DataFrame(history)
+
+
+def write_run(summary: dict, history: pd.DataFrame, out_dir: str | Path) -> None:
+    """History first, summary last and atomically: a summary on disk means a finished run."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    history.assign(dataset=summary["dataset"], optimizer=summary["optimizer"], seed=summary["seed"]).to_parquet(
+        out_dir / "history.parquet", index=False
+    )
+    partial = out_dir / "summary.json.partial"
+    partial.write_text(json.dumps(summary, indent=2, sort_keys=True))
+    os.replace(partial, out_dir / "summary.json")

@@ -1,0 +1,32 @@
+"""Versions of what shaped a result, recorded in every summary and in the report."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+PACKAGES = ("neuroevo", "torch", "numpy", "cma", "scikit-learn", "scipy", "pandas", "pyarrow", "jinja2")
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def git_commit(source_dir: str | Path) -> str:
+    """The commit of the checkout at `source_dir`, with '+dirty' when it has local changes."""
+    try:
+        run = lambda *args: subprocess.run(
+            ["git", "-C", str(source_dir), *args], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        commit = run("rev-parse", "HEAD")
+        return commit + ("+dirty" if run("status", "--porcelain", "--untracked-files=no") else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"

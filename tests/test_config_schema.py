@@ -1,0 +1,67 @@
+import dataclasses
+
+import jsonschema
+import pytest
+import yaml
+
+from conftest import REPOSITORY, snakemake
+from neuroevo.datasets import DATASETS
+from neuroevo.optimizers import OPTIMIZERS
+from neuroevo.train import TrainingSettings
+
+SCHEMA = yaml.safe_load((REPOSITORY / "workflow" / "schemas" / "config.schema.yaml").read_text())
+
+
+@pytest.mark.parametrize(
+    "config, key, problem",
+    [
+        ("optimizers: [sgd, nadam]", "['optimizers'][1]", "'nadam' is not one of"),
+        ("datasets: [iris, imagenet]", "['datasets'][1]", "'imagenet' is not one of"),
+        ("optimizer_settings: {cmaes: {popsize: -4}}", "['optimizer_settings']['cmaes']['popsize']", "-4 is less than the minimum"),
+        ("optimizer_settings: {sgd: {lrr: 0.1}}", "['optimizer_settings']['sgd']", "'lrr' was unexpected"),
+        ("trainig: {batch_size: 8}", "", "'trainig' was unexpected"),
+    ],
+)
+def test_bad_config_is_refused_before_any_job_with_the_key_named(config, key, problem, tmp_path):
+    configfile = tmp_path / "config.yaml"
+    configfile.write_text(config + "\n")
+    result = snakemake(tmp_path, "--dry-run", configfile=configfile, check=False)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "Error validating config file" in output
+    assert problem in output and f"On instance{key}" in output
+    assert not (tmp_path / "results").exists()
+
+
+def _enum(schema_part):
+    return set(schema_part["items"]["enum"])
+
+
+def test_schema_enums_match_the_registries():
+    assert _enum(SCHEMA["properties"]["datasets"]) == set(DATASETS)
+    assert _enum(SCHEMA["properties"]["optimizers"]) == set(OPTIMIZERS)
+    assert set(SCHEMA["properties"]["optimizer_settings"]["properties"]) == set(OPTIMIZERS)
+
+
+def _properties(schema_part):
+    if "$ref" in schema_part:
+        schema_part = SCHEMA["$defs"][schema_part["$ref"].split("/")[-1]]
+    return schema_part["properties"]
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_each_optimizer_block_mirrors_its_hyperparameters_dataclass(name):
+    block = _properties(SCHEMA["properties"]["optimizer_settings"]["properties"][name])
+    defaults = {field.name: field.default for field in dataclasses.fields(OPTIMIZERS[name].hyperparameters)}
+    assert {key: value["default"] for key, value in block.items()} == defaults
+
+
+def test_training_block_mirrors_training_settings():
+    block = _properties(SCHEMA["properties"]["training"])
+    defaults = {field.name: field.default for field in dataclasses.fields(TrainingSettings)}
+    assert {key: value["default"] for key, value in block.items()} == defaults
+
+
+@pytest.mark.parametrize("path", sorted((REPOSITORY / "config").glob("*.yaml")) + [REPOSITORY / "config.yaml"])
+def test_shipped_configs_are_valid(path):
+    jsonschema.validate(yaml.safe_load(path.read_text()), SCHEMA)

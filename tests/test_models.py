@@ -1,0 +1,51 @@
+import torch
+
+from neuroevo.models import MLP, MLPSpec, init_parameters, population_cross_entropy, population_logits
+from neuroevo.problem import WorkCounter
+
+
+def test_batched_population_loss_equals_a_loop_over_candidates():
+    spec = MLPSpec(n_features=196, hidden=32, n_classes=10)
+    generator = torch.Generator().manual_seed(0)
+    population = torch.randn(17, spec.n_parameters, generator=generator) * 0.1
+    x = torch.randn(64, 196, generator=generator)
+    y = torch.randint(0, 10, (64,), generator=generator)
+
+    batched = population_cross_entropy(population_logits(spec, population, x), y)
+
+    model = MLP(spec)
+    looped = torch.stack(
+        [torch.nn.functional.cross_entropy(model.load_flat(candidate)(x), y) for candidate in population]
+    )
+    torch.testing.assert_close(batched, looped.detach(), rtol=1e-5, atol=1e-5)
+
+
+def test_module_and_flat_layout_agree_on_initial_weights():
+    spec = MLPSpec(4, 8, 3, "tanh")
+    flat = init_parameters(spec, seed=3)
+    assert flat.numel() == spec.n_parameters == sum(p.numel() for p in MLP(spec).parameters())
+    model = MLP(spec).load_flat(flat)
+    x = torch.randn(5, 4)
+    torch.testing.assert_close(model(x), population_logits(spec, flat[None], x)[0])
+    assert torch.equal(init_parameters(spec, seed=3), flat)
+    assert not torch.equal(init_parameters(spec, seed=4), flat)
+
+
+def test_layer_slices_cover_weights_and_bias_of_each_layer():
+    spec = MLPSpec(4, 8, 3)
+    slices = spec.layer_slices
+    assert [s.stop - s.start for s in slices] == [4 * 8 + 8, 8 * 3 + 3]
+    assert slices[-1].stop == spec.n_parameters
+
+
+def test_work_counter_counts_population_and_gradient_work(iris_data):
+    from neuroevo.prepare import load_prepared
+    from neuroevo.problem import Problem
+
+    problem = Problem.from_data(load_prepared(iris_data), hidden=8, activation="relu")
+    batch = problem.batch(torch.arange(10))
+    problem.population_loss(torch.zeros(5, problem.n_parameters), batch)
+    params = torch.zeros(problem.n_parameters, requires_grad=True)
+    problem.loss_and_grad(params, batch)
+    assert problem.counter == WorkCounter(sample_evals=5 * 10 + 10, model_evals=6, grad_evals=1)
+    assert params.grad is not None

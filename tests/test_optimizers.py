@@ -1,0 +1,54 @@
+import dataclasses
+import json
+import math
+
+import pytest
+import torch
+
+from neuroevo.optimizers import OPTIMIZERS, get_optimizer
+from neuroevo.train import RunSpec, TrainingSettings, train
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_every_optimizer_lowers_the_loss_on_iris(name, iris_data):
+    spec = RunSpec("iris", name, seed=1, hidden=8, training=TrainingSettings(batch_size=16, max_epochs=10, patience=10))
+    summary, history = train(spec, iris_data)
+    assert summary["status"] in ("completed", "early_stopped")
+    assert history["train_loss"].iloc[-1] < 0.8 * history["train_loss"].iloc[0]
+    assert summary["val_acc"] > history["val_acc"].iloc[0]
+    counts_gradients = OPTIMIZERS[name].kind == "gradient"
+    assert (summary["grad_evals"] > 0) == counts_gradients
+    assert summary["sample_evals"] >= summary["model_evals"] > 0
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_hyperparameters_are_a_dataclass_with_defaults(name):
+    spec = OPTIMIZERS[name]
+    assert dataclasses.is_dataclass(spec.hyperparameters)
+    spec.hyperparameters()  # every field has a default
+
+
+def test_unknown_hyperparameter_is_refused_by_name():
+    with pytest.raises(ValueError, match="'lrr'.*'sgd'"):
+        get_optimizer("sgd").make_hyperparameters({"lrr": 0.1})
+    with pytest.raises(KeyError, match="unknown optimizer 'nadam'"):
+        get_optimizer("nadam")
+
+
+def test_cma_settings_resolve_to_concrete_values(iris_data):
+    spec = RunSpec("iris", "layerwise_cmaes", seed=0, hidden=8, training=TrainingSettings(max_epochs=1))
+    summary, _ = train(spec, iris_data)
+    resolved = summary["hyperparameters"]
+    assert resolved["engine"] == ["pycma", "pycma"]  # 40 and 27 parameters: full covariance
+    assert all(isinstance(size, int) and size >= 4 for size in resolved["popsize"])
+
+
+def test_a_diverging_run_is_recorded_with_a_clear_message(iris_data):
+    spec = RunSpec(
+        "iris", "sgd", seed=0, hidden=8,
+        training=TrainingSettings(max_epochs=5), hyperparameters={"lr": 1e38},
+    )
+    summary, _ = train(spec, iris_data)
+    assert summary["status"] == "diverged"
+    assert "training loss became" in summary["message"]
+    assert math.isfinite(summary["test_loss"])  # the best model before divergence is reported

@@ -1,0 +1,52 @@
+# Config helpers, wildcard constraints and input functions. Logic lives in the package.
+import json
+import os
+from pathlib import Path
+
+REPOSITORY = Path(workflow.basedir)
+# Jobs (`python -m neuroevo ...`) import the package from this checkout, also inside conda
+# envs that hold only its dependencies (envs/neuroevo.yaml); cluster jobs rerun this file.
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(filter(None, [str(REPOSITORY / "src"), os.environ.get("PYTHONPATH")]))
+)
+
+
+wildcard_constraints:
+    dataset="[a-z][a-z0-9_]*",
+    optimizer="[a-z][a-z0-9_]*",
+    seed=r"\d+",
+
+
+def seeds():
+    """`seeds: N` means seeds 0..N-1; a list is taken as it is."""
+    value = config["seeds"]
+    return list(range(value)) if isinstance(value, int) else list(value)
+
+
+def run_dir(dataset, optimizer, seed):
+    return f"results/runs/{dataset}/{optimizer}/{seed}"
+
+
+def all_summaries():
+    return [
+        f"{run_dir(dataset, optimizer, seed)}/summary.json"
+        for dataset in config["datasets"]
+        for optimizer in config["optimizers"]
+        for seed in seeds()
+    ]
+
+
+def training_settings(dataset):
+    """The training block with the dataset's overrides applied."""
+    return {**config["training"], **config["dataset_overrides"].get(dataset, {})}
+
+
+def run_spec(wildcards):
+    """Everything that shapes one run's result, as JSON: a change in one optimizer's block
+    changes only that optimizer's specs, so Snakemake reruns only its jobs."""
+    spec = {
+        "model": config["model"],
+        "training": training_settings(wildcards.dataset),
+        "hyperparameters": config["optimizer_settings"][wildcards.optimizer],
+    }
+    return json.dumps(spec, sort_keys=True)

@@ -1,0 +1,18 @@
+rule train:
+    input:
+        data="resources/data/{dataset}.npz",
+    output:
+        summary="results/runs/{dataset}/{optimizer}/{seed}/summary.json",
+        history="results/runs/{dataset}/{optimizer}/{seed}/history.parquet",
+    params:
+        spec=run_spec,
+        out_dir=lambda wildcards, output: Path(output.summary).parent,
+    log:
+        "results/logs/train/{dataset}/{optimizer}/{seed}.log",
+    threads: 1
+    conda:
+        "../../envs/neuroevo.yaml"
+    shell:
+        "python -m neuroevo train --data {input.data} --dataset {wildcards.dataset} "
+        "--optimizer {wildcards.optimizer} --seed {wildcards.seed} --spec {params.spec:q} "
+        "--out-dir {params.out_dir} > {log} 2>&1"
