@@ -80,3 +80,19 @@ def test_real_fashion_mnist_from_debians_package(tmp_path):
     data = prepare("fashion_mnist14", tmp_path, val_fraction=0.1)
     assert data.x["train"].shape == (54000, 196) and data.x["test"].shape == (10000, 196)
     assert np.bincount(data.y["test"]).tolist() == [1000] * 10
+
+
+def test_data_command_fails_with_one_clear_line_for_a_missing_dataset(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import tool_environment
+
+    result = subprocess.run(
+        [sys.executable, "-m", "neuroevo", "data", "--dataset", "mnist14", "--data-dir", str(tmp_path),
+         "--out", str(tmp_path / "out.npz")],
+        capture_output=True, text=True, env=tool_environment(),
+    )
+    assert result.returncode == 1
+    assert "error: MNIST not found" in result.stderr and "data.download: true" in result.stderr
+    assert not (tmp_path / "out.npz").exists()

@@ -79,6 +79,43 @@ def _scores(problem: Problem, params: torch.Tensor) -> dict[str, float]:
     return row
 
 
+@dataclass
+class EarlyStopping:
+    """Keeps the model with the best validation loss; says stop after `patience` epochs
+    without an improvement of at least `min_delta`."""
+
+    patience: int
+    min_delta: float
+    best_val_loss: float
+    best_params: torch.Tensor
+    best_epoch: int = 0
+    epochs_without_improvement: int = 0
+
+    def update(self, epoch: int, val_loss: float, params: torch.Tensor) -> bool:
+        if val_loss < self.best_val_loss - self.min_delta:
+            self.best_val_loss, self.best_params, self.best_epoch = val_loss, params.clone(), epoch
+            self.epochs_without_improvement = 0
+        else:
+            self.epochs_without_improvement += 1
+        return self.epochs_without_improvement >= self.patience
+
+
+def _run_epoch(optimizer, state, problem: Problem, permutation: torch.Tensor, settings: TrainingSettings) -> tuple[dict, str]:
+    """One pass over the shuffled training set. Returns (epoch stats, status) where status
+    is "" to go on, "diverged" or "budget"."""
+    losses, stats = [], {}
+    for indices in permutation.split(settings.batch_size):
+        stats = optimizer.step(state, problem, problem.batch(indices))
+        losses.append(stats["loss"])
+        if not math.isfinite(stats["loss"]):
+            return stats, "diverged"
+        if settings.max_sample_evals and problem.counter.sample_evals >= settings.max_sample_evals:
+            break
+    budget_spent = bool(settings.max_sample_evals and problem.counter.sample_evals >= settings.max_sample_evals)
+    extra = {key: value for key, value in stats.items() if key != "loss"}
+    return {"batch_loss": sum(losses) / len(losses), **extra}, "budget" if budget_spent else ""
+
+
 def train(spec: RunSpec, data_path: str | Path) -> tuple[dict, pd.DataFrame]:
     """Runs one (dataset, optimizer, seed); returns (summary, per-epoch history)."""
     settings = spec.training
@@ -93,45 +130,29 @@ def train(spec: RunSpec, data_path: str | Path) -> tuple[dict, pd.DataFrame]:
     order_generator = torch.Generator().manual_seed(spec.seed)
     state = optimizer.init(params, hyperparameters, problem, spec.seed)
 
-    n_train = problem.x["train"].shape[0]
     history = [{"epoch": 0, "wall_s": 0.0, **problem.counter.as_dict(), **_scores(problem, params)}]
-    best = {"val_loss": history[0]["val_loss"], "params": params.clone(), "epoch": 0}
-    status, message, epochs_without_improvement = "completed", "", 0
+    stopping = EarlyStopping(settings.patience, settings.min_delta, history[0]["val_loss"], params.clone())
+    status, message, epoch, train_seconds = "completed", "", 0, 0.0
     start = time.perf_counter()
-    train_seconds = 0.0
-    epoch = 0
     for epoch in range(1, settings.max_epochs + 1):
-        permutation = torch.randperm(n_train, generator=order_generator).to(device)
-        batch_losses, stats = [], {}
+        permutation = torch.randperm(problem.x["train"].shape[0], generator=order_generator).to(device)
         step_start = time.perf_counter()
-        for indices in permutation.split(settings.batch_size):
-            stats = optimizer.step(state, problem, problem.batch(indices))
-            batch_losses.append(stats["loss"])
-            if not math.isfinite(stats["loss"]):
-                status = "diverged"
-                message = f"training loss became {stats['loss']} in epoch {epoch}; stopped, best model so far reported"
-                break
-            if settings.max_sample_evals and problem.counter.sample_evals >= settings.max_sample_evals:
-                status, message = "budget", f"sample evaluation budget {settings.max_sample_evals} reached"
-                break
+        stats, outcome = _run_epoch(optimizer, state, problem, permutation, settings)
         train_seconds += time.perf_counter() - step_start
-        if status == "diverged":
+        if outcome == "diverged":
+            status = "diverged"
+            message = f"training loss became {stats['loss']} in epoch {epoch}; stopped, best model so far reported"
             break
         current = optimizer.parameters(state)
         row = {"epoch": epoch, "wall_s": time.perf_counter() - start, **problem.counter.as_dict()}
-        row |= _scores(problem, current)
-        row["batch_loss"] = sum(batch_losses) / len(batch_losses)
-        row |= {key: value for key, value in stats.items() if key not in ("loss",)}
-        history.append(row)
-        if row["val_loss"] < best["val_loss"] - settings.min_delta:
-            best = {"val_loss": row["val_loss"], "params": current.clone(), "epoch": epoch}
-            epochs_without_improvement = 0
-        else:
-            epochs_without_improvement += 1
-        if status == "budget":
+        history.append(row | _scores(problem, current) | stats)
+        stop = stopping.update(epoch, history[-1]["val_loss"], current)
+        if outcome == "budget":
+            status, message = "budget", f"sample evaluation budget {settings.max_sample_evals} reached"
             break
-        if epochs_without_improvement >= settings.patience:
-            status, message = "early_stopped", f"no val_loss improvement > {settings.min_delta} for {settings.patience} epochs"
+        if stop:
+            status = "early_stopped"
+            message = f"no val_loss improvement > {settings.min_delta} for {settings.patience} epochs"
             break
 
     summary = {
@@ -141,11 +162,11 @@ def train(spec: RunSpec, data_path: str | Path) -> tuple[dict, pd.DataFrame]:
         "status": status,
         "message": message,
         "epochs": epoch,
-        "best_epoch": best["epoch"],
+        "best_epoch": stopping.best_epoch,
         "wall_time_s": time.perf_counter() - start,
         "train_time_s": train_seconds,
         **problem.counter.as_dict(),
-        **_scores(problem, best["params"]),
+        **_scores(problem, stopping.best_params),
         "n_parameters": problem.n_parameters,
         "hyperparameters": asdict(hyperparameters) | optimizer.resolved(state),
         "model": {"hidden": spec.hidden, "activation": spec.activation},
