@@ -1,18 +1,20 @@
 """Population evaluation throughput: logits + cross-entropy of P candidate MLPs on one batch.
 
 The MLP is 196-32-10 (Fashion-MNIST at 14x14, n = 6634 parameters) on random data. For
-each (P, B) it times, as the median of several repeats after a warm-up:
+each (P, B) it times the median per call over interleaved rounds, after a warm-up:
 
 * batched: `population_logits` + `population_cross_entropy` (no Python loop over P);
 * loop:    a Python loop over candidates, two `F.linear` + `F.cross_entropy` each;
 * matmul:  a plain-GEMM yardstick with the same FLOPs: one [B, 196] x [196, P*32] GEMM
            (the first layer of all candidates) plus one [B, P*32] x [P*32, 10] GEMM
-           (2*B*P*32*10 FLOPs, exactly the second layer's count) - no bias, activation
-           or loss, so it is an upper bound rather than an equivalent computation.
+           (2*B*P*32*10 FLOPs, exactly the second layer's count); no bias, activation or
+           loss. A yardstick, not a bound: its [B, P*32] intermediate is not chunked, so
+           at large P*B the (cache-chunked) batched version can beat it.
 
 FLOPs of the forward: 2*B*P*(196*32 + 32*10). Target: at P=64, B=512 the batched
-version reaches at least 60% of the matmul's GFLOP/s. Timings are noisy on a shared
-2-core machine, so only ratios within one run are meaningful.
+version reaches at least 60% of the matmul's GFLOP/s. torch uses all cores by default
+(--threads 1: as training jobs run). Timings are noisy on a shared 2-core machine, so only
+ratios within one run are meaningful.
 """
 
 from __future__ import annotations
@@ -33,28 +35,28 @@ TARGET_POINT = (64, 512)
 TARGET_EFFICIENCY = 0.60
 
 
-def median_ms(fn: Callable[[], object], repeats: int, min_seconds: float) -> float:
-    """Median over `repeats` samples; each sample loops fn until it takes >= min_seconds."""
-    fn()
-    fn()  # warm-up
-    start, calls = time.perf_counter(), 0
-    while time.perf_counter() - start < min_seconds or calls == 0:
-        fn()
-        calls += 1
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        samples.append((time.perf_counter() - start) / calls * 1e3)
-    return statistics.median(samples)
+def median_ms(fns: dict[str, Callable[[], object]], rounds: int, min_seconds: float) -> dict[str, float]:
+    """Median per-call time of each fn. The fns are interleaved round by round, so load from
+    other processes hits all of them alike, and each call is timed alone, so the median
+    skips calls that were preempted."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for fn in fns.values():
+        fn()  # warm-up
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            round_start = time.perf_counter()
+            while time.perf_counter() - round_start < min_seconds or len(times[name]) == 0:
+                start = time.perf_counter()
+                fn()
+                times[name].append((time.perf_counter() - start) * 1e3)
+    return {name: statistics.median(samples) for name, samples in times.items()}
 
 
 def flops(p: int, b: int) -> float:
     return 2.0 * b * p * (SPEC.n_features * SPEC.hidden + SPEC.hidden * SPEC.n_classes)
 
 
-def measure(p: int, b: int, repeats: int, min_seconds: float) -> dict[str, float]:
+def measure(p: int, b: int, rounds: int, min_seconds: float) -> dict[str, float]:
     generator = torch.Generator().manual_seed(p * 10_000 + b)
     x = torch.randn(b, SPEC.n_features, generator=generator)
     y = torch.randint(0, SPEC.n_classes, (b,), generator=generator)
@@ -80,31 +82,31 @@ def measure(p: int, b: int, repeats: int, min_seconds: float) -> dict[str, float
     with torch.no_grad():
         reference = loop()
         assert torch.allclose(batched(), reference, rtol=1e-4, atol=1e-5), "batched != loop"
-        return {name: median_ms(fn, repeats, min_seconds) for name, fn in
-                [("batched", batched), ("loop", loop), ("matmul", matmul)]}
+        return median_ms({"batched": batched, "loop": loop, "matmul": matmul}, rounds, min_seconds)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer points and repeats (< 20 s)")
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.quick:
-        points, repeats, min_seconds = [(16, 256), TARGET_POINT], 3, 0.05
+        points, rounds, min_seconds = [(16, 256), TARGET_POINT], 3, 0.05
     else:
         points = [(p, b) for p in (16, 64, 256) for b in (256, 1024)] + [TARGET_POINT]
-        repeats, min_seconds = 7, 0.2
+        rounds, min_seconds = 5, 0.1
 
     print(f"MLP {SPEC.n_features}-{SPEC.hidden}-{SPEC.n_classes}, n = {SPEC.n_parameters}, "
-          f"torch {torch.__version__}, {torch.get_num_threads()} threads, median of {repeats}")
+          f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"load average {os.getloadavg()[0]:.1f}, median per call over {rounds} interleaved rounds")
     header = (f"{'P':>4} {'B':>5} | {'ms batch':>9} {'ms loop':>9} {'ms mm':>8} | "
               f"{'GF/s batch':>10} {'GF/s loop':>9} {'GF/s mm':>8} | {'batch/mm':>8} {'vs loop':>8}")
     print(header)
     print("-" * len(header))
     efficiency_at_target = float("nan")
     for p, b in points:
-        ms = measure(p, b, repeats, min_seconds)
+        ms = measure(p, b, rounds, min_seconds)
         gflops = {name: flops(p, b) / (t * 1e-3) / 1e9 for name, t in ms.items()}
         efficiency = gflops["batched"] / gflops["matmul"]
         if (p, b) == TARGET_POINT:

@@ -52,3 +52,16 @@ def test_editing_one_optimizer_block_reruns_only_that_optimizers_jobs(tiny_study
     edited = tmp_path / "edited.yaml"
     edited.write_text(TINY_CONFIG.read_text() + "optimizer_settings:\n  adam:\n    lr: 0.02\n")
     assert planned_jobs(tiny_study, configfile=edited) == {"train": 3, "aggregate": 1, "report": 1, "all": 1}
+
+
+def test_snakefmt_is_clean():
+    import subprocess
+    import sys
+
+    from conftest import tool_environment
+
+    files = [str(REPOSITORY / "Snakefile"), str(REPOSITORY / "workflow")]
+    result = subprocess.run(
+        [sys.executable, "-m", "snakefmt", "--check", *files], capture_output=True, text=True, env=tool_environment()
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

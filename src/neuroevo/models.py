@@ -74,29 +74,38 @@ def init_parameters(spec: MLPSpec, seed: int) -> torch.Tensor:
     return torch.cat(parts)
 
 
+# Candidates per chunk of population_logits: about this many hidden activations (1 MiB of
+# float32) at a time, so each chunk's hidden layer stays in cache between its two matmuls.
+HIDDEN_CHUNK_ELEMENTS = 1 << 18
+
+
 def population_logits(spec: MLPSpec, population: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """Logits [P, B, classes] of P parameter vectors [P, n] on one batch x [B, features].
 
-    One matmul per layer, no loop over candidates: the first layer sees the same input for
-    every candidate, so all P weight matrices are stacked into one [B, in] x [in, P*out]
-    GEMM; later layers are a batched matmul over P.
+    No loop over candidates: the first layer sees the same input for every candidate, so the
+    weight matrices of a chunk of candidates are stacked into one [B, in] x [in, chunk*hidden]
+    GEMM; the second layer is a batched matmul over the chunk. Chunks (a few for large P*B)
+    keep the hidden activations in cache; the activation runs in place on the GEMM's output.
     """
-    activation = ACTIVATIONS[spec.activation]
-    n_candidates = population.shape[0]
-    hidden = None
-    for index, ((fan_out, fan_in), part) in enumerate(zip(spec.layer_shapes, spec.layer_slices)):
-        block = population[:, part]
-        weight = block[:, : fan_out * fan_in].reshape(n_candidates, fan_out, fan_in)
-        bias = block[:, fan_out * fan_in :]
-        if hidden is None:
-            stacked = weight.reshape(n_candidates * fan_out, fan_in)
-            out = torch.addmm(bias.reshape(-1), x, stacked.t())  # [B, P*out]
-            hidden = out.view(x.shape[0], n_candidates, fan_out).transpose(0, 1)
-        else:
-            hidden = torch.baddbmm(bias.unsqueeze(1), hidden, weight.transpose(1, 2))
-        if index < len(spec.layer_shapes) - 1:
-            hidden = activation(hidden)
-    return hidden
+    inplace_activation = getattr(torch, spec.activation + "_")  # relu_ / tanh_
+    (hidden, n_features), (n_classes, _) = spec.layer_shapes
+    first, second = (population[:, part] for part in spec.layer_slices)
+    weight1 = first[:, : hidden * n_features].unflatten(1, (hidden, n_features))
+    bias1 = first[:, hidden * n_features :]
+    weight2 = second[:, : n_classes * hidden].unflatten(1, (n_classes, hidden))
+    bias2 = second[:, n_classes * hidden :].unsqueeze(1)
+
+    batch, n_candidates = x.shape[0], population.shape[0]
+    step = max(1, HIDDEN_CHUNK_ELEMENTS // (hidden * batch))
+    chunks = []
+    for start in range(0, n_candidates, step):
+        part = slice(start, min(start + step, n_candidates))
+        size = part.stop - part.start
+        stacked = weight1[part].reshape(size * hidden, n_features)
+        out = torch.addmm(bias1[part].reshape(-1), x, stacked.t())  # [B, size*hidden]
+        activations = inplace_activation(out).view(batch, size, hidden).transpose(0, 1)
+        chunks.append(torch.baddbmm(bias2[part], activations, weight2[part].transpose(1, 2)))
+    return chunks[0] if len(chunks) == 1 else torch.cat(chunks)
 
 
 def population_cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

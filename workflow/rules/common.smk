@@ -7,7 +7,9 @@ REPOSITORY = Path(workflow.basedir)
 # Jobs (`python -m neuroevo ...`) import the package from this checkout, also inside conda
 # envs that hold only its dependencies (envs/neuroevo.yaml); cluster jobs rerun this file.
 os.environ.update(
-    PYTHONPATH=os.pathsep.join(filter(None, [str(REPOSITORY / "src"), os.environ.get("PYTHONPATH")]))
+    PYTHONPATH=os.pathsep.join(
+        filter(None, [str(REPOSITORY / "src"), os.environ.get("PYTHONPATH")])
+    )
 )
 
 

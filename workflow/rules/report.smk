@@ -6,14 +6,14 @@ rule report:
         template=REPOSITORY / "report/templates/report.md.j2",
     output:
         "results/report/report.md",
-    params:
-        config=json.dumps(config, sort_keys=True),
-        summary_dir=lambda wildcards, input: Path(input.runs).parent,
-        source_dir=REPOSITORY,
     log:
         "results/logs/report.log",
     conda:
         "../../envs/neuroevo.yaml"
+    params:
+        config=json.dumps(config, sort_keys=True),
+        summary_dir=lambda wildcards, input: Path(input.runs).parent,
+        source_dir=REPOSITORY,
     shell:
         "python -m neuroevo report --summary-dir {params.summary_dir} --template {input.template:q} "
         "--config-json {params.config:q} --source-dir {params.source_dir:q} --out {output} > {log} 2>&1"

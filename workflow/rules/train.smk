@@ -4,14 +4,14 @@ rule train:
     output:
         summary="results/runs/{dataset}/{optimizer}/{seed}/summary.json",
         history="results/runs/{dataset}/{optimizer}/{seed}/history.parquet",
+    log:
+        "results/logs/train/{dataset}/{optimizer}/{seed}.log",
+    conda:
+        "../../envs/neuroevo.yaml"
+    threads: 1
     params:
         spec=run_spec,
         out_dir=lambda wildcards, output: Path(output.summary).parent,
-    log:
-        "results/logs/train/{dataset}/{optimizer}/{seed}.log",
-    threads: 1
-    conda:
-        "../../envs/neuroevo.yaml"
     shell:
         "python -m neuroevo train --data {input.data} --dataset {wildcards.dataset} "
         "--optimizer {wildcards.optimizer} --seed {wildcards.seed} --spec {params.spec:q} "

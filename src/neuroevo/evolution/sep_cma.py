@@ -45,28 +45,31 @@ class SepCMA:
 
     def ask(self) -> torch.Tensor:
         z = torch.randn(self.lam, self.n, generator=self.generator, dtype=self.mean.dtype, device=self.mean.device)
-        self._population = self.mean + self.sigma * self.variances.sqrt() * z
+        # m + sigma * sqrt(diag C) * z in one pass over the population; the mean is never
+        # modified in place, since callers may hold it (it is the model being trained).
+        self._population = torch.addcmul(self.mean, z, self.variances.sqrt().mul_(self.sigma))
         return self._population
 
     def tell(self, fitness: torch.Tensor) -> None:
         """Fitness (lower is better) of the last asked population, in the same order."""
         order = torch.argsort(fitness)[: self.mu]
-        steps = (self._population[order] - self.mean) / self.sigma  # y_i = B D z_i
+        steps = self._population.index_select(0, order).sub_(self.mean).div_(self.sigma)  # y_i = B D z_i
         step_mean = self.weights @ steps
-        self.mean = self.mean + self.sigma * step_mean
+        self.mean = torch.add(self.mean, step_mean, alpha=self.sigma)
         self.generation += 1
 
         std = self.variances.sqrt()
-        self.path_sigma.mul_(1 - self.cs).add_(step_mean / std, alpha=math.sqrt(self.cs * (2 - self.cs) * self.mueff))
+        self.path_sigma.mul_(1 - self.cs).addcdiv_(step_mean, std, value=math.sqrt(self.cs * (2 - self.cs) * self.mueff))
         norm_ps = float(self.path_sigma.norm())
         correction = math.sqrt(1 - (1 - self.cs) ** (2 * self.generation))
         stalled = norm_ps / correction / self.chi_n >= 1.4 + 2 / (self.n + 1)
         h_sigma = 0.0 if stalled else 1.0
         self.path_c.mul_(1 - self.cc).add_(step_mean, alpha=h_sigma * math.sqrt(self.cc * (2 - self.cc) * self.mueff))
 
-        rank_mu = self.weights @ steps.square()
+        rank_mu = self.weights @ steps.square_()
         decay = 1 - self.c1 - self.cmu + (1 - h_sigma) * self.c1 * self.cc * (2 - self.cc)
-        self.variances = decay * self.variances + self.c1 * self.path_c.square() + self.cmu * rank_mu
+        # In place: decay * C + c1 * p_c^2 + cmu * rank_mu.
+        self.variances.mul_(decay).addcmul_(self.path_c, self.path_c, value=self.c1).add_(rank_mu, alpha=self.cmu)
         self.sigma *= math.exp(min(1.0, (self.cs / self.damps) * (norm_ps / self.chi_n - 1)))
 
     def stop(self) -> dict:
