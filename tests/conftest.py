@@ -38,3 +38,12 @@ def iris_data(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("data") / "iris.npz"
     save_prepared(prepare("iris", val_fraction=0.2, test_fraction=0.2), path)
     return path
+
+
+@pytest.fixture(scope="session")
+def digits_data(tmp_path_factory) -> Path:
+    from neuroevo.prepare import prepare, save_prepared
+
+    path = tmp_path_factory.mktemp("data") / "digits.npz"
+    save_prepared(prepare("digits", val_fraction=0.2, test_fraction=0.2), path)
+    return path

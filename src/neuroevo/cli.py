@@ -12,6 +12,7 @@ import argparse
 import json
 import logging
 import sys
+from pathlib import Path
 
 log = logging.getLogger("neuroevo")
 
@@ -29,8 +30,10 @@ def _train(args: argparse.Namespace) -> None:
     from neuroevo.train import RunSpec, train, write_run
 
     spec = RunSpec.from_json(args.dataset, args.optimizer, args.seed, args.spec)
-    summary, history = train(spec, args.data)
+    checkpoint = Path(args.out_dir) / "checkpoint.pt"
+    summary, history = train(spec, args.data, checkpoint, args.checkpoint_seconds)
     write_run(summary, history, args.out_dir)
+    checkpoint.unlink(missing_ok=True)  # the run is finished: its summary replaces it
     if summary["status"] == "diverged":
         log.warning("%s/%s/seed %d DIVERGED: %s", spec.dataset, spec.optimizer, spec.seed, summary["message"])
     log.info(
@@ -73,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, required=True)
     train.add_argument("--spec", default="{}", help="JSON: {model: {...}, training: {...}, hyperparameters: {...}}")
     train.add_argument("--out-dir", required=True)
+    train.add_argument(
+        "--checkpoint-seconds", type=float, default=60.0,
+        help="save the run's state to OUT_DIR/checkpoint.pt this often (at epoch ends); a rerun resumes from it",
+    )
     train.set_defaults(func=_train)
 
     aggregate = commands.add_parser("aggregate", help="tables and tests over finished runs")

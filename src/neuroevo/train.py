@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from neuroevo.checkpoint import load_checkpoint, save_checkpoint
 from neuroevo.models import init_parameters
 from neuroevo.optimizers import get_optimizer
 from neuroevo.prepare import SPLITS, load_prepared
@@ -67,8 +68,16 @@ class RunSpec:
 
 
 def resolve_device(device: str) -> str:
+    """"auto": CUDA when a GPU is visible (torch respects CUDA_VISIBLE_DEVICES), else CPU."""
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES", "unset")
+        raise RuntimeError(
+            f"device {device!r} was asked for, but no CUDA GPU is visible to torch "
+            f"(CUDA_VISIBLE_DEVICES={visible}, torch {torch.__version__}); "
+            "use device: auto to fall back to the CPU, or run on a GPU node"
+        )
     return device
 
 
@@ -116,25 +125,40 @@ def _run_epoch(optimizer, state, problem: Problem, permutation: torch.Tensor, se
     return {"batch_loss": sum(losses) / len(losses), **extra}, "budget" if budget_spent else ""
 
 
-def train(spec: RunSpec, data_path: str | Path) -> tuple[dict, pd.DataFrame]:
-    """Runs one (dataset, optimizer, seed); returns (summary, per-epoch history)."""
+def train(
+    spec: RunSpec, data_path: str | Path, checkpoint_path: str | Path | None = None, checkpoint_seconds: float = 60.0
+) -> tuple[dict, pd.DataFrame]:
+    """Runs one (dataset, optimizer, seed); returns (summary, per-epoch history).
+
+    With `checkpoint_path`, the run's whole state is saved after an epoch whenever
+    `checkpoint_seconds` have passed since the last save, and a matching checkpoint found
+    there at start is resumed from: a killed run ends as an uninterrupted one would.
+    """
     settings = spec.training
     torch.set_num_threads(settings.threads)
-    device = resolve_device(settings.device)
+    device = resolve_device(settings.device)  # fails here, before any work, if CUDA is missing
     optimizer = get_optimizer(spec.optimizer)
     hyperparameters = optimizer.make_hyperparameters(spec.hyperparameters)
     problem = Problem.from_data(load_prepared(data_path), spec.hidden, spec.activation, device)
+    run_settings = asdict(spec) | {"device": device}
 
-    # Seed k: the same initial weights and data order for every optimizer.
-    params = init_parameters(problem.spec, spec.seed).to(device)
-    order_generator = torch.Generator().manual_seed(spec.seed)
-    state = optimizer.init(params, hyperparameters, problem, spec.seed)
+    resumed = load_checkpoint(checkpoint_path, run_settings) if checkpoint_path else None
+    if resumed:
+        state, order_generator, history, stopping = (resumed[key] for key in ("state", "order_generator", "history", "stopping"))
+        problem.counter, train_seconds = resumed["counter"], resumed["train_seconds"]
+        start = time.perf_counter() - resumed["wall_seconds"]
+    else:
+        # Seed k: the same initial weights and data order for every optimizer.
+        params = init_parameters(problem.spec, spec.seed).to(device)
+        order_generator = torch.Generator().manual_seed(spec.seed)
+        state = optimizer.init(params, hyperparameters, problem, spec.seed)
+        history = [{"epoch": 0, "wall_s": 0.0, **problem.counter.as_dict(), **_scores(problem, params)}]
+        stopping = EarlyStopping(settings.patience, settings.min_delta, history[0]["val_loss"], params.clone())
+        train_seconds, start = 0.0, time.perf_counter()
 
-    history = [{"epoch": 0, "wall_s": 0.0, **problem.counter.as_dict(), **_scores(problem, params)}]
-    stopping = EarlyStopping(settings.patience, settings.min_delta, history[0]["val_loss"], params.clone())
-    status, message, epoch, train_seconds = "completed", "", 0, 0.0
-    start = time.perf_counter()
-    for epoch in range(1, settings.max_epochs + 1):
+    status, message, last_save = "completed", "", time.perf_counter()
+    epoch = history[-1]["epoch"]
+    for epoch in range(epoch + 1, settings.max_epochs + 1):
         permutation = torch.randperm(problem.x["train"].shape[0], generator=order_generator).to(device)
         step_start = time.perf_counter()
         stats, outcome = _run_epoch(optimizer, state, problem, permutation, settings)
@@ -154,6 +178,12 @@ def train(spec: RunSpec, data_path: str | Path) -> tuple[dict, pd.DataFrame]:
             status = "early_stopped"
             message = f"no val_loss improvement > {settings.min_delta} for {settings.patience} epochs"
             break
+        if checkpoint_path and time.perf_counter() - last_save >= checkpoint_seconds:
+            save_checkpoint(checkpoint_path, run_settings, {
+                "state": state, "order_generator": order_generator, "history": history, "stopping": stopping,
+                "counter": problem.counter, "train_seconds": train_seconds, "wall_seconds": time.perf_counter() - start,
+            })
+            last_save = time.perf_counter()
 
     summary = {
         "dataset": spec.dataset,
@@ -163,6 +193,7 @@ def train(spec: RunSpec, data_path: str | Path) -> tuple[dict, pd.DataFrame]:
         "message": message,
         "epochs": epoch,
         "best_epoch": stopping.best_epoch,
+        "resumed": resumed is not None,
         "wall_time_s": time.perf_counter() - start,
         "train_time_s": train_seconds,
         **problem.counter.as_dict(),
@@ -172,6 +203,7 @@ def train(spec: RunSpec, data_path: str | Path) -> tuple[dict, pd.DataFrame]:
         "model": {"hidden": spec.hidden, "activation": spec.activation},
         "training": asdict(settings),
         "device": device,
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
         "versions": package_versions(),
     }
     return summary, pd.DataFrame(history)

@@ -1,0 +1,82 @@
+"""A training job killed mid-run (preemption, Ctrl-C, kill -9) resumes from its checkpoint
+and ends exactly as an uninterrupted run does."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import tool_environment
+
+TIMING_KEYS = {"wall_time_s", "train_time_s", "resumed"}
+
+
+def _command(data, dataset, optimizer, spec, out_dir):
+    return [
+        sys.executable, "-m", "neuroevo", "train", "--data", str(data), "--dataset", dataset,
+        "--optimizer", optimizer, "--seed", "3", "--spec", json.dumps(spec), "--out-dir", str(out_dir),
+        "--checkpoint-seconds", "0",
+    ]
+
+
+def _summary(out_dir):
+    summary = json.loads((out_dir / "summary.json").read_text())
+    return {key: value for key, value in summary.items() if key not in TIMING_KEYS}, summary["resumed"]
+
+
+@pytest.mark.parametrize(
+    "dataset, optimizer, batch_size",
+    [("digits", "adam", 16), ("digits", "cmaes", 16), ("iris", "layerwise_cmaes", 4)],
+)
+def test_killed_run_resumes_and_matches_an_uninterrupted_one(dataset, optimizer, batch_size, request, tmp_path):
+    data = request.getfixturevalue(f"{dataset}_data")
+    spec = {"model": {"hidden": 16}, "training": {"batch_size": batch_size, "max_epochs": 40, "patience": 100}}
+    env = tool_environment()
+
+    killed_dir = tmp_path / "killed"
+    process = subprocess.Popen(_command(data, dataset, optimizer, spec, killed_dir), env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not (killed_dir / "checkpoint.pt").exists() and time.monotonic() < deadline:
+        assert process.poll() is None, "the run ended before its first checkpoint"
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert (killed_dir / "checkpoint.pt").exists() and not (killed_dir / "summary.json").exists()
+
+    subprocess.run(_command(data, dataset, optimizer, spec, killed_dir), env=env, check=True, capture_output=True)
+    resumed, was_resumed = _summary(killed_dir)
+    assert was_resumed
+    assert not (killed_dir / "checkpoint.pt").exists()  # a finished run leaves no checkpoint
+
+    fresh_dir = tmp_path / "fresh"
+    subprocess.run(_command(data, dataset, optimizer, spec, fresh_dir), env=env, check=True, capture_output=True)
+    uninterrupted, _ = _summary(fresh_dir)
+    assert resumed == uninterrupted
+    assert resumed["epochs"] == 40
+
+
+def test_checkpoint_of_other_settings_is_not_resumed(iris_data, tmp_path):
+    from neuroevo.train import RunSpec, TrainingSettings, train
+
+    checkpoint = tmp_path / "checkpoint.pt"
+    spec = RunSpec("iris", "sgd", 0, hidden=8, training=TrainingSettings(max_epochs=3, patience=10))
+    train(spec, iris_data, checkpoint, checkpoint_seconds=0)
+    assert checkpoint.exists()
+    other = RunSpec("iris", "sgd", 0, hidden=8, training=TrainingSettings(max_epochs=3, patience=10), hyperparameters={"lr": 0.01})
+    summary, history = train(other, iris_data, checkpoint, checkpoint_seconds=0)
+    assert not summary["resumed"] and len(history) == 4
+
+
+def test_cuda_without_a_gpu_fails_before_training_with_a_clear_message(iris_data):
+    import torch
+
+    from neuroevo.train import RunSpec, TrainingSettings, train
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is visible here")
+    with pytest.raises(RuntimeError, match="device 'cuda' was asked for, but no CUDA GPU is visible"):
+        train(RunSpec("iris", "adam", 0, training=TrainingSettings(device="cuda")), iris_data)
