@@ -62,6 +62,9 @@ def test_training_block_mirrors_training_settings():
     assert {key: value["default"] for key, value in block.items()} == defaults
 
 
-@pytest.mark.parametrize("path", sorted((REPOSITORY / "config").glob("*.yaml")) + [REPOSITORY / "config.yaml"])
+SHIPPED_CONFIGS = sorted((REPOSITORY / "config").glob("*.yaml")) + sorted((REPOSITORY / "tests" / "tiny").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", SHIPPED_CONFIGS + [REPOSITORY / "config.yaml"], ids=lambda path: path.name)
 def test_shipped_configs_are_valid(path):
     jsonschema.validate(yaml.safe_load(path.read_text()), SCHEMA)

@@ -52,3 +52,28 @@ def run_spec(wildcards):
         "hyperparameters": config["optimizer_settings"][wildcards.optimizer],
     }
     return json.dumps(spec, sort_keys=True)
+
+
+def train_group(wildcards):
+    """On a cluster, runs of short datasets join the group "short_runs", so that several
+    share one submission (the profile's group-components says how many); long runs keep
+    a submission each. `--cores N` runs ignore groups."""
+    cluster = config["cluster"]
+    short = wildcards.dataset in cluster["short_datasets"]
+    return (
+        "short_runs"
+        if short and wildcards.dataset not in cluster["gpu_datasets"]
+        else None
+    )
+
+
+def run_minutes(wildcards):
+    """Time limit of one training job on a cluster, in minutes."""
+    cluster = config["cluster"]
+    short = wildcards.dataset in cluster["short_datasets"]
+    return cluster["short_run_minutes"] if short else cluster["run_minutes"]
+
+
+def gpus_for_run(wildcards):
+    """GPUs a training job asks the scheduler for (the SLURM plugin's `gpu` resource)."""
+    return 1 if wildcards.dataset in config["cluster"]["gpu_datasets"] else 0

@@ -6,9 +6,14 @@ rule train:
         history="results/runs/{dataset}/{optimizer}/{seed}/history.parquet",
     log:
         "results/logs/train/{dataset}/{optimizer}/{seed}.log",
+    group:
+        train_group
     conda:
         "../../envs/neuroevo.yaml"
     threads: 1
+    resources:
+        gpu=gpus_for_run,
+        runtime=run_minutes,
     params:
         spec=run_spec,
         out_dir=lambda wildcards, output: Path(output.summary).parent,

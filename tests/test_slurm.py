@@ -1,0 +1,89 @@
+"""The pipeline on a real single-node SLURM cluster through `snakemake --profile slurm`
+(snakemake-executor-plugin-slurm, with slurmdbd so that the plugin's default `sacct`
+status checks are the ones exercised, as on real clusters).
+
+scripts/start-slurm.sh installs (Debian packages) and starts the cluster; the fixture stops
+the daemons by PID afterwards. A cluster that is already running is used and left running.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import REPOSITORY, snakemake, tool_environment
+
+SLURM_CONFIG = REPOSITORY / "tests" / "tiny" / "slurm.yaml"
+pytestmark = pytest.mark.slurm
+
+
+def _cluster_is_up() -> bool:
+    try:
+        probe = subprocess.run(["sacct", "-n", "-X", "-S", "now"], capture_output=True, timeout=20)
+        nodes = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return probe.returncode == 0 and "idle" in nodes.stdout
+
+
+@pytest.fixture(scope="module")
+def slurm_cluster(tmp_path_factory):
+    if _cluster_is_up():
+        yield
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        pytest.skip("the local SLURM cluster needs root and Debian's apt-get")
+    state = tmp_path_factory.mktemp("slurm")
+    env = dict(os.environ, SLURM_ROOT=str(state), WITH_DBD="1")
+    subprocess.run(["bash", str(REPOSITORY / "scripts" / "start-slurm.sh")], env=env, check=True, timeout=600)
+    try:
+        yield
+    finally:
+        subprocess.run(["bash", str(REPOSITORY / "scripts" / "stop-slurm.sh")], env=env, timeout=120)
+
+
+def _slurm_logs(workdir):
+    """SLURM job id -> the folder of its log (.snakemake/slurm_logs/<rule or group>/...)."""
+    logs = {}
+    for log in (workdir / ".snakemake" / "slurm_logs").rglob("*.log"):
+        logs[log.stem] = log.parent.relative_to(workdir / ".snakemake" / "slurm_logs").as_posix()
+    return logs
+
+
+def _sacct(job_ids):
+    result = subprocess.run(
+        ["sacct", "-X", "-n", "-P", "-j", ",".join(job_ids), "-o", "JobID,State,AllocTRES"],
+        capture_output=True, text=True, check=True,
+    )
+    rows = [line.split("|") for line in result.stdout.splitlines() if line]
+    return {job_id: {"state": state, "tres": tres} for job_id, state, tres in rows}
+
+
+def test_tiny_study_runs_through_slurm_with_groups_and_gpus(slurm_cluster, tmp_path):
+    snakemake(tmp_path, "--profile", str(REPOSITORY / "slurm"), configfile=SLURM_CONFIG)
+
+    assert "## iris" in (tmp_path / "results" / "report" / "report.md").read_text()
+    logs = _slurm_logs(tmp_path)
+    accounting = _sacct(list(logs))
+    assert set(accounting) == set(logs)  # every job Snakemake submitted is known to SLURM
+    assert all(entry["state"] == "COMPLETED" for entry in accounting.values())
+
+    # Grouping: the 4 short Iris runs went in one submission; digits runs in one each.
+    folders = sorted(logs.values())
+    assert folders.count("group_short_runs_train") == 1
+    assert not any(folder.startswith("rule_train/iris") for folder in folders)
+    digits_jobs = [job for job, folder in logs.items() if folder.startswith("rule_train/digits")]
+    assert len(digits_jobs) == 4
+    assert {"rule_data/iris", "rule_data/digits", "rule_aggregate", "rule_report"} <= set(folders)
+
+    # GPUs: each digits run asked for one and was granted a (fake) one.
+    assert all("gres/gpu=1" in accounting[job]["tres"] for job in digits_jobs)
+    for summary_path in (tmp_path / "results" / "runs" / "digits").rglob("summary.json"):
+        summary = json.loads(summary_path.read_text())
+        assert summary["cuda_visible_devices"] in ("0", "1")
+        assert summary["device"] == "cpu"  # device: auto, and a fake GPU is no CUDA device
+    for summary_path in (tmp_path / "results" / "runs" / "iris").rglob("summary.json"):
+        assert json.loads(summary_path.read_text())["cuda_visible_devices"] is None
+
