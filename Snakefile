@@ -1,4 +1,4 @@
-# neuroevo: data -> train (dataset x optimizer x seed) -> aggregate -> report.
+# neuroevo: data -> tune -> train (dataset x optimizer x seed) -> aggregate -> report.
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
@@ -12,6 +12,7 @@ validate(config, "workflow/schemas/config.schema.yaml")
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/tune.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/report.smk"

@@ -2,6 +2,7 @@
 
     python -m neuroevo data --dataset iris --out resources/data/iris.npz
     python -m neuroevo train --data resources/data/iris.npz --dataset iris --optimizer adam --seed 0 --spec '{...}' --out-dir DIR
+    python -m neuroevo tune --data resources/data/iris.npz --dataset iris --optimizer adam --trials 10 --search-space '{...}' ...
     python -m neuroevo aggregate --out-dir results/summary SUMMARY.json ...
     python -m neuroevo report --summary-dir results/summary --template T --config-json '{...}' --out report.md
 """
@@ -30,6 +31,9 @@ def _train(args: argparse.Namespace) -> None:
     from neuroevo.train import RunSpec, train, write_run
 
     spec = RunSpec.from_json(args.dataset, args.optimizer, args.seed, args.spec)
+    if args.tuned:  # the tuning stage's best values replace the config's
+        tuned = json.loads(Path(args.tuned).read_text())["tuned_values"]
+        spec.hyperparameters = spec.hyperparameters | tuned
     checkpoint = Path(args.out_dir) / "checkpoint.pt"
     summary, history = train(spec, args.data, checkpoint, args.checkpoint_seconds)
     write_run(summary, history, args.out_dir)
@@ -43,6 +47,30 @@ def _train(args: argparse.Namespace) -> None:
     )
 
 
+def _tune(args: argparse.Namespace) -> None:
+    import dataclasses
+
+    from neuroevo.optimizers import get_optimizer
+    from neuroevo.search_space import check_search_space
+    from neuroevo.train import RunSpec
+    from neuroevo.tune import tune
+
+    spec = RunSpec.from_json(args.dataset, args.optimizer, 0, args.spec)
+    space = json.loads(args.search_space)
+    fields = [field.name for field in dataclasses.fields(get_optimizer(args.optimizer).hyperparameters)]
+    check_search_space(args.optimizer, space, fields)
+    seeds = [int(seed) for seed in args.seeds.split(",")]
+    result, trials = tune(spec, args.data, space, seeds, args.trials, args.storage, args.study_seed, args.startup_trials)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    trials.to_parquet(args.trials_out, index=False)
+    partial = out.with_name(out.name + ".partial")
+    partial.write_text(json.dumps(result, indent=2, sort_keys=True))
+    partial.replace(out)
+    log.info("%s/%s: best %s, objective %.4f after %d trials", args.dataset, args.optimizer,
+             result["tuned_values"], result["objective"], result["n_trials"])
+
+
 def _aggregate(args: argparse.Namespace) -> None:
     from neuroevo.aggregate import aggregate
 
@@ -52,7 +80,7 @@ def _aggregate(args: argparse.Namespace) -> None:
 def _report(args: argparse.Namespace) -> None:
     from neuroevo.report import render_report
 
-    render_report(args.summary_dir, args.template, json.loads(args.config_json), args.out, args.source_dir)
+    render_report(args.summary_dir, args.template, json.loads(args.config_json), args.out, args.source_dir, args.tuning)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,11 +104,27 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, required=True)
     train.add_argument("--spec", default="{}", help="JSON: {model: {...}, training: {...}, hyperparameters: {...}}")
     train.add_argument("--out-dir", required=True)
+    train.add_argument("--tuned", help="JSON written by the tune command; its tuned values override --spec's")
     train.add_argument(
         "--checkpoint-seconds", type=float, default=60.0,
         help="save the run's state to OUT_DIR/checkpoint.pt this often (at epoch ends); a rerun resumes from it",
     )
     train.set_defaults(func=_train)
+
+    tune = commands.add_parser("tune", help="Optuna study of one (dataset, optimizer) over tuning seeds")
+    tune.add_argument("--data", required=True)
+    tune.add_argument("--dataset", required=True)
+    tune.add_argument("--optimizer", required=True)
+    tune.add_argument("--spec", default="{}", help="as for train: the base settings the trials vary")
+    tune.add_argument("--search-space", required=True, help='JSON: {"lr": {"distribution": "log_uniform", "low": 1e-4, "high": 1}}')
+    tune.add_argument("--seeds", default="1000,1001", help="tuning seeds, comma-separated (never the evaluation seeds)")
+    tune.add_argument("--trials", type=int, default=10, help="finished trials wanted in the study (a rerun adds the missing ones)")
+    tune.add_argument("--startup-trials", type=int, default=4, help="random trials before TPE, and before pruning starts")
+    tune.add_argument("--study-seed", type=int, default=0)
+    tune.add_argument("--storage", required=True, help="Optuna journal file; a rerun resumes the study stored there")
+    tune.add_argument("--out", required=True, help="best values as JSON")
+    tune.add_argument("--trials-out", required=True, help="all trials as Parquet")
+    tune.set_defaults(func=_tune)
 
     aggregate = commands.add_parser("aggregate", help="tables and tests over finished runs")
     aggregate.add_argument("summaries", nargs="+", help="summary.json files of the runs to include")
@@ -92,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--summary-dir", required=True)
     report.add_argument("--template", required=True)
     report.add_argument("--config-json", default="{}")
+    report.add_argument("--tuning", nargs="*", default=[], help="JSON files written by the tune command")
     report.add_argument("--source-dir", default=".", help="checkout whose git commit the report names")
     report.add_argument("--out", required=True)
     report.set_defaults(func=_report)

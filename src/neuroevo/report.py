@@ -58,8 +58,29 @@ def dataset_tables(metrics: pd.DataFrame, tests: pd.DataFrame) -> list[dict]:
     return tables
 
 
+def tuning_tables(tuning_paths: list[str | Path]) -> dict[str, list[dict]]:
+    """Per dataset: each tuned optimizer's best values, trial counts and objective."""
+    by_dataset: dict[str, list[dict]] = {}
+    for path in tuning_paths:
+        result = json.loads(Path(path).read_text())
+        by_dataset.setdefault(result["dataset"], []).append({
+            "optimizer": result["optimizer"],
+            "values": {key: _number(value) if isinstance(value, float) else value for key, value in result["tuned_values"].items()},
+            "n_trials": result["n_trials"],
+            "n_pruned": result["n_pruned"],
+            "objective": _number(result["objective"]),
+            "objective_name": result["objective_name"],
+        })
+    return by_dataset
+
+
 def render_report(
-    summary_dir: str | Path, template: str | Path, config: dict, out: str | Path, source_dir: str | Path = "."
+    summary_dir: str | Path,
+    template: str | Path,
+    config: dict,
+    out: str | Path,
+    source_dir: str | Path = ".",
+    tuning_paths: list[str | Path] = (),
 ) -> None:
     summary_dir = Path(summary_dir)
     runs = pd.read_parquet(summary_dir / "runs.parquet")
@@ -78,6 +99,7 @@ def render_report(
         "n_diverged": int((runs["status"] == "diverged").sum()),
         "config_yaml": yaml.safe_dump(config, sort_keys=False).rstrip(),
         "tables": dataset_tables(metrics, tests),
+        "tuning": tuning_tables(list(tuning_paths)),
     }
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

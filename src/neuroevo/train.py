@@ -14,6 +14,7 @@ import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 import torch
@@ -126,13 +127,18 @@ def _run_epoch(optimizer, state, problem: Problem, permutation: torch.Tensor, se
 
 
 def train(
-    spec: RunSpec, data_path: str | Path, checkpoint_path: str | Path | None = None, checkpoint_seconds: float = 60.0
+    spec: RunSpec,
+    data_path: str | Path,
+    checkpoint_path: str | Path | None = None,
+    checkpoint_seconds: float = 60.0,
+    on_epoch: Callable[[dict], None] | None = None,
 ) -> tuple[dict, pd.DataFrame]:
     """Runs one (dataset, optimizer, seed); returns (summary, per-epoch history).
 
     With `checkpoint_path`, the run's whole state is saved after an epoch whenever
     `checkpoint_seconds` have passed since the last save, and a matching checkpoint found
     there at start is resumed from: a killed run ends as an uninterrupted one would.
+    `on_epoch` sees each epoch's history row (the tuner reports and prunes there).
     """
     settings = spec.training
     torch.set_num_threads(settings.threads)
@@ -171,6 +177,8 @@ def train(
         row = {"epoch": epoch, "wall_s": time.perf_counter() - start, **problem.counter.as_dict()}
         history.append(row | _scores(problem, current) | stats)
         stop = stopping.update(epoch, history[-1]["val_loss"], current)
+        if on_epoch:
+            on_epoch(history[-1])
         if outcome == "budget":
             status, message = "budget", f"sample evaluation budget {settings.max_sample_evals} reached"
             break

@@ -1,9 +1,13 @@
 # Config helpers, wildcard constraints and input functions. Logic lives in the package.
 import json
 import os
+import sys
 from pathlib import Path
 
 REPOSITORY = Path(workflow.basedir)
+sys.path.insert(0, str(REPOSITORY / "src"))  # for the config checks below, in any env
+from neuroevo.search_space import check_search_space, check_tuning_seeds
+
 # Jobs (`python -m neuroevo ...`) import the package from this checkout, also inside conda
 # envs that hold only its dependencies (envs/neuroevo.yaml); cluster jobs rerun this file.
 os.environ.update(
@@ -11,6 +15,15 @@ os.environ.update(
         filter(None, [str(REPOSITORY / "src"), os.environ.get("PYTHONPATH")])
     )
 )
+
+
+def check_tuning_config():
+    """What the schema cannot say: bounds in order, log bounds positive, tuned keys that the
+    optimizer has, tuning seeds disjoint from evaluation seeds. Before any job starts.
+    """
+    for optimizer, space in config["tuning"]["search_spaces"].items():
+        check_search_space(optimizer, space, config["optimizer_settings"][optimizer])
+    check_tuning_seeds(config["tuning"]["seeds"], seeds())
 
 
 wildcard_constraints:
@@ -35,6 +48,29 @@ def all_summaries():
         for dataset in config["datasets"]
         for optimizer in config["optimizers"]
         for seed in seeds()
+    ]
+
+
+def tuned(optimizer):
+    """Whether an optimizer is tuned: tuning is on and it has a non-empty search space."""
+    return config["tuning"]["enabled"] and bool(
+        config["tuning"]["search_spaces"].get(optimizer)
+    )
+
+
+def tuning_results(wildcards):
+    """The train job's tuned values, when its optimizer is tuned."""
+    if not tuned(wildcards.optimizer):
+        return []
+    return f"results/tuning/{wildcards.dataset}/{wildcards.optimizer}.json"
+
+
+def all_tuning_results():
+    return [
+        f"results/tuning/{dataset}/{optimizer}.json"
+        for dataset in config["datasets"]
+        for optimizer in config["optimizers"]
+        if tuned(optimizer)
     ]
 
 
@@ -77,3 +113,6 @@ def run_minutes(wildcards):
 def gpus_for_run(wildcards):
     """GPUs a training job asks the scheduler for (the SLURM plugin's `gpu` resource)."""
     return 1 if wildcards.dataset in config["cluster"]["gpu_datasets"] else 0
+
+
+check_tuning_config()

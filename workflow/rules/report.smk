@@ -3,6 +3,7 @@ rule report:
         runs="results/summary/runs.parquet",
         metrics="results/summary/metrics.parquet",
         tests="results/summary/tests.parquet",
+        tuning=all_tuning_results(),
         template=REPOSITORY / "report/templates/report.md.j2",
     output:
         "results/report/report.md",
@@ -16,4 +17,4 @@ rule report:
         source_dir=REPOSITORY,
     shell:
         "python -m neuroevo report --summary-dir {params.summary_dir} --template {input.template:q} "
-        "--config-json {params.config:q} --source-dir {params.source_dir:q} --out {output} > {log} 2>&1"
+        "--tuning {input.tuning} --config-json {params.config:q} --source-dir {params.source_dir:q} --out {output} > {log} 2>&1"

@@ -1,6 +1,7 @@
 rule train:
     input:
         data="resources/data/{dataset}.npz",
+        tuned=tuning_results,
     output:
         summary="results/runs/{dataset}/{optimizer}/{seed}/summary.json",
         history="results/runs/{dataset}/{optimizer}/{seed}/history.parquet",
@@ -17,7 +18,8 @@ rule train:
     params:
         spec=run_spec,
         out_dir=lambda wildcards, output: Path(output.summary).parent,
+        tuned=lambda wildcards, input: f"--tuned {input.tuned}" if input.tuned else "",
     shell:
         "python -m neuroevo train --data {input.data} --dataset {wildcards.dataset} "
         "--optimizer {wildcards.optimizer} --seed {wildcards.seed} --spec {params.spec:q} "
-        "--out-dir {params.out_dir} > {log} 2>&1"
+        "{params.tuned} --out-dir {params.out_dir} > {log} 2>&1"
