@@ -47,3 +47,34 @@ def digits_data(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("data") / "digits.npz"
     save_prepared(prepare("digits", val_fraction=0.2, test_fraction=0.2), path)
     return path
+
+
+def _slurm_cluster_is_up() -> bool:
+    try:
+        accounting = subprocess.run(["sacct", "-n", "-X", "-S", "now"], capture_output=True, timeout=20)
+        nodes = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return accounting.returncode == 0 and "idle" in nodes.stdout
+
+
+@pytest.fixture(scope="session", autouse=True)
+def local_slurm_cluster(tmp_path_factory):
+    """Where Debian's SLURM packages are installed (CI installs them), a single-node cluster
+    with slurmdbd runs for the whole session, started by scripts/start-slurm.sh and stopped
+    by PID at the end; one already running is used and left running. Besides serving
+    tests/test_slurm.py, a reachable controller keeps every Snakemake start fast: the SLURM
+    plugin probes `scontrol show config` at import, which waits 10 s when none answers."""
+    if _slurm_cluster_is_up():
+        yield True
+        return
+    if os.geteuid() != 0 or not all(shutil.which(tool) for tool in ("slurmctld", "slurmdbd", "mariadbd")):
+        yield False
+        return
+    env = dict(os.environ, SLURM_ROOT=str(tmp_path_factory.mktemp("slurm")), WITH_DBD="1")
+    subprocess.run(["bash", str(REPOSITORY / "scripts" / "start-slurm.sh")], env=env, check=True,
+                   capture_output=True, timeout=600)
+    try:
+        yield True
+    finally:
+        subprocess.run(["bash", str(REPOSITORY / "scripts" / "stop-slurm.sh")], env=env, timeout=120)

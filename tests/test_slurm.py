@@ -2,46 +2,24 @@
 (snakemake-executor-plugin-slurm, with slurmdbd so that the plugin's default `sacct`
 status checks are the ones exercised, as on real clusters).
 
-scripts/start-slurm.sh installs (Debian packages) and starts the cluster; the fixture stops
-the daemons by PID afterwards. A cluster that is already running is used and left running.
+The cluster is the session fixture `local_slurm_cluster` of conftest.py.
 """
 
 import json
-import os
-import shutil
 import subprocess
 
 import pytest
 
-from conftest import REPOSITORY, snakemake, tool_environment
+from conftest import REPOSITORY, snakemake
 
 SLURM_CONFIG = REPOSITORY / "tests" / "tiny" / "slurm.yaml"
 pytestmark = pytest.mark.slurm
 
 
-def _cluster_is_up() -> bool:
-    try:
-        probe = subprocess.run(["sacct", "-n", "-X", "-S", "now"], capture_output=True, timeout=20)
-        nodes = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=20)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return probe.returncode == 0 and "idle" in nodes.stdout
-
-
-@pytest.fixture(scope="module")
-def slurm_cluster(tmp_path_factory):
-    if _cluster_is_up():
-        yield
-        return
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        pytest.skip("the local SLURM cluster needs root and Debian's apt-get")
-    state = tmp_path_factory.mktemp("slurm")
-    env = dict(os.environ, SLURM_ROOT=str(state), WITH_DBD="1")
-    subprocess.run(["bash", str(REPOSITORY / "scripts" / "start-slurm.sh")], env=env, check=True, timeout=600)
-    try:
-        yield
-    finally:
-        subprocess.run(["bash", str(REPOSITORY / "scripts" / "stop-slurm.sh")], env=env, timeout=120)
+@pytest.fixture
+def slurm_cluster(local_slurm_cluster):
+    if not local_slurm_cluster:
+        pytest.skip("no local SLURM cluster: it needs root and Debian's slurm-wlm, munge, slurmdbd, mariadb-server")
 
 
 def _slurm_logs(workdir):
