@@ -10,7 +10,7 @@ rule tune:
         "../../envs/neuroevo.yaml"
     threads: 1
     resources:
-        runtime=run_minutes,
+        runtime=config["cluster"]["run_minutes"],  # a study cut off resumes when resubmitted
     params:
         spec=run_spec,
         search_space=lambda wildcards: json.dumps(
