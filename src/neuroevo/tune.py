@@ -16,6 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import optuna
+import pandas as pd
 
 from neuroevo.search_space import suggest
 from neuroevo.train import RunSpec, train
@@ -59,7 +60,7 @@ def tune(
     storage_path: str | Path,
     study_seed: int = 0,
     startup_trials: int = 4,
-) -> tuple[dict, "pd.DataFrame"]:
+) -> tuple[dict, pd.DataFrame]:
     """Runs the trials still missing from the stored study; returns (best, trials table)."""
     storage_path = Path(storage_path)
     storage_path.parent.mkdir(parents=True, exist_ok=True)

@@ -23,7 +23,8 @@ def check_tuning_config():
     """
     for optimizer, space in config["tuning"]["search_spaces"].items():
         check_search_space(optimizer, space, config["optimizer_settings"][optimizer])
-    check_tuning_seeds(config["tuning"]["seeds"], seeds())
+    if config["tuning"]["enabled"]:
+        check_tuning_seeds(config["tuning"]["seeds"], seeds())
 
 
 wildcard_constraints:
