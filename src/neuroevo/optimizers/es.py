@@ -1,0 +1,92 @@
+"""Evolution strategies as a gradient estimator (Salimans et al. 2017; Greydanus 2020,
+"evostrats"): antithetic Gaussian perturbations of the parameters give a smoothed,
+unbiased estimate of the gradient of the loss, which is put into `.grad` and stepped by
+an ordinary torch optimizer (SGD or Adam), as the write-up proposes.
+
+    g = 1 / (2 sigma P) * sum_i (f(theta + sigma eps_i) - f(theta - sigma eps_i)) eps_i
+
+With `rank_shaping`, the 2P losses are replaced by their centered ranks in [-0.5, 0.5]
+(robust to the scale of the loss). All 2P candidates are evaluated as one population.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from neuroevo.optimizers.base import OptimizerSpec
+from neuroevo.problem import Problem
+
+INNER_OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}
+
+
+@dataclass
+class Hyperparameters:
+    pairs: int = 16  # antithetic pairs per step: 2 * pairs model evaluations
+    sigma: float = 0.02  # perturbation scale (the smoothing of the loss surface)
+    lr: float = 0.01  # learning rate of the inner optimizer
+    inner: str = "adam"  # "adam" or "sgd": the optimizer the estimate is handed to
+    rank_shaping: bool = True
+
+    def __post_init__(self):
+        if self.pairs < 1:
+            raise ValueError(f"es: pairs must be at least 1, got {self.pairs}")
+        if self.sigma <= 0:
+            raise ValueError(f"es: sigma must be positive, got {self.sigma}")
+        if self.inner not in INNER_OPTIMIZERS:
+            raise ValueError(f"es: unknown inner optimizer {self.inner!r} (known: {', '.join(INNER_OPTIMIZERS)})")
+
+
+@dataclass
+class State:
+    params: torch.Tensor
+    optimizer: torch.optim.Optimizer
+    hyperparameters: Hyperparameters
+    generator: torch.Generator
+
+
+def init(params: torch.Tensor, hyperparameters: Hyperparameters, problem: Problem, seed: int) -> State:
+    flat = params.detach().clone()
+    optimizer = INNER_OPTIMIZERS[hyperparameters.inner]([flat], lr=hyperparameters.lr)
+    generator = torch.Generator(device=flat.device).manual_seed(seed)
+    return State(flat, optimizer, hyperparameters, generator)
+
+
+def centered_ranks(values: torch.Tensor) -> torch.Tensor:
+    """Ranks scaled to [-0.5, 0.5] (the fitness shaping of Salimans et al.)."""
+    ranks = torch.empty_like(values)
+    ranks[values.argsort()] = torch.arange(len(values), dtype=values.dtype, device=values.device)
+    return ranks / (len(values) - 1) - 0.5
+
+
+def estimate_gradient(state: State, problem: Problem, batch) -> tuple[torch.Tensor, torch.Tensor]:
+    """(gradient estimate [n], losses of the 2P perturbed candidates)."""
+    h = state.hyperparameters
+    noise = torch.randn(h.pairs, state.params.numel(), generator=state.generator, device=state.params.device)
+    population = torch.cat([state.params + h.sigma * noise, state.params - h.sigma * noise])
+    losses = problem.population_loss(population, batch)
+    weights = centered_ranks(losses) if h.rank_shaping else losses
+    difference = weights[: h.pairs] - weights[h.pairs :]
+    return difference @ noise / (2 * h.sigma * h.pairs), losses
+
+
+def step(state: State, problem: Problem, batch) -> dict:
+    gradient, losses = estimate_gradient(state, problem, batch)
+    state.params.grad = gradient
+    state.optimizer.step()
+    return {"loss": float(losses.mean())}
+
+
+def parameters(state: State) -> torch.Tensor:
+    return state.params.detach()
+
+
+OPTIMIZER = OptimizerSpec(
+    name="es",
+    kind="evolution",
+    hyperparameters=Hyperparameters,
+    init=init,
+    step=step,
+    parameters=parameters,
+)
