@@ -50,6 +50,7 @@ def _train(args: argparse.Namespace) -> None:
 def _tune(args: argparse.Namespace) -> None:
     import dataclasses
 
+    from neuroevo.atomic import write_json
     from neuroevo.optimizers import get_optimizer
     from neuroevo.search_space import check_search_space
     from neuroevo.train import RunSpec
@@ -61,12 +62,9 @@ def _tune(args: argparse.Namespace) -> None:
     check_search_space(args.optimizer, space, fields)
     seeds = [int(seed) for seed in args.seeds.split(",")]
     result, trials = tune(spec, args.data, space, seeds, args.trials, args.storage, args.study_seed, args.startup_trials)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    Path(args.trials_out).parent.mkdir(parents=True, exist_ok=True)
     trials.to_parquet(args.trials_out, index=False)
-    partial = out.with_name(out.name + ".partial")
-    partial.write_text(json.dumps(result, indent=2, sort_keys=True))
-    partial.replace(out)
+    write_json(args.out, result)  # last: its presence means the tuning job finished
     log.info("%s/%s: best %s, objective %.4f after %d trials", args.dataset, args.optimizer,
              result["tuned_values"], result["objective"], result["n_trials"])
 

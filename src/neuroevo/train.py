@@ -19,6 +19,7 @@ from typing import Callable
 import pandas as pd
 import torch
 
+from neuroevo.atomic import write_json
 from neuroevo.checkpoint import load_checkpoint, save_checkpoint
 from neuroevo.models import init_parameters
 from neuroevo.optimizers import get_optimizer
@@ -113,17 +114,17 @@ class EarlyStopping:
 def _run_epoch(optimizer, state, problem: Problem, permutation: torch.Tensor, settings: TrainingSettings) -> tuple[dict, str]:
     """One pass over the shuffled training set. Returns (epoch stats, status) where status
     is "" to go on, "diverged" or "budget"."""
-    losses, stats = [], {}
+    losses, stats, outcome = [], {}, ""
     for indices in permutation.split(settings.batch_size):
         stats = optimizer.step(state, problem, problem.batch(indices))
         losses.append(stats["loss"])
         if not math.isfinite(stats["loss"]):
             return stats, "diverged"
         if settings.max_sample_evals and problem.counter.sample_evals >= settings.max_sample_evals:
+            outcome = "budget"
             break
-    budget_spent = bool(settings.max_sample_evals and problem.counter.sample_evals >= settings.max_sample_evals)
     extra = {key: value for key, value in stats.items() if key != "loss"}
-    return {"batch_loss": sum(losses) / len(losses), **extra}, "budget" if budget_spent else ""
+    return {"batch_loss": sum(losses) / len(losses), **extra}, outcome
 
 
 def train(
@@ -224,6 +225,4 @@ def write_run(summary: dict, history: pd.DataFrame, out_dir: str | Path) -> None
     history.assign(dataset=summary["dataset"], optimizer=summary["optimizer"], seed=summary["seed"]).to_parquet(
         out_dir / "history.parquet", index=False
     )
-    partial = out_dir / "summary.json.partial"
-    partial.write_text(json.dumps(summary, indent=2, sort_keys=True))
-    os.replace(partial, out_dir / "summary.json")
+    write_json(out_dir / "summary.json", summary)

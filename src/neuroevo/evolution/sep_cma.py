@@ -71,6 +71,3 @@ class SepCMA:
         # In place: decay * C + c1 * p_c^2 + cmu * rank_mu.
         self.variances.mul_(decay).addcmul_(self.path_c, self.path_c, value=self.c1).add_(rank_mu, alpha=self.cmu)
         self.sigma *= math.exp(min(1.0, (self.cs / self.damps) * (norm_ps / self.chi_n - 1)))
-
-    def stop(self) -> dict:
-        return {}
