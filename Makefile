@@ -25,6 +25,7 @@ test: setup
 benchmark: setup
 	python benchmarks/population_eval.py
 	python benchmarks/cmaes_generation.py
+	python benchmarks/evolution_budget.py
 
 clean:
 	rm -rf results resources .snakemake

@@ -1,4 +1,5 @@
-# neuroevo: data -> tune -> train (dataset x optimizer x seed) -> aggregate -> report.
+# neuroevo: data -> tune -> train (dataset x optimizer x seed) -> aggregate -> report,
+# and studies (config/studies/*.yaml) whose sections the report includes.
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
@@ -15,6 +16,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/tune.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/studies.smk"
 include: "workflow/rules/report.smk"
 
 
@@ -24,3 +26,4 @@ rule all:
         # Runs are targets too, so that a deleted run is redone (Snakemake otherwise
         # skips missing intermediate files whose downstream outputs are up to date).
         all_summaries(),
+        all_study_runs(),

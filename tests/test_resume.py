@@ -29,7 +29,7 @@ def _summary(out_dir):
 
 @pytest.mark.parametrize(
     "dataset, optimizer, batch_size",
-    [("digits", "adam", 16), ("digits", "cmaes", 16), ("iris", "layerwise_cmaes", 4)],
+    [("digits", "adam", 16), ("digits", "cmaes", 16), ("iris", "layerwise_cmaes", 4), ("digits", "deep_ga", 64)],
 )
 def test_killed_run_resumes_and_matches_an_uninterrupted_one(dataset, optimizer, batch_size, request, tmp_path):
     data = request.getfixturevalue(f"{dataset}_data")

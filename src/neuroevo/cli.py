@@ -5,6 +5,8 @@
     python -m neuroevo tune --data resources/data/iris.npz --dataset iris --optimizer adam --trials 10 --search-space '{...}' ...
     python -m neuroevo aggregate --out-dir results/summary SUMMARY.json ...
     python -m neuroevo report --summary-dir results/summary --template T --config-json '{...}' --out report.md
+    python -m neuroevo study-alignment --data resources/data/iris.npz --settings '{...}' --out alignment.parquet
+    python -m neuroevo study-report --name NAME --study-json '{...}' --out results/studies/NAME/study.md SUMMARY.json ...
 """
 
 from __future__ import annotations
@@ -78,7 +80,29 @@ def _aggregate(args: argparse.Namespace) -> None:
 def _report(args: argparse.Namespace) -> None:
     from neuroevo.report import render_report
 
-    render_report(args.summary_dir, args.template, json.loads(args.config_json), args.out, args.source_dir, args.tuning)
+    render_report(args.summary_dir, args.template, json.loads(args.config_json), args.out, args.source_dir, args.tuning, args.studies)
+
+
+def _study_alignment(args: argparse.Namespace) -> None:
+    import torch
+
+    from neuroevo.gradient_alignment import measure
+    from neuroevo.prepare import load_prepared
+
+    torch.set_num_threads(args.threads)
+    settings = json.loads(args.settings)
+    alignment = measure(load_prepared(args.data), **settings)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    alignment.to_parquet(args.out, index=False)
+    medians = alignment.groupby(["n_parameters", "pairs"])["cosine_similarity"].median()
+    log.info("median cosine similarity by (parameters, pairs):\n%s", medians.unstack().round(3).to_string())
+
+
+def _study_report(args: argparse.Namespace) -> None:
+    from neuroevo.study_report import write_study_section
+
+    figures_dir = args.figures_dir or Path(args.out).parent / "figures"
+    write_study_section(args.name, json.loads(args.study_json), args.summaries, args.out, figures_dir, args.alignment)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -136,8 +160,29 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--config-json", default="{}")
     report.add_argument("--tuning", nargs="*", default=[], help="JSON files written by the tune command")
     report.add_argument("--source-dir", default=".", help="checkout whose git commit the report names")
+    report.add_argument("--studies", nargs="*", default=[], help="study.md files to include as sections")
     report.add_argument("--out", required=True)
     report.set_defaults(func=_report)
+
+    alignment = commands.add_parser("study-alignment", help="cosine similarity of ES gradient estimates to the true gradient")
+    alignment.add_argument("--data", required=True)
+    alignment.add_argument(
+        "--settings", required=True,
+        help='JSON: {"hidden": [8, 32], "pairs": [1, 16], "seeds": [0, 1], "sigma": 0.02, "rank_shaping": true, '
+        '"batches": 4, "batch_size": 256, "activation": "relu"}',
+    )
+    alignment.add_argument("--threads", type=int, default=1)
+    alignment.add_argument("--out", required=True, help="Parquet: one row per hidden x seed x minibatch x pairs")
+    alignment.set_defaults(func=_study_alignment)
+
+    study = commands.add_parser("study-report", help="one study's figures and Markdown section")
+    study.add_argument("summaries", nargs="+", help="the study's summary.json files (STUDY_DIR/VARIANT/SEED/summary.json)")
+    study.add_argument("--name", required=True)
+    study.add_argument("--study-json", required=True, help="the study file's content as JSON")
+    study.add_argument("--alignment", help="Parquet written by study-alignment")
+    study.add_argument("--figures-dir", help="default: figures/ beside --out")
+    study.add_argument("--out", required=True)
+    study.set_defaults(func=_study_report)
     return parser
 
 

@@ -45,13 +45,23 @@ class Problem:
     def batch(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.x["train"][indices], self.y["train"][indices]
 
+    def _counted_logits(self, population: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        self.counter.model_evals += population.shape[0]
+        self.counter.sample_evals += population.shape[0] * x.shape[0]
+        return population_logits(self.spec, population, x)
+
     @torch.no_grad()
     def population_loss(self, population: torch.Tensor, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         """Mean cross-entropy [P] of each candidate on the batch (the evolutionary fitness)."""
         x, y = batch
-        self.counter.model_evals += population.shape[0]
-        self.counter.sample_evals += population.shape[0] * x.shape[0]
-        return population_cross_entropy(population_logits(self.spec, population, x), y)
+        return population_cross_entropy(self._counted_logits(population, x), y)
+
+    @torch.no_grad()
+    def population_scores(self, population: torch.Tensor, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mean cross-entropy [P], accuracy [P]) of each candidate on the batch."""
+        x, y = batch
+        logits = self._counted_logits(population, x)
+        return population_cross_entropy(logits, y), (logits.argmax(dim=-1) == y).float().mean(dim=1)
 
     def loss_and_grad(self, params: torch.Tensor, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         """Loss of one parameter vector; fills params.grad."""

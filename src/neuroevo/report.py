@@ -13,6 +13,7 @@ import pandas as pd
 import yaml
 
 from neuroevo.aggregate import METRICS
+from neuroevo.study_report import rebased
 from neuroevo.versions import git_commit, package_versions
 
 
@@ -81,7 +82,9 @@ def render_report(
     out: str | Path,
     source_dir: str | Path = ".",
     tuning_paths: list[str | Path] = (),
+    study_paths: list[str | Path] = (),
 ) -> None:
+    """`study_paths`: study.md sections, included in order with their links made relative to `out`."""
     summary_dir = Path(summary_dir)
     runs = pd.read_parquet(summary_dir / "runs.parquet")
     metrics = pd.read_parquet(summary_dir / "metrics.parquet")
@@ -100,6 +103,7 @@ def render_report(
         "config_yaml": yaml.safe_dump(config, sort_keys=False).rstrip(),
         "tables": dataset_tables(metrics, tests),
         "tuning": tuning_tables(list(tuning_paths)),
+        "studies": [rebased(Path(path).read_text(), Path(path).parent, Path(out).parent) for path in study_paths],
     }
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -33,6 +33,7 @@ class TrainingSettings:
     batch_size: int = 32
     max_epochs: int = 100
     max_sample_evals: int | None = None  # None: no budget besides max_epochs
+    max_seconds: float | None = None  # wall-time budget (benchmarks; makes results machine-dependent)
     patience: int = 3
     min_delta: float = 1e-4
     threads: int = 1
@@ -159,8 +160,9 @@ def train(
         params = init_parameters(problem.spec, spec.seed).to(device)
         order_generator = torch.Generator().manual_seed(spec.seed)
         state = optimizer.init(params, hyperparameters, problem, spec.seed)
-        history = [{"epoch": 0, "wall_s": 0.0, **problem.counter.as_dict(), **_scores(problem, params)}]
-        stopping = EarlyStopping(settings.patience, settings.min_delta, history[0]["val_loss"], params.clone())
+        initial = optimizer.parameters(state)  # the shared init, or the optimizer's own (deep_ga's base)
+        history = [{"epoch": 0, "wall_s": 0.0, **problem.counter.as_dict(), **_scores(problem, initial)}]
+        stopping = EarlyStopping(settings.patience, settings.min_delta, history[0]["val_loss"], initial.clone())
         train_seconds, start = 0.0, time.perf_counter()
 
     status, message, last_save = "completed", "", time.perf_counter()
@@ -182,6 +184,9 @@ def train(
             on_epoch(history[-1])
         if outcome == "budget":
             status, message = "budget", f"sample evaluation budget {settings.max_sample_evals} reached"
+            break
+        if settings.max_seconds and row["wall_s"] >= settings.max_seconds:
+            status, message = "budget", f"wall-time budget of {settings.max_seconds} s reached"
             break
         if stop:
             status = "early_stopped"

@@ -2,11 +2,17 @@
 import json
 import os
 import sys
+from functools import cache
 from pathlib import Path
+
+import yaml
+from snakemake.exceptions import WorkflowError
 
 REPOSITORY = Path(workflow.basedir)
 sys.path.insert(0, str(REPOSITORY / "src"))  # for the config checks below, in any env
 from neuroevo.search_space import check_search_space, check_tuning_seeds
+from neuroevo.studies import StudyError, alignment_settings, check_study, study_seeds
+from neuroevo.studies import run_spec as study_run_spec
 
 # Jobs (`python -m neuroevo ...`) import the package from this checkout, also inside conda
 # envs that hold only its dependencies (envs/neuroevo.yaml); cluster jobs rerun this file.
@@ -91,29 +97,108 @@ def run_spec(wildcards):
     return json.dumps(spec, sort_keys=True)
 
 
-def train_group(wildcards):
+def run_group(dataset):
     """On a cluster, runs of short datasets join the group "short_runs", so that several
     share one submission (the profile's group-components says how many); long runs keep
     a submission each. `--cores N` runs ignore groups."""
     cluster = config["cluster"]
-    short = wildcards.dataset in cluster["short_datasets"]
-    return (
-        "short_runs"
-        if short and wildcards.dataset not in cluster["gpu_datasets"]
-        else None
-    )
+    short = dataset in cluster["short_datasets"]
+    return "short_runs" if short and dataset not in cluster["gpu_datasets"] else None
 
 
-def run_minutes(wildcards):
+def dataset_run_minutes(dataset):
     """Time limit of one training job on a cluster, in minutes."""
     cluster = config["cluster"]
-    short = wildcards.dataset in cluster["short_datasets"]
+    short = dataset in cluster["short_datasets"]
     return cluster["short_run_minutes"] if short else cluster["run_minutes"]
 
 
-def gpus_for_run(wildcards):
+def dataset_gpus(dataset):
     """GPUs a training job asks the scheduler for (the SLURM plugin's `gpu` resource)."""
-    return 1 if wildcards.dataset in config["cluster"]["gpu_datasets"] else 0
+    return 1 if dataset in config["cluster"]["gpu_datasets"] else 0
+
+
+def train_group(wildcards):
+    return run_group(wildcards.dataset)
+
+
+def run_minutes(wildcards):
+    return dataset_run_minutes(wildcards.dataset)
+
+
+def gpus_for_run(wildcards):
+    return dataset_gpus(wildcards.dataset)
+
+
+# Studies (config/studies/NAME.yaml): see workflow/rules/studies.smk.
+CONFIG_SCHEMA = yaml.safe_load(
+    (REPOSITORY / "workflow/schemas/config.schema.yaml").read_text()
+)
+
+
+@cache
+def load_study(name):
+    """The study file, validated and with the schema's defaults; a bad one stops the
+    workflow before any job, with the file and the key named."""
+    path = REPOSITORY / config["study_dir"] / f"{name}.yaml"
+    if not path.exists():
+        raise WorkflowError(f"study {name!r}: no study file {path}")
+    study = yaml.safe_load(path.read_text())
+    try:
+        validate(study, str(REPOSITORY / "workflow/schemas/study.schema.yaml"))
+        check_study(study, CONFIG_SCHEMA)
+    except (WorkflowError, StudyError) as error:
+        raise WorkflowError(f"invalid study file {path}: {error}") from None
+    return study
+
+
+wildcard_constraints:
+    study="[a-z0-9][a-z0-9_]*",
+    variant="[a-z0-9][a-z0-9_.]*",
+
+
+def study_dataset(wildcards):
+    return load_study(wildcards.study)["dataset"]
+
+
+def study_optimizer(wildcards):
+    return load_study(wildcards.study)["variants"][wildcards.variant]["optimizer"]
+
+
+def study_data(wildcards):
+    return f"resources/data/{study_dataset(wildcards)}.npz"
+
+
+def study_runs(name):
+    study = load_study(name)
+    return [
+        f"results/studies/{name}/{variant}/{seed}/summary.json"
+        for variant in study["variants"]
+        for seed in study_seeds(study)
+    ]
+
+
+def study_alignment(wildcards):
+    """The alignment measurement, for studies with an `alignment` block."""
+    if "alignment" not in load_study(wildcards.study):
+        return []
+    return f"results/studies/{wildcards.study}/alignment.parquet"
+
+
+def study_spec(wildcards):
+    """One study run's spec as JSON (see neuroevo.studies for how settings are layered)."""
+    study = load_study(wildcards.study)
+    return json.dumps(study_run_spec(study, wildcards.variant, config), sort_keys=True)
+
+
+def study_sections():
+    return [f"results/studies/{name}/study.md" for name in config["studies"]]
+
+
+def all_study_runs():
+    return [path for name in config["studies"] for path in study_runs(name)]
 
 
 check_tuning_config()
+for name in config["studies"]:  # the report's studies are checked before any job
+    load_study(name)

@@ -4,6 +4,7 @@ rule report:
         metrics="results/summary/metrics.parquet",
         tests="results/summary/tests.parquet",
         tuning=all_tuning_results(),
+        studies=study_sections(),
         template=REPOSITORY / "report/templates/report.md.j2",
     output:
         "results/report/report.md",
@@ -17,4 +18,4 @@ rule report:
         source_dir=REPOSITORY,
     shell:
         "python -m neuroevo report --summary-dir {params.summary_dir} --template {input.template:q} "
-        "--tuning {input.tuning} --config-json {params.config:q} --source-dir {params.source_dir:q} --out {output} > {log} 2>&1"
+        "--tuning {input.tuning} --studies {input.studies} --config-json {params.config:q} --source-dir {params.source_dir:q} --out {output} > {log} 2>&1"

@@ -1,0 +1,107 @@
+"""Study figures (PNG, matplotlib's Agg backend): per variant, the median over seeds as a
+line and the interquartile range as a band.
+
+Seeds rarely share x values when x is a cost (sample_evals, wall_s), so each seed's curve
+is interpolated linearly onto the union of all seeds' x values, inside its own range only
+(never extrapolated). The median and quartiles at an x use the seeds that reach it, and
+only where at least half of the seeds do: a run that went on longer than most (another
+stopping point, a bigger budget share) does not draw a tail of one seed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display; set before pyplot is imported
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+
+def curve_points(history: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
+    """(x, y) of one run, sorted, without rows where either is missing. Epoch 0 (the
+    initial model) has no optimizer columns; its generation is 0 all the same."""
+    points = pd.DataFrame({"x": history[x] if x in history else np.nan, "y": history[y] if y in history else np.nan})
+    if x == "generation":
+        points.loc[history["epoch"] == 0, "x"] = 0
+    return points.dropna().astype(float).sort_values("x")
+
+
+def median_band(runs: list[pd.DataFrame]) -> pd.DataFrame:
+    """Median, 25th and 75th percentile over runs of (x, y) points, on the union of their x
+    values, where at least half of the runs have data."""
+    runs = [run for run in runs if len(run)]
+    if not runs:
+        return pd.DataFrame(columns=["x", "median", "q25", "q75", "n"])
+    grid = np.unique(np.concatenate([run["x"].to_numpy() for run in runs]))
+    values = np.full((len(runs), len(grid)), np.nan)
+    for index, run in enumerate(runs):
+        inside = (grid >= run["x"].iloc[0]) & (grid <= run["x"].iloc[-1])
+        values[index, inside] = np.interp(grid[inside], run["x"].to_numpy(), run["y"].to_numpy())
+    counts = np.sum(~np.isnan(values), axis=0)
+    keep = counts >= len(runs) / 2
+    quartiles = np.nanpercentile(values[:, keep], [25, 50, 75], axis=0)
+    return pd.DataFrame({"x": grid[keep], "median": quartiles[1], "q25": quartiles[0], "q75": quartiles[2], "n": counts[keep]})
+
+
+def _band_plot(
+    bands: dict[str, pd.DataFrame], xlabel: str, ylabel: str, title: str, out: Path,
+    log_x: bool = False, log_y: bool = False, marker: str | None = None,
+) -> None:
+    figure, axes = plt.subplots(figsize=(6.4, 4.0), layout="constrained")
+    for label, band in bands.items():
+        # Markers where a curve has few points (a run of one epoch would draw no line).
+        point = marker or ("o" if len(band) <= 30 else None)
+        (line,) = axes.plot(band["x"], band["median"], label=label, marker=point, markersize=4)
+        axes.fill_between(band["x"], band["q25"], band["q75"], color=line.get_color(), alpha=0.2, linewidth=0)
+    axes.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    if log_x:
+        axes.set_xscale("log")
+    if log_y:
+        axes.set_yscale("log")
+    axes.grid(alpha=0.3)
+    if bands:
+        axes.legend(fontsize="small")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(out, dpi=120)
+    plt.close(figure)
+
+
+def plot_curves(histories: dict[str, list[pd.DataFrame]], figure: dict, out: str | Path) -> None:
+    """One study figure: `histories` is variant -> its runs' history tables; `figure` a
+    study file's figure entry (name, x, y, log_x, log_y, title)."""
+    x, y = figure["x"], figure["y"]
+    bands = {label: median_band([curve_points(run, x, y) for run in runs]) for label, runs in histories.items()}
+    bands = {label: band for label, band in bands.items() if len(band)}  # a variant without the column drops out
+    title = figure.get("title") or f"{y} vs {x}"
+    _band_plot(bands, x, y, title, Path(out), figure.get("log_x", False), figure.get("log_y", False))
+
+
+def alignment_by_seed(alignment: pd.DataFrame) -> pd.DataFrame:
+    """Cosine similarity per (hidden, n_parameters, pairs, seed): the mean over minibatches."""
+    return alignment.groupby(["hidden", "n_parameters", "pairs", "seed"], as_index=False)["cosine_similarity"].mean()
+
+
+def _alignment_bands(by_seed: pd.DataFrame, line: str, x: str) -> dict[str, pd.DataFrame]:
+    bands = {}
+    for value, group in by_seed.groupby(line):
+        quartiles = group.groupby(x)["cosine_similarity"].quantile([0.25, 0.5, 0.75]).unstack()
+        label = f"{value} pairs" if line == "pairs" else f"hidden {value} ({group['n_parameters'].iloc[0]:,} parameters)"
+        bands[label] = pd.DataFrame({"x": quartiles.index, "median": quartiles[0.5], "q25": quartiles[0.25], "q75": quartiles[0.75]})
+    return bands
+
+
+def plot_alignment(alignment: pd.DataFrame, out_dir: str | Path) -> dict[str, Path]:
+    """The two alignment figures (median and IQR over seeds); returns title -> path."""
+    by_seed, out_dir = alignment_by_seed(alignment), Path(out_dir)
+    paths = {
+        "ES gradient alignment by number of parameters": out_dir / "alignment_vs_parameters.png",
+        "ES gradient alignment by number of pairs": out_dir / "alignment_vs_pairs.png",
+    }
+    by_size, by_pairs = paths.items()
+    _band_plot(_alignment_bands(by_seed, "pairs", "n_parameters"), "parameters", "cosine similarity", *by_size, log_x=True)
+    _band_plot(_alignment_bands(by_seed, "hidden", "pairs"), "antithetic pairs", "cosine similarity", *by_pairs, log_x=True)
+    return paths

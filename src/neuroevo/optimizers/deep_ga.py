@@ -1,0 +1,203 @@
+"""A deep genetic algorithm with seed-chain genomes (Such et al. 2017), as in the deep-GA
+write-up: truncation selection with elitism, mutations drawn from a gene's seed, and
+self-adapting per-layer mutation scales.
+
+A genome is a chain of genes. The network it stands for is a He initialization drawn from
+the run's seed (the fixed base) plus, for each gene in order, a perturbation drawn from
+the gene's seed with the gene's per-layer scales:
+
+    theta = base + sum_k sigma_k * eps(seed_k)
+
+A child is its parent's chain plus one gene, whose sigmas are the parent's each
+multiplied by gamma, divided by gamma or kept (probability 1/3 each; gamma 1: constant).
+Genomes are what a checkpoint stores; the parameter vectors of the current parents are
+cached, so a child costs one perturbation instead of a replay of its whole chain.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from neuroevo.models import MLPSpec
+from neuroevo.optimizers.base import OptimizerSpec
+from neuroevo.problem import Problem
+
+MUTATIONS = ("normal", "laplace", "uniform")
+FITNESSES = ("cross_entropy", "accuracy", "mix")
+SEED_RANGE = 2**31 - 1
+
+Gene = tuple[int, tuple[float, ...]]  # (seed, per-layer sigma)
+Genome = tuple[Gene, ...]
+
+
+@dataclass
+class Hyperparameters:
+    popsize: int = 64
+    parents: int = 10  # truncation: the best `parents` of a generation have the children
+    elites: int = 1  # the best `elites` pass unchanged (and are re-evaluated) to the next
+    sigma: float = 0.01  # initial mutation scale of every layer
+    gamma: float = 1.0  # sigma self-adaptation factor; 1.0 keeps sigma constant
+    mutation: str = "normal"  # "normal", "laplace" (the write-up's exponential) or "uniform"
+    fitness_batch: int | str = "minibatch"  # "minibatch" (the loop's), "full", or a sample size
+    fitness: str = "cross_entropy"  # "cross_entropy", "accuracy" (error rate) or "mix" (sum)
+
+    def __post_init__(self):
+        def refuse(key, problem):
+            raise ValueError(f"deep_ga: {key} {problem}")
+
+        if self.popsize < 2:
+            refuse("popsize", f"must be at least 2, got {self.popsize}")
+        if not 1 <= self.parents <= self.popsize:
+            refuse("parents", f"must be between 1 and popsize ({self.popsize}), got {self.parents}")
+        if not 0 <= self.elites < self.popsize:
+            refuse("elites", f"must be at least 0 and fewer than popsize ({self.popsize}), got {self.elites}")
+        if not self.sigma > 0:
+            refuse("sigma", f"must be positive, got {self.sigma}")
+        if not self.gamma > 0:
+            refuse("gamma", f"must be positive, got {self.gamma}")
+        if self.mutation not in MUTATIONS:
+            refuse("mutation", f"must be one of {', '.join(MUTATIONS)}, got {self.mutation!r}")
+        if self.fitness not in FITNESSES:
+            refuse("fitness", f"must be one of {', '.join(FITNESSES)}, got {self.fitness!r}")
+        batch = self.fitness_batch
+        if not (batch in ("minibatch", "full") or (isinstance(batch, int) and not isinstance(batch, bool) and batch >= 1)):
+            refuse("fitness_batch", f"must be 'minibatch', 'full' or a positive sample size, got {batch!r}")
+
+
+def he_initialization(spec: MLPSpec, seed: int, device) -> torch.Tensor:
+    """Weights N(0, 2 / fan_in), biases zero: the GA's fixed base network."""
+    generator = torch.Generator().manual_seed(seed)
+    parts = []
+    for fan_out, fan_in in spec.layer_shapes:
+        parts += [torch.randn(fan_out * fan_in, generator=generator) * math.sqrt(2 / fan_in), torch.zeros(fan_out)]
+    return torch.cat(parts).to(device)
+
+
+def unit_noise(seed: int, n: int, kind: str, device) -> torch.Tensor:
+    """n draws of zero mean and unit variance from `seed`: the same for a seed, always."""
+    generator = torch.Generator(device=device).manual_seed(seed)
+    if kind == "normal":
+        return torch.randn(n, generator=generator, device=device)
+    u = torch.rand(n, generator=generator, device=device)
+    if kind == "uniform":
+        return (2 * u - 1) * math.sqrt(3)  # U(-a, a) has variance a^2 / 3
+    centered = u - 0.5  # Laplace by inverse CDF; scale 1/sqrt(2) has variance 1
+    return -torch.sign(centered) * torch.log1p(-2 * centered.abs()).clamp_min(-80) / math.sqrt(2)
+
+
+class State:
+    """The population as genomes, plus caches that never go into a checkpoint."""
+
+    def __init__(self, hyperparameters: Hyperparameters, spec: MLPSpec, base_seed: int, device):
+        self.hyperparameters = hyperparameters
+        self.spec = spec
+        self.base_seed = base_seed
+        self.device = device
+        self.generator = torch.Generator().manual_seed(base_seed)  # seeds, choices, sigma moves
+        self.generation = 0
+        initial: Genome = ()
+        self.parents: list[Genome] = [initial]  # best first
+        self.elites: list[Genome] = []
+        self.best: Genome = initial
+        self._cache: dict | None = None
+
+    def __getstate__(self) -> dict:
+        return {key: value for key, value in self.__dict__.items() if key != "_cache"}
+
+    def __setstate__(self, values: dict) -> None:
+        self.__dict__.update(values, _cache=None)
+
+    @property
+    def cache(self) -> dict:
+        """The parents' parameter vectors and the best one; rebuilt from the genomes after
+        a resume (bitwise equal to what the run had cached)."""
+        if self._cache is None:
+            self._cache = {"parents": torch.stack([self.build(genome) for genome in self.parents]), "best": self.build(self.best)}
+        return self._cache
+
+    def sigmas(self, genome: Genome) -> tuple[float, ...]:
+        return genome[-1][1] if genome else (self.hyperparameters.sigma,) * len(self.spec.layer_slices)
+
+    def perturbation(self, gene: Gene) -> torch.Tensor:
+        seed, sigmas = gene
+        noise = unit_noise(seed, self.spec.n_parameters, self.hyperparameters.mutation, self.device)
+        scale = torch.cat([torch.full((part.stop - part.start,), sigma) for part, sigma in zip(self.spec.layer_slices, sigmas)])
+        return noise * scale.to(self.device)
+
+    def build(self, genome: Genome) -> torch.Tensor:
+        """The network of a genome, replayed from the base along its whole chain."""
+        params = he_initialization(self.spec, self.base_seed, self.device)
+        for gene in genome:
+            params = params + self.perturbation(gene)
+        return params
+
+    def mutate(self, genome: Genome) -> Gene:
+        gamma = self.hyperparameters.gamma
+        moves = torch.randint(0, 3, (len(self.spec.layer_slices),), generator=self.generator).tolist()
+        sigmas = tuple(sigma * (gamma, 1 / gamma, 1.0)[move] for sigma, move in zip(self.sigmas(genome), moves))
+        seed = int(torch.randint(0, SEED_RANGE, (1,), generator=self.generator))
+        return seed, sigmas
+
+
+def init(params: torch.Tensor, hyperparameters: Hyperparameters, problem: Problem, seed: int) -> State:
+    return State(hyperparameters, problem.spec, seed, params.device)
+
+
+def fitness_batch(state: State, problem: Problem, batch) -> tuple[torch.Tensor, torch.Tensor]:
+    size = state.hyperparameters.fitness_batch
+    if size == "minibatch":
+        return batch
+    n_train = problem.x["train"].shape[0]
+    if size == "full" or size >= n_train:
+        return problem.x["train"], problem.y["train"]
+    indices = torch.randperm(n_train, generator=state.generator)[:size]
+    return problem.batch(indices.to(problem.x["train"].device))
+
+
+def step(state: State, problem: Problem, batch) -> dict:
+    """One generation: children of the parents plus the elites, evaluated as one population
+    on the fitness batch; the best become the next parents and elites."""
+    h, cache = state.hyperparameters, state.cache
+    n_children, n_parents = h.popsize - len(state.elites), min(h.parents, len(state.parents))
+    choices = torch.randint(0, n_parents, (n_children,), generator=state.generator).tolist()
+    genes = [state.mutate(state.parents[choice]) for choice in choices]
+    # The cache saves replaying each parent's chain: one perturbation per child.
+    children = cache["parents"][choices] + torch.stack([state.perturbation(gene) for gene in genes])
+    population = torch.cat([cache["parents"][: len(state.elites)], children])  # elites lead the kept list
+    genomes = state.elites + [state.parents[choice] + (gene,) for choice, gene in zip(choices, genes)]
+
+    cross_entropy, accuracy = problem.population_scores(population, fitness_batch(state, problem, batch))
+    fitness = {"cross_entropy": cross_entropy, "accuracy": 1 - accuracy, "mix": cross_entropy + 1 - accuracy}[h.fitness]
+    # Stable sort: ties keep the elites first, so an unchanged best stays the reported one.
+    order = torch.argsort(fitness, stable=True).tolist()
+    n_kept = max(h.parents, h.elites)  # the parents, and the elites should they be more
+    state.parents = [genomes[index] for index in order[:n_kept]]
+    state.elites = state.parents[: h.elites]
+    state.best = state.parents[0]
+    cache["parents"] = population[order[:n_kept]]
+    cache["best"] = cache["parents"][0]
+    state.generation += 1
+    sigmas = state.sigmas(state.best)
+    return {
+        "loss": float(cross_entropy.mean()),
+        "best_loss": float(fitness[order[0]]),
+        "generation": state.generation,
+        **{f"sigma_{layer}": sigma for layer, sigma in enumerate(sigmas)},
+    }
+
+
+def parameters(state: State) -> torch.Tensor:
+    return state.cache["best"]
+
+
+OPTIMIZER = OptimizerSpec(
+    name="deep_ga",
+    kind="evolution",
+    hyperparameters=Hyperparameters,
+    init=init,
+    step=step,
+    parameters=parameters,
+)
