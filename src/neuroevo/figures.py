@@ -53,6 +53,8 @@ def _band_plot(
 ) -> None:
     figure, axes = plt.subplots(figsize=(6.4, 4.0), layout="constrained")
     for label, band in bands.items():
+        if log_x:  # x = 0 (the initial model) has no place on a log axis: a line to it would draw flat
+            band = band[band["x"] > 0]
         # Markers where a curve has few points (a run of one epoch would draw no line).
         point = marker or ("o" if len(band) <= 30 else None)
         (line,) = axes.plot(band["x"], band["median"], label=label, marker=point, markersize=4)

@@ -182,7 +182,8 @@ def step(state: State, problem: Problem, batch) -> dict:
     state.generation += 1
     sigmas = state.sigmas(state.best)
     return {
-        "loss": float(cross_entropy.mean()),
+        # A non-finite candidate is never selected (NaN sorts last); only all of them is divergence.
+        "loss": float(cross_entropy[torch.isfinite(cross_entropy)].mean()),
         "best_loss": float(fitness[order[0]]),
         "generation": state.generation,
         **{f"sigma_{layer}": sigma for layer, sigma in enumerate(sigmas)},
