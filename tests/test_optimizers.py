@@ -9,9 +9,24 @@ from neuroevo.optimizers import OPTIMIZERS, get_optimizer
 from neuroevo.train import RunSpec, TrainingSettings, train
 
 
+def _required_settings(name, folder):
+    """What an optimizer cannot run without: `evolved` needs a genome file."""
+    if name != "evolved":
+        return {}
+    from neuroevo.update_rules import PRIOR_GENOME
+
+    PRIOR_GENOME.save(folder / "genome.json")
+    return {"genome_file": str(folder / "genome.json")}
+
+
+# The write-up's genome warms its learning rate up over 100 steps: give it more than 70.
+EPOCHS = {"evolved": 40, "evolved_prior": 40}
+
+
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
-def test_every_optimizer_lowers_the_loss_on_iris(name, iris_data):
-    spec = RunSpec("iris", name, seed=1, hidden=8, training=TrainingSettings(batch_size=16, max_epochs=10, patience=10))
+def test_every_optimizer_lowers_the_loss_on_iris(name, iris_data, tmp_path):
+    training = TrainingSettings(batch_size=16, max_epochs=EPOCHS.get(name, 10), patience=10)
+    spec = RunSpec("iris", name, seed=1, hidden=8, training=training, hyperparameters=_required_settings(name, tmp_path))
     summary, history = train(spec, iris_data)
     assert summary["status"] in ("completed", "early_stopped")
     assert history["train_loss"].iloc[-1] < 0.8 * history["train_loss"].iloc[0]
@@ -52,3 +67,13 @@ def test_a_diverging_run_is_recorded_with_a_clear_message(iris_data):
     assert summary["status"] == "diverged"
     assert "training loss became" in summary["message"]
     assert math.isfinite(summary["test_loss"])  # the best model before divergence is reported
+
+
+def test_evolved_without_a_genome_file_is_refused_by_name(iris_data, tmp_path):
+    spec = RunSpec("iris", "evolved", seed=0, hidden=8, training=TrainingSettings(max_epochs=1))
+    with pytest.raises(ValueError, match="evolved: genome_file is required"):
+        train(spec, iris_data)
+    missing = RunSpec("iris", "evolved", seed=0, hidden=8, training=TrainingSettings(max_epochs=1),
+                      hyperparameters={"genome_file": str(tmp_path / "nowhere.json")})
+    with pytest.raises(ValueError, match="no genome file"):
+        train(missing, iris_data)

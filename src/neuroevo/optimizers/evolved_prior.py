@@ -1,0 +1,31 @@
+"""The update rule the optimizer-discovery write-up evolved (its section 4), built in: two
+SIGN_GRAD and two ADAM_TERM terms, warmup and cosine decay, run by GenomeOptimizer."""
+
+from dataclasses import dataclass
+
+from neuroevo.optimizers.base import OptimizerSpec, TorchOptimizerState, torch_optimizer_parameters, torch_optimizer_step
+from neuroevo.update_rules import PRIOR_GENOME, GenomeOptimizer
+
+
+@dataclass
+class Hyperparameters:
+    total_steps: int = 1000  # the horizon of the cosine decay (the write-up's protocol: 1000)
+
+    def __post_init__(self):
+        if self.total_steps < 1:
+            raise ValueError(f"evolved_prior: total_steps must be at least 1, got {self.total_steps}")
+
+
+def init(params, hyperparameters: Hyperparameters, problem, seed: int) -> TorchOptimizerState:
+    flat = params.detach().clone().requires_grad_(True)
+    return TorchOptimizerState(flat, GenomeOptimizer([flat], PRIOR_GENOME, hyperparameters.total_steps))
+
+
+OPTIMIZER = OptimizerSpec(
+    name="evolved_prior",
+    kind="gradient",
+    hyperparameters=Hyperparameters,
+    init=init,
+    step=torch_optimizer_step,
+    parameters=torch_optimizer_parameters,
+)

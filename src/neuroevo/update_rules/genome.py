@@ -1,0 +1,124 @@
+"""The genome of an update rule, with exactly the write-up's fields (section 2.1).
+
+    update = scheduled_lr * sum_k alpha_k * T_k(g, m, v),   w <- w - update - lr_t * wd * w
+
+Term types by index, as the write-up numbers them (its evolved genome's [4, 4, 3, 3] is
+[SIGN_GRAD, SIGN_GRAD, ADAM_TERM, ADAM_TERM]). Learning rate, eps and weight decay are
+stored as log10, as there.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+TERM_TYPES = ("GRAD", "MOMENTUM", "RMS_NORM", "ADAM_TERM", "SIGN_GRAD", "SQRT_GRAD", "NESTEROV")
+
+
+class GenomeError(ValueError):
+    """A genome that cannot be run; the message names the field."""
+
+
+@dataclass
+class Genome:
+    term_types: list[int] = field(default_factory=lambda: [3])
+    alphas: list[float] = field(default_factory=lambda: [1.0])
+    lr_log10: float = -3.0
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps_log10: float = -8.0
+    wd_log10: float | None = None  # None: no weight decay (a log cannot say 0)
+    use_m: bool = True  # False: the first moment is the current gradient (no averaging)
+    use_v: bool = True  # False: the second moment is the current squared gradient
+    use_bias_correction: bool = True
+    use_gradient_clipping: bool = False
+    clip_value: float = 1.0  # max global gradient norm when clipping
+    use_warmup: bool = False
+    warmup_steps: int = 100
+    use_cosine_decay: bool = False
+
+    def __post_init__(self):
+        self.check()
+
+    def check(self) -> None:
+        if not self.term_types:
+            raise GenomeError("term_types: a genome needs at least one term")
+        for index, term in enumerate(self.term_types):
+            if isinstance(term, bool) or not isinstance(term, int) or not 0 <= term < len(TERM_TYPES):
+                known = ", ".join(f"{number} = {name}" for number, name in enumerate(TERM_TYPES))
+                raise GenomeError(f"term_types[{index}]: unknown term type {term!r}; known: {known}")
+        if len(self.alphas) != len(self.term_types):
+            raise GenomeError(f"alphas: {len(self.alphas)} values for {len(self.term_types)} term_types; they pair up one to one")
+        for name in ("beta1", "beta2"):
+            value = getattr(self, name)
+            if not 0 <= value < 1:
+                raise GenomeError(f"{name}: must be in [0, 1), got {value}")
+        for name in ("lr_log10", "eps_log10", "clip_value", *(["wd_log10"] if self.wd_log10 is not None else [])):
+            if not math.isfinite(getattr(self, name)):
+                raise GenomeError(f"{name}: must be a finite number, got {getattr(self, name)}")
+        if self.clip_value <= 0:
+            raise GenomeError(f"clip_value: must be positive, got {self.clip_value}")
+        if self.warmup_steps < 0:
+            raise GenomeError(f"warmup_steps: must be at least 0, got {self.warmup_steps}")
+
+    @property
+    def lr(self) -> float:
+        return 10.0**self.lr_log10
+
+    @property
+    def eps(self) -> float:
+        return 10.0**self.eps_log10
+
+    @property
+    def weight_decay(self) -> float:
+        return 0.0 if self.wd_log10 is None else 10.0**self.wd_log10
+
+    @property
+    def terms(self) -> list[str]:
+        return [TERM_TYPES[term] for term in self.term_types]
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "Genome":
+        known = {item.name for item in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise GenomeError(f"unknown genome field(s) {', '.join(map(repr, unknown))}; known: {', '.join(sorted(known))}")
+        return cls(**values)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Genome":
+        path = Path(path)
+        if not path.exists():
+            raise GenomeError(f"no genome file {path}")
+        try:
+            return cls.from_dict(json.loads(path.read_text()))
+        except GenomeError as error:
+            raise GenomeError(f"{path}: {error}") from None
+
+
+# The write-up's evolved genome (its section 8, full precision).
+PRIOR_GENOME = Genome(
+    term_types=[4, 4, 3, 3],
+    alphas=[0.41205802174892475, 0.32238621456272765, 2.0030004279455267, 1.6322011630060542],
+    lr_log10=-2.9198932483267144,
+    beta1=0.8553020861538518,
+    beta2=0.9357561078635277,
+    eps_log10=-8.26423960220415,
+    wd_log10=-3.0112238437153316,
+    use_m=True,
+    use_v=True,
+    use_bias_correction=False,
+    use_gradient_clipping=False,
+    use_warmup=True,
+    warmup_steps=100,
+    use_cosine_decay=True,
+)
