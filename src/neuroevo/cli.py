@@ -105,6 +105,28 @@ def _study_report(args: argparse.Namespace) -> None:
     write_study_section(args.name, json.loads(args.study_json), args.summaries, args.out, figures_dir, args.alignment)
 
 
+def _discover(args: argparse.Namespace) -> None:
+    import torch
+
+    from neuroevo.discovery.ga import discover
+    from neuroevo.discovery.study import parse_study, write_outputs
+    from neuroevo.prepare import load_prepared
+
+    torch.set_num_threads(args.threads)
+    tasks, settings = parse_study(json.loads(args.study_json))
+    paths = dict(entry.split("=", 1) for entry in args.data)
+    missing = sorted({task.dataset for task in tasks} - set(paths))
+    if missing:
+        raise ValueError(f"no --data given for dataset(s) {', '.join(missing)} of the study's tasks")
+    data = {name: load_prepared(path) for name, path in paths.items()}
+    out_dir = Path(args.out_dir)
+    # The checkpoint is kept after the study ends: rerunning an ended study rewrites its outputs at no cost.
+    state = discover(tasks, data, settings, out_dir / "checkpoint.json",
+                     on_evaluated=lambda member: log.info("genome fitness %.4f %s", member["fitness"], member["per_task"]))
+    write_outputs(state, out_dir)
+    log.info("best fitness %.4f after %d generations: %s", state["best"]["fitness"], len(state["history"]), state["best"]["genome"])
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="neuroevo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -183,6 +205,13 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--figures-dir", help="default: figures/ beside --out")
     study.add_argument("--out", required=True)
     study.set_defaults(func=_study_report)
+
+    discover = commands.add_parser("discover", help="GA over optimizer update rules (resumes from its checkpoint)")
+    discover.add_argument("--study-json", required=True, help='JSON: {"tasks": [{"dataset": ..., "model": "mlp"}], "settings": {...}}')
+    discover.add_argument("--data", nargs="+", required=True, help="DATASET=PATH of each task's prepared .npz")
+    discover.add_argument("--threads", type=int, default=1)
+    discover.add_argument("--out-dir", required=True)
+    discover.set_defaults(func=_discover)
     return parser
 
 

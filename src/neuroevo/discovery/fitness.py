@@ -1,0 +1,67 @@
+"""The fitness of an update rule (write-up section 3.3): per task and seed, train the task's
+model for `max_steps` minibatches with GenomeOptimizer, then
+
+    fitness = val_accuracy + 0.05 * max(0, 1 - mean training loss of the last 50 steps)
+
+and the genome's fitness is the mean over tasks and seeds. A run whose loss becomes NaN,
+infinite, or explodes (above `explode_factor` times its first loss) stops at once and
+scores `DIVERGED_FITNESS`: it never stops the study.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from neuroevo.discovery.tasks import Task, augment, build_model
+from neuroevo.prepare import PreparedData
+from neuroevo.update_rules import Genome, GenomeOptimizer
+
+DIVERGED_FITNESS = 0.0  # below any trained model's (val accuracy >= 0 plus a bonus >= 0)
+LAST_STEPS = 50
+
+
+@dataclass
+class TaskResult:
+    fitness: float
+    val_acc: float
+    final_loss: float
+    steps: int
+    diverged: bool
+
+
+def evaluate_on_task(
+    genome: Genome, task: Task, data: PreparedData, seed: int, max_steps: int, explode_factor: float = 10.0
+) -> TaskResult:
+    torch.manual_seed(seed)  # the model's initial weights
+    generator = torch.Generator().manual_seed(seed)
+    model, shape = build_model(task, data)
+    x_all, y_all = torch.as_tensor(data.x["train"]), torch.as_tensor(data.y["train"])
+    keep = torch.randperm(len(y_all), generator=generator)[: task.subsample]
+    x, y = x_all[keep].view(-1, *shape), y_all[keep]
+    optimizer = GenomeOptimizer(model.parameters(), genome, total_steps=max_steps)
+    losses: list[float] = []
+    step = 0
+    while step < max_steps:
+        for indices in torch.randperm(len(y), generator=generator).split(task.batch_size):
+            batch = augment(x[indices], generator) if task.augment else x[indices]
+            loss = torch.nn.functional.cross_entropy(model(batch), y[indices])
+            value = loss.item()
+            if not math.isfinite(value) or (losses and value > explode_factor * max(losses[0], 1e-3)):
+                return TaskResult(DIVERGED_FITNESS, 0.0, value, step + 1, True)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(value)
+            step += 1
+            if step == max_steps:
+                break
+    with torch.no_grad():
+        logits = model(torch.as_tensor(data.x["val"]).view(-1, *shape))
+        val_acc = float((logits.argmax(-1) == torch.as_tensor(data.y["val"])).float().mean())
+    final_loss = sum(losses[-LAST_STEPS:]) / len(losses[-LAST_STEPS:])
+    if not all(math.isfinite(float(p.detach().sum())) for p in model.parameters()):
+        return TaskResult(DIVERGED_FITNESS, 0.0, final_loss, step, True)
+    return TaskResult(val_acc + 0.05 * max(0.0, 1.0 - final_loss), val_acc, final_loss, step, False)
