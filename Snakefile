@@ -17,6 +17,7 @@ include: "workflow/rules/tune.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/studies.smk"
+include: "workflow/rules/discovery.smk"
 include: "workflow/rules/report.smk"
 
 
@@ -27,3 +28,4 @@ rule all:
         # skips missing intermediate files whose downstream outputs are up to date).
         all_summaries(),
         all_study_runs(),
+        discovery_outputs(),

@@ -195,6 +195,19 @@ def study_sections():
     return [f"results/studies/{name}/study.md" for name in config["studies"]]
 
 
+def discovery_outputs():
+    """The outputs of every discovery study of the config."""
+    return [
+        f"results/discovery/{name}/best_genome.json" for name in config["discovery"]
+    ]
+
+
+def discovery_data(wildcards):
+    """Prepared data of a discovery study's tasks, by dataset."""
+    tasks = config["discovery"][wildcards.name]["tasks"]
+    return {task["dataset"]: f"resources/data/{task['dataset']}.npz" for task in tasks}
+
+
 def all_study_runs():
     return [path for name in config["studies"] for path in study_runs(name)]
 
