@@ -17,12 +17,16 @@ class Hyperparameters:
             raise ValueError(f"evolved: total_steps must be at least 1, got {self.total_steps}")
 
 
+def genome_state(params, genome: Genome, total_steps: int) -> TorchOptimizerState:
+    """The flat parameters stepped by GenomeOptimizer running `genome` (also evolved_prior's)."""
+    flat = params.detach().clone().requires_grad_(True)
+    return TorchOptimizerState(flat, GenomeOptimizer([flat], genome, total_steps))
+
+
 def init(params, hyperparameters: Hyperparameters, problem, seed: int) -> TorchOptimizerState:
     if not hyperparameters.genome_file:
         raise ValueError("evolved: genome_file is required (a genome JSON, e.g. a discovery study's best_genome.json)")
-    flat = params.detach().clone().requires_grad_(True)
-    genome = Genome.load(hyperparameters.genome_file)
-    return TorchOptimizerState(flat, GenomeOptimizer([flat], genome, hyperparameters.total_steps))
+    return genome_state(params, Genome.load(hyperparameters.genome_file), hyperparameters.total_steps)
 
 
 OPTIMIZER = OptimizerSpec(

@@ -4,7 +4,8 @@ SIGN_GRAD and two ADAM_TERM terms, warmup and cosine decay, run by GenomeOptimiz
 from dataclasses import dataclass
 
 from neuroevo.optimizers.base import OptimizerSpec, TorchOptimizerState, torch_optimizer_parameters, torch_optimizer_step
-from neuroevo.update_rules import PRIOR_GENOME, GenomeOptimizer
+from neuroevo.optimizers.evolved import genome_state
+from neuroevo.update_rules import PRIOR_GENOME
 
 
 @dataclass
@@ -17,8 +18,7 @@ class Hyperparameters:
 
 
 def init(params, hyperparameters: Hyperparameters, problem, seed: int) -> TorchOptimizerState:
-    flat = params.detach().clone().requires_grad_(True)
-    return TorchOptimizerState(flat, GenomeOptimizer([flat], PRIOR_GENOME, hyperparameters.total_steps))
+    return genome_state(params, PRIOR_GENOME, hyperparameters.total_steps)
 
 
 OPTIMIZER = OptimizerSpec(

@@ -61,6 +61,15 @@ class GenomeOptimizer(torch.optim.Optimizer):
         # The genome lives in the defaults as a dict, so state_dict() carries it as data.
         super().__init__(params, {"genome": genome.to_dict(), "total_steps": total_steps})
 
+    def _genome(self, group: dict) -> Genome:
+        """The group's genome, parsed once: again only after load_state_dict gives the group
+        a new genome dict (steps run in a hot loop)."""
+        parsed = self.__dict__.setdefault("_parsed", {})  # kept off param_groups (and state_dict)
+        cached = parsed.get(id(group))
+        if cached is None or cached[0] is not group["genome"]:
+            cached = parsed[id(group)] = (group["genome"], Genome.from_dict(group["genome"]))
+        return cached[1]
+
     @torch.no_grad()
     def step(self, closure: Callable[[], torch.Tensor] | None = None) -> torch.Tensor | None:
         loss = None
@@ -68,7 +77,7 @@ class GenomeOptimizer(torch.optim.Optimizer):
             with torch.enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            genome = Genome.from_dict(group["genome"])
+            genome = self._genome(group)
             params = [p for p in group["params"] if p.grad is not None]
             if not params:
                 continue
