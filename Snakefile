@@ -1,5 +1,6 @@
 # neuroevo: data -> tune -> train (dataset x optimizer x seed) -> aggregate -> report,
-# and studies (config/studies/*.yaml) whose sections the report includes.
+# studies (config/studies/*.yaml) and optimizer discovery (config `discovery`), whose
+# sections the report includes.
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
@@ -28,4 +29,4 @@ rule all:
         # skips missing intermediate files whose downstream outputs are up to date).
         all_summaries(),
         all_study_runs(),
-        discovery_outputs(),
+        all_comparison_runs(),

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from neuroevo.discovery.fitness import DIVERGED_FITNESS, evaluate_on_task
-from neuroevo.discovery.tasks import Task, image_shape
+from neuroevo.discovery.tasks import Task
+from neuroevo.image_models import image_shape
 from neuroevo.prepare import PreparedData, load_prepared
 from neuroevo.update_rules import PRIOR_GENOME, Genome
 

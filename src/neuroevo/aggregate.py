@@ -10,10 +10,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from neuroevo.stats import mann_whitney_p, min_attainable_p
+from neuroevo.stats import compare_with_best
 
 
 @dataclass(frozen=True)
@@ -79,26 +78,16 @@ def significance_tests(runs: pd.DataFrame, alpha: float) -> pd.DataFrame:
     for dataset, by_dataset in runs.groupby("dataset", sort=False):
         groups = {name: group for name, group in by_dataset.groupby("optimizer", sort=False)}
         for metric in METRICS:
-            means = {name: group[metric.name].astype(float).mean() for name, group in groups.items()}
-            pick = min if metric.lower_is_better else max
-            best = pick(means, key=means.get)
-            best_values = groups[best][metric.name].astype(float).to_numpy()
-            for name, group in groups.items():
-                values = group[metric.name].astype(float).to_numpy()
-                p_value = 1.0 if name == best else mann_whitney_p(best_values, values)
-                testable = min_attainable_p(len(best_values), len(values)) < alpha
+            samples = {name: group[metric.name].astype(float).to_numpy() for name, group in groups.items()}
+            for name, result in compare_with_best(samples, metric.lower_is_better, alpha).items():
                 rows.append({
                     "dataset": dataset,
                     "metric": metric.name,
                     "optimizer": name,
-                    "best": best,
-                    "is_best": name == best,
+                    **result,
                     "test": "mann-whitney-u two-sided",
-                    "n_best": len(best_values),
-                    "n": len(values),
-                    "p_value": p_value,
-                    "testable": bool(testable),
-                    "tied_with_best": name != best and bool(np.nan_to_num(p_value, nan=1.0) >= alpha),
+                    "n_best": len(samples[result["best"]]) if result["best"] else 0,
+                    "n": len(samples[name]),
                     "alpha": alpha,
                 })
     return pd.DataFrame(rows)

@@ -7,6 +7,8 @@
     python -m neuroevo report --summary-dir results/summary --template T --config-json '{...}' --out report.md
     python -m neuroevo study-alignment --data resources/data/iris.npz --settings '{...}' --out alignment.parquet
     python -m neuroevo study-report --name NAME --study-json '{...}' --out results/studies/NAME/study.md SUMMARY.json ...
+    python -m neuroevo discover --study-json '{...}' --data digits=resources/data/digits.npz --out-dir results/discovery/NAME
+    python -m neuroevo discovery-report --name NAME --study-json '{...}' --discovery-dir DIR --out section.md SUMMARY.json ...
 """
 
 from __future__ import annotations
@@ -127,6 +129,12 @@ def _discover(args: argparse.Namespace) -> None:
     log.info("best fitness %.4f after %d generations: %s", state["best"]["fitness"], len(state["history"]), state["best"]["genome"])
 
 
+def _discovery_report(args: argparse.Namespace) -> None:
+    from neuroevo.discovery.comparison import write_section
+
+    write_section(args.name, json.loads(args.study_json), args.discovery_dir, args.summaries, args.out, args.alpha)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="neuroevo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -212,6 +220,15 @@ def build_parser() -> argparse.ArgumentParser:
     discover.add_argument("--threads", type=int, default=1)
     discover.add_argument("--out-dir", required=True)
     discover.set_defaults(func=_discover)
+
+    section = commands.add_parser("discovery-report", help="a discovery study's report section: the GA's result and the comparison")
+    section.add_argument("summaries", nargs="+", help="comparison runs' summary.json (.../comparison/TASK/OPTIMIZER/SEED/summary.json)")
+    section.add_argument("--name", required=True)
+    section.add_argument("--study-json", required=True, help="the study's config block as JSON")
+    section.add_argument("--discovery-dir", required=True, help="folder of the study's best_genome.json, summary.json, fitness.png")
+    section.add_argument("--alpha", type=float, default=0.05)
+    section.add_argument("--out", required=True, help="section.md; comparison.parquet is written beside it")
+    section.set_defaults(func=_discovery_report)
     return parser
 
 

@@ -6,8 +6,11 @@ from dataclasses import dataclass, field
 
 import torch
 
-from neuroevo.models import MLPSpec, population_cross_entropy, population_logits
+from neuroevo.image_models import FlatCNN
+from neuroevo.models import MLPSpec, init_parameters, population_cross_entropy, population_logits
 from neuroevo.prepare import SPLITS, PreparedData
+
+MODELS = ("mlp", "cnn")
 
 
 @dataclass
@@ -29,18 +32,31 @@ class Problem:
     x: dict[str, torch.Tensor]
     y: dict[str, torch.Tensor]
     counter: WorkCounter = field(default_factory=WorkCounter)
+    cnn: FlatCNN | None = None  # model "cnn": this network instead of the MLP of `spec`
 
     @classmethod
-    def from_data(cls, data: PreparedData, hidden: int, activation: str, device: str = "cpu") -> "Problem":
+    def from_data(cls, data: PreparedData, hidden: int, activation: str, device: str = "cpu", model: str = "mlp") -> "Problem":
         """Moves the data to `device` once per job."""
+        if model not in MODELS:
+            raise ValueError(f"model: unknown model {model!r}; known: {', '.join(MODELS)}")
         spec = MLPSpec(data.n_features, hidden, data.n_classes, activation)
         x = {split: torch.as_tensor(data.x[split], device=device) for split in SPLITS}
         y = {split: torch.as_tensor(data.y[split], device=device) for split in SPLITS}
-        return cls(spec, x, y)
+        cnn = FlatCNN(data.n_features, data.n_classes, device) if model == "cnn" else None
+        return cls(spec, x, y, cnn=cnn)
 
     @property
     def n_parameters(self) -> int:
-        return self.spec.n_parameters
+        return self.cnn.n_parameters if self.cnn else self.spec.n_parameters
+
+    def initial_parameters(self, seed: int) -> torch.Tensor:
+        """The flat initial weights of seed `seed` (on the CPU)."""
+        return self.cnn.initial_parameters(seed) if self.cnn else init_parameters(self.spec, seed)
+
+    def _logits(self, population: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        if self.cnn:
+            return self.cnn.population_logits(population, x)
+        return population_logits(self.spec, population, x)
 
     def batch(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.x["train"][indices], self.y["train"][indices]
@@ -48,7 +64,7 @@ class Problem:
     def _counted_logits(self, population: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         self.counter.model_evals += population.shape[0]
         self.counter.sample_evals += population.shape[0] * x.shape[0]
-        return population_logits(self.spec, population, x)
+        return self._logits(population, x)
 
     @torch.no_grad()
     def population_loss(self, population: torch.Tensor, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
@@ -70,14 +86,14 @@ class Problem:
         self.counter.sample_evals += x.shape[0]
         self.counter.grad_evals += 1
         params.grad = None
-        loss = population_cross_entropy(population_logits(self.spec, params.unsqueeze(0), x), y)[0]
+        loss = population_cross_entropy(self._logits(params.unsqueeze(0), x), y)[0]
         loss.backward()
         return loss.detach()
 
     @torch.no_grad()
     def evaluate(self, params: torch.Tensor, split: str) -> tuple[float, float]:
         """(loss, accuracy) on a whole split. Monitoring, so not counted as training work."""
-        logits = population_logits(self.spec, params.detach().unsqueeze(0), self.x[split])
+        logits = self._logits(params.detach().unsqueeze(0), self.x[split])
         loss = population_cross_entropy(logits, self.y[split])[0]
         accuracy = (logits[0].argmax(dim=-1) == self.y[split]).float().mean()
         return float(loss), float(accuracy)

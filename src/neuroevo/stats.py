@@ -24,3 +24,25 @@ def min_attainable_p(n_a: int, n_b: int) -> float:
     if n_a == 0 or n_b == 0:
         return 1.0
     return mann_whitney_p(np.arange(n_a), np.arange(n_a, n_a + n_b))
+
+
+def compare_with_best(samples: dict[str, np.ndarray], lower_is_better: bool, alpha: float) -> dict[str, dict]:
+    """The best of the samples by mean against each other one (two-sided Mann-Whitney U):
+    per name, {best, is_best, p_value, testable, tied_with_best}. `testable` is False when
+    the sample sizes cannot reach alpha, so a tie there means "untested", not "equal"."""
+    means = {name: float(np.mean(values)) if len(values) else float("nan") for name, values in samples.items()}
+    finite = {name: mean for name, mean in means.items() if np.isfinite(mean)}
+    if not finite:
+        return {name: {"best": None, "is_best": False, "p_value": float("nan"), "testable": False, "tied_with_best": False} for name in samples}
+    best = (min if lower_is_better else max)(finite, key=finite.get)
+    results = {}
+    for name, values in samples.items():
+        p_value = 1.0 if name == best else mann_whitney_p(samples[best], values)
+        results[name] = {
+            "best": best,
+            "is_best": name == best,
+            "p_value": p_value,
+            "testable": bool(min_attainable_p(len(samples[best]), len(values)) < alpha),
+            "tied_with_best": name != best and bool(np.nan_to_num(p_value, nan=1.0) >= alpha),
+        }
+    return results

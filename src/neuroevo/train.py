@@ -2,8 +2,10 @@
 
 Shuffled minibatches per epoch; after each epoch the evaluated model (the optimizer's
 parameters, the distribution mean for CMA-ES) is scored on train/val/test; early stopping
-on validation loss with patience and a minimum improvement, under a budget of epochs and
-sample evaluations. The model with the best validation loss is the one reported.
+on validation loss with patience and a minimum improvement, under a budget of epochs,
+minibatch steps, sample evaluations and seconds. The model with the best validation loss
+is the one reported; the summary also scores the last model by the optimizer-discovery
+write-up's fitness (its 1000-step comparison runs through this loop).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 import math
 import os
 import time
+from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -21,9 +24,10 @@ import torch
 
 from neuroevo.atomic import write_json
 from neuroevo.checkpoint import load_checkpoint, save_checkpoint
-from neuroevo.models import init_parameters
+from neuroevo.discovery.fitness import DIVERGED_FITNESS, LAST_STEPS, task_fitness
+from neuroevo.image_models import augment, image_shape
 from neuroevo.optimizers import get_optimizer
-from neuroevo.prepare import SPLITS, load_prepared
+from neuroevo.prepare import SPLITS, PreparedData, load_prepared
 from neuroevo.problem import Problem
 from neuroevo.versions import package_versions
 
@@ -32,12 +36,15 @@ from neuroevo.versions import package_versions
 class TrainingSettings:
     batch_size: int = 32
     max_epochs: int = 100
+    max_steps: int | None = None  # budget in minibatch steps (None: none)
     max_sample_evals: int | None = None  # None: no budget besides max_epochs
     max_seconds: float | None = None  # wall-time budget (benchmarks; makes results machine-dependent)
     patience: int = 3
     min_delta: float = 1e-4
     threads: int = 1
     device: str = "cpu"  # "cpu", "cuda" or "auto"
+    subsample: int | None = None  # train on this many training examples, drawn per seed
+    augment: bool = False  # random crop + horizontal flip of each batch (square images)
 
 
 @dataclass
@@ -47,6 +54,7 @@ class RunSpec:
     dataset: str
     optimizer: str
     seed: int
+    model: str = "mlp"  # "mlp", or "cnn" (square images, gradient optimizers only)
     hidden: int = 16
     activation: str = "relu"
     training: TrainingSettings = field(default_factory=TrainingSettings)
@@ -63,6 +71,7 @@ class RunSpec:
             dataset,
             optimizer,
             seed,
+            model=model.get("kind", "mlp"),
             hidden=model.get("hidden", 16),
             activation=model.get("activation", "relu"),
             training=TrainingSettings(**spec.get("training", {})),
@@ -112,20 +121,59 @@ class EarlyStopping:
         return self.epochs_without_improvement >= self.patience
 
 
-def _run_epoch(optimizer, state, problem: Problem, permutation: torch.Tensor, settings: TrainingSettings) -> tuple[dict, str]:
+@dataclass
+class StepLog:
+    """Minibatch steps taken, the losses of the last LAST_STEPS of them (the write-up's
+    final loss) and the generator of the augmentation draws."""
+
+    steps: int = 0
+    recent_losses: deque = field(default_factory=lambda: deque(maxlen=LAST_STEPS))
+    augment_generator: torch.Generator | None = None
+
+    def final_loss(self) -> float:
+        return sum(self.recent_losses) / len(self.recent_losses) if self.recent_losses else float("nan")
+
+
+def _run_epoch(optimizer, state, problem: Problem, permutation: torch.Tensor, settings: TrainingSettings, log: StepLog) -> tuple[dict, str]:
     """One pass over the shuffled training set. Returns (epoch stats, status) where status
     is "" to go on, "diverged" or "budget"."""
     losses, stats, outcome = [], {}, ""
     for indices in permutation.split(settings.batch_size):
-        stats = optimizer.step(state, problem, problem.batch(indices))
+        x, y = problem.batch(indices)
+        if log.augment_generator is not None:
+            x = augment(x.view(-1, *image_shape(x.shape[1])), log.augment_generator).flatten(1)
+        stats = optimizer.step(state, problem, (x, y))
         losses.append(stats["loss"])
         if not math.isfinite(stats["loss"]):
             return stats, "diverged"
+        log.steps += 1
+        log.recent_losses.append(stats["loss"])
         if settings.max_sample_evals and problem.counter.sample_evals >= settings.max_sample_evals:
+            outcome = "budget"
+            break
+        if settings.max_steps and log.steps >= settings.max_steps:
             outcome = "budget"
             break
     extra = {key: value for key, value in stats.items() if key != "loss"}
     return {"batch_loss": sum(losses) / len(losses), **extra}, outcome
+
+
+AUGMENT_SEED_OFFSET = 1_000_003
+
+
+def subsample_train(data: PreparedData, n: int, seed: int) -> PreparedData:
+    """The training split cut to `n` examples drawn by `seed` (the draw of the discovery
+    fitness, so its task runs and these see the same examples); val and test unchanged."""
+    keep = torch.randperm(len(data.y["train"]), generator=torch.Generator().manual_seed(seed))[:n].numpy()
+    return PreparedData(data.name, data.n_classes, data.x | {"train": data.x["train"][keep]}, data.y | {"train": data.y["train"][keep]})
+
+
+def _last_model_fitness(last: dict, step_log: StepLog, status: str) -> dict:
+    """The last model scored as the write-up's fitness: its validation accuracy plus 0.05 x
+    max(0, 1 - mean loss of the last 50 steps); a diverged run scores DIVERGED_FITNESS."""
+    final_loss = step_log.final_loss()
+    fitness = DIVERGED_FITNESS if status == "diverged" else task_fitness(last["val_acc"], final_loss)
+    return {"steps": step_log.steps, "final_train_loss": final_loss, "final_val_acc": last["val_acc"], "fitness": fitness}
 
 
 def train(
@@ -147,18 +195,29 @@ def train(
     device = resolve_device(settings.device)  # fails here, before any work, if CUDA is missing
     optimizer = get_optimizer(spec.optimizer)
     hyperparameters = optimizer.make_hyperparameters(spec.hyperparameters)
-    problem = Problem.from_data(load_prepared(data_path), spec.hidden, spec.activation, device)
+    if spec.model == "cnn" and optimizer.kind != "gradient":
+        raise ValueError(f"model cnn: {spec.optimizer} is an evolutionary optimizer; the CNN runs gradient optimizers only (use model mlp)")
+    data = load_prepared(data_path)
+    if settings.augment:
+        image_shape(data.n_features)  # refuses non-image data by name, before any work
+    if settings.subsample:
+        data = subsample_train(data, settings.subsample, spec.seed)
+    problem = Problem.from_data(data, spec.hidden, spec.activation, device, spec.model)
     run_settings = asdict(spec) | {"device": device}
 
     resumed = load_checkpoint(checkpoint_path, run_settings) if checkpoint_path else None
     if resumed:
-        state, order_generator, history, stopping = (resumed[key] for key in ("state", "order_generator", "history", "stopping"))
+        state, order_generator, history, stopping, step_log = (
+            resumed[key] for key in ("state", "order_generator", "history", "stopping", "step_log")
+        )
         problem.counter, train_seconds = resumed["counter"], resumed["train_seconds"]
         start = time.perf_counter() - resumed["wall_seconds"]
     else:
         # Seed k: the same initial weights and data order for every optimizer.
-        params = init_parameters(problem.spec, spec.seed).to(device)
+        params = problem.initial_parameters(spec.seed).to(device)
         order_generator = torch.Generator().manual_seed(spec.seed)
+        # Augmentation draws get a stream of their own, so they never shift the data order.
+        step_log = StepLog(augment_generator=torch.Generator().manual_seed(AUGMENT_SEED_OFFSET + spec.seed) if settings.augment else None)
         state = optimizer.init(params, hyperparameters, problem, spec.seed)
         initial = optimizer.parameters(state)  # the shared init, or the optimizer's own (deep_ga's base)
         history = [{"epoch": 0, "wall_s": 0.0, **problem.counter.as_dict(), **_scores(problem, initial)}]
@@ -170,7 +229,7 @@ def train(
     for epoch in range(epoch + 1, settings.max_epochs + 1):
         permutation = torch.randperm(problem.x["train"].shape[0], generator=order_generator).to(device)
         step_start = time.perf_counter()
-        stats, outcome = _run_epoch(optimizer, state, problem, permutation, settings)
+        stats, outcome = _run_epoch(optimizer, state, problem, permutation, settings, step_log)
         train_seconds += time.perf_counter() - step_start
         if outcome == "diverged":
             status = "diverged"
@@ -183,7 +242,10 @@ def train(
         if on_epoch:
             on_epoch(history[-1])
         if outcome == "budget":
-            status, message = "budget", f"sample evaluation budget {settings.max_sample_evals} reached"
+            reached = f"step budget {settings.max_steps}" if settings.max_steps and step_log.steps >= settings.max_steps else (
+                f"sample evaluation budget {settings.max_sample_evals}"
+            )
+            status, message = "budget", f"{reached} reached"
             break
         if settings.max_seconds and row["wall_s"] >= settings.max_seconds:
             status, message = "budget", f"wall-time budget of {settings.max_seconds} s reached"
@@ -194,7 +256,7 @@ def train(
             break
         if checkpoint_path and time.perf_counter() - last_save >= checkpoint_seconds:
             save_checkpoint(checkpoint_path, run_settings, {
-                "state": state, "order_generator": order_generator, "history": history, "stopping": stopping,
+                "state": state, "order_generator": order_generator, "history": history, "stopping": stopping, "step_log": step_log,
                 "counter": problem.counter, "train_seconds": train_seconds, "wall_seconds": time.perf_counter() - start,
             })
             last_save = time.perf_counter()
@@ -212,9 +274,10 @@ def train(
         "train_time_s": train_seconds,
         **problem.counter.as_dict(),
         **_scores(problem, stopping.best_params),
+        **_last_model_fitness(history[-1], step_log, status),
         "n_parameters": problem.n_parameters,
         "hyperparameters": asdict(hyperparameters) | optimizer.resolved(state),
-        "model": {"hidden": spec.hidden, "activation": spec.activation},
+        "model": {"kind": spec.model, "hidden": spec.hidden, "activation": spec.activation},
         "training": asdict(settings),
         "device": device,
         "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),

@@ -13,6 +13,7 @@ sys.path.insert(0, str(REPOSITORY / "src"))  # for the config checks below, in a
 from neuroevo.search_space import check_search_space, check_tuning_seeds
 from neuroevo.studies import StudyError, alignment_settings, check_study, study_seeds
 from neuroevo.studies import run_spec as study_run_spec
+from neuroevo.discovery import protocol as discovery_protocol
 
 # Jobs (`python -m neuroevo ...`) import the package from this checkout, also inside conda
 # envs that hold only its dependencies (envs/neuroevo.yaml); cluster jobs rerun this file.
@@ -195,11 +196,62 @@ def study_sections():
     return [f"results/studies/{name}/study.md" for name in config["studies"]]
 
 
-def discovery_outputs():
-    """The outputs of every discovery study of the config."""
+wildcard_constraints:
+    name="[a-z0-9][a-z0-9_]*",
+
+
+def discovery_sections():
+    """The report section of every discovery study: it needs the study and its comparison."""
+    return [f"results/discovery/{name}/section.md" for name in config["discovery"]]
+
+
+def comparison_runs(name):
     return [
-        f"results/discovery/{name}/best_genome.json" for name in config["discovery"]
+        f"results/discovery/{name}/comparison/{dataset}/{optimizer}/{seed}/summary.json"
+        for dataset, optimizer, seed in discovery_protocol.comparison_runs(
+            config["discovery"][name]
+        )
     ]
+
+
+def all_comparison_runs():
+    return [path for name in config["discovery"] for path in comparison_runs(name)]
+
+
+def comparison_genome(wildcards):
+    """The study's best genome, which only the evolved runs train with."""
+    if wildcards.optimizer != "evolved":
+        return []
+    return f"results/discovery/{wildcards.name}/best_genome.json"
+
+
+def comparison_spec(wildcards):
+    study = config["discovery"][wildcards.name]
+    genome = f"results/discovery/{wildcards.name}/best_genome.json"
+    spec = discovery_protocol.comparison_run_spec(
+        study, wildcards.dataset, wildcards.optimizer, genome
+    )
+    return json.dumps(spec, sort_keys=True)
+
+
+def discovery_gpus(wildcards):
+    """A GPU for the study's GA and comparison runs when its settings say device: cuda."""
+    device = config["discovery"][wildcards.name].get("settings", {}).get("device", "cpu")
+    return 1 if device == "cuda" else 0
+
+
+def comparison_group(wildcards):
+    """CPU comparison runs take seconds: on a cluster several share a submission."""
+    return None if discovery_gpus(wildcards) else "short_runs"
+
+
+def check_discovery_config():
+    """Each discovery study's comparison, before any job; errors name the study and key."""
+    for name, study in config["discovery"].items():
+        try:
+            discovery_protocol.check_comparison(study, CONFIG_SCHEMA)
+        except ValueError as error:
+            raise WorkflowError(f"discovery.{name}: {error}") from None
 
 
 def discovery_data(wildcards):
@@ -213,5 +265,6 @@ def all_study_runs():
 
 
 check_tuning_config()
+check_discovery_config()
 for name in config["studies"]:  # the report's studies are checked before any job
     load_study(name)

@@ -1,5 +1,7 @@
 # Optimizer discovery (config `discovery`): a GA over update rules per study, resumable from
-# its checkpoint (results/discovery/NAME/checkpoint.json).
+# its checkpoint (results/discovery/NAME/checkpoint.json); then the discovered rule against
+# standard optimizers, each run through the same `train` command as every run; then the
+# study's report section.
 
 
 rule discover:
@@ -16,6 +18,7 @@ rule discover:
         "../../envs/neuroevo.yaml"
     threads: 1
     resources:
+        gpu=discovery_gpus,
         runtime=config["cluster"]["run_minutes"],  # a study cut off resumes when resubmitted
     params:
         study=lambda wildcards: json.dumps(
@@ -28,3 +31,54 @@ rule discover:
     shell:
         "python -m neuroevo discover --study-json {params.study:q} --data {params.data} "
         "--threads {threads} --out-dir {params.out_dir} > {log} 2>&1"
+
+
+rule compare_run:
+    input:
+        data="resources/data/{dataset}.npz",
+        genome=comparison_genome,
+    output:
+        summary="results/discovery/{name}/comparison/{dataset}/{optimizer}/{seed}/summary.json",
+        history="results/discovery/{name}/comparison/{dataset}/{optimizer}/{seed}/history.parquet",
+    log:
+        "results/logs/discovery/{name}/{dataset}/{optimizer}/{seed}.log",
+    group:
+        comparison_group
+    conda:
+        "../../envs/neuroevo.yaml"
+    threads: 1
+    resources:
+        gpu=discovery_gpus,
+        runtime=config["cluster"]["short_run_minutes"],
+    params:
+        spec=comparison_spec,
+        out_dir=lambda wildcards, output: Path(output.summary).parent,
+    shell:
+        "python -m neuroevo train --data {input.data} --dataset {wildcards.dataset} "
+        "--optimizer {wildcards.optimizer} --seed {wildcards.seed} --spec {params.spec:q} "
+        "--out-dir {params.out_dir} > {log} 2>&1"
+
+
+rule discovery_section:
+    input:
+        genome="results/discovery/{name}/best_genome.json",
+        summary="results/discovery/{name}/summary.json",
+        figure="results/discovery/{name}/fitness.png",
+        runs=lambda wildcards: comparison_runs(wildcards.name),
+    output:
+        section="results/discovery/{name}/section.md",
+        table="results/discovery/{name}/comparison.parquet",
+    log:
+        "results/logs/discovery/{name}.section.log",
+    conda:
+        "../../envs/neuroevo.yaml"
+    params:
+        study=lambda wildcards: json.dumps(
+            config["discovery"][wildcards.name], sort_keys=True
+        ),
+        alpha=config["report"]["alpha"],
+        discovery_dir=lambda wildcards, input: Path(input.genome).parent,
+    shell:
+        "python -m neuroevo discovery-report --name {wildcards.name} --study-json {params.study:q} "
+        "--discovery-dir {params.discovery_dir} --alpha {params.alpha} --out {output.section} "
+        "{input.runs} > {log} 2>&1"

@@ -4,7 +4,7 @@ rule report:
         metrics="results/summary/metrics.parquet",
         tests="results/summary/tests.parquet",
         tuning=all_tuning_results(),
-        studies=study_sections(),
+        studies=study_sections() + discovery_sections(),
         template=REPOSITORY / "report/templates/report.md.j2",
     output:
         "results/report/report.md",

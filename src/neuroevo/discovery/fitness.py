@@ -15,12 +15,19 @@ from dataclasses import dataclass
 
 import torch
 
-from neuroevo.discovery.tasks import Task, augment, build_model
+from neuroevo.discovery.tasks import Task, build_model
+from neuroevo.image_models import EVAL_CHUNK, augment
 from neuroevo.prepare import PreparedData
 from neuroevo.update_rules import Genome, GenomeOptimizer
 
 DIVERGED_FITNESS = 0.0  # below any trained model's (val accuracy >= 0 plus a bonus >= 0)
 LAST_STEPS = 50
+
+
+def task_fitness(val_acc: float, final_loss: float) -> float:
+    """The write-up's task-level fitness from the validation accuracy after training and
+    the mean training loss of the last LAST_STEPS steps."""
+    return val_acc + 0.05 * max(0.0, 1.0 - final_loss)
 
 
 @dataclass
@@ -32,20 +39,29 @@ class TaskResult:
     diverged: bool
 
 
+def data_on_device(data: PreparedData, device: str) -> PreparedData:
+    """The splits as tensors on `device`, moved once per job rather than once per task run."""
+    as_tensors = lambda arrays: {split: torch.as_tensor(array, device=device) for split, array in arrays.items()}
+    return PreparedData(data.name, data.n_classes, as_tensors(data.x), as_tensors(data.y))
+
+
 def evaluate_on_task(
     genome: Genome, task: Task, data: PreparedData, seed: int, max_steps: int, explode_factor: float = 10.0
 ) -> TaskResult:
+    """Runs on the device of `data`'s tensors (see data_on_device); numpy arrays run on the CPU."""
     torch.manual_seed(seed)  # the model's initial weights
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)  # subsample, order and augmentation: on the CPU
     model, shape = build_model(task, data)
     x_all, y_all = torch.as_tensor(data.x["train"]), torch.as_tensor(data.y["train"])
-    keep = torch.randperm(len(y_all), generator=generator)[: task.subsample]
+    device = x_all.device
+    model.to(device)
+    keep = torch.randperm(len(y_all), generator=generator)[: task.subsample].to(device)
     x, y = x_all[keep].view(-1, *shape), y_all[keep]
     optimizer = GenomeOptimizer(model.parameters(), genome, total_steps=max_steps)
     losses: list[float] = []
     step = 0
     while step < max_steps:
-        for indices in torch.randperm(len(y), generator=generator).split(task.batch_size):
+        for indices in torch.randperm(len(y), generator=generator).to(device).split(task.batch_size):
             batch = augment(x[indices], generator) if task.augment else x[indices]
             loss = torch.nn.functional.cross_entropy(model(batch), y[indices])
             value = loss.item()
@@ -59,9 +75,9 @@ def evaluate_on_task(
             if step == max_steps:
                 break
     with torch.no_grad():
-        logits = model(torch.as_tensor(data.x["val"]).view(-1, *shape))
+        logits = torch.cat([model(chunk) for chunk in torch.as_tensor(data.x["val"]).view(-1, *shape).split(EVAL_CHUNK)])
         val_acc = float((logits.argmax(-1) == torch.as_tensor(data.y["val"])).float().mean())
     final_loss = sum(losses[-LAST_STEPS:]) / len(losses[-LAST_STEPS:])
     if not all(math.isfinite(float(p.detach().sum())) for p in model.parameters()):
         return TaskResult(DIVERGED_FITNESS, 0.0, final_loss, step, True)
-    return TaskResult(val_acc + 0.05 * max(0.0, 1.0 - final_loss), val_acc, final_loss, step, False)
+    return TaskResult(task_fitness(val_acc, final_loss), val_acc, final_loss, step, False)

@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Callable
 
 from neuroevo.atomic import write_json
-from neuroevo.discovery.fitness import evaluate_on_task
+from neuroevo.discovery.fitness import data_on_device, evaluate_on_task
 from neuroevo.discovery.operators import MutationRates, crossover, mutate, random_genome, tournament
 from neuroevo.discovery.tasks import Task
 from neuroevo.prepare import PreparedData
+from neuroevo.train import resolve_device
 from neuroevo.update_rules import Genome
 
 
@@ -33,6 +34,7 @@ class DiscoverySettings:
     max_steps: int = 200  # minibatches per task run
     seeds: list[int] = field(default_factory=lambda: [0])
     study_seed: int = 0
+    device: str = "cpu"  # "cpu", "cuda" or "auto": where every task run trains
     rates: MutationRates = field(default_factory=MutationRates)
 
     def __post_init__(self):
@@ -96,6 +98,8 @@ def discover(
     """Runs (or resumes) a discovery study; returns its final state: the best genome, its
     fitness and the per-generation history."""
     checkpoint_path = Path(checkpoint_path)
+    device = resolve_device(settings.device)  # fails here, before any work, if CUDA is missing
+    data = {name: data_on_device(prepared, device) for name, prepared in data.items()}
     fingerprint = json.dumps({"tasks": [dataclasses.asdict(task) for task in tasks], "settings": dataclasses.asdict(settings)}, sort_keys=True)
     rng = random.Random(settings.study_seed)
     state = json.loads(checkpoint_path.read_text()) if checkpoint_path.exists() else None

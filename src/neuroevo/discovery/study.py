@@ -18,11 +18,12 @@ from neuroevo.update_rules import Genome
 
 
 def parse_study(block: dict) -> tuple[list[Task], DiscoverySettings]:
-    """Tasks and settings from a study block {"tasks": [...], "settings": {...}}; an unknown
-    key or dataset is refused with the field named."""
-    unknown = sorted(set(block) - {"tasks", "settings"})
+    """Tasks and GA settings from a study block {"tasks": [...], "settings": {...},
+    "comparison": {...}} (the comparison: neuroevo.discovery.protocol); an unknown key or
+    dataset is refused with the field named."""
+    unknown = sorted(set(block) - {"tasks", "settings", "comparison"})
     if unknown:
-        raise ValueError(f"discovery study: unknown key(s) {', '.join(unknown)}; known: settings, tasks")
+        raise ValueError(f"discovery study: unknown key(s) {', '.join(unknown)}; known: comparison, settings, tasks")
     task_fields = {field.name for field in dataclasses.fields(Task)}
     tasks = []
     for index, entry in enumerate(block.get("tasks", [])):
@@ -34,6 +35,9 @@ def parse_study(block: dict) -> tuple[list[Task], DiscoverySettings]:
         tasks.append(Task(**entry))
     if not tasks:
         raise ValueError("tasks: a discovery study needs at least one task")
+    datasets = [task.dataset for task in tasks]
+    if len(set(datasets)) < len(datasets):
+        raise ValueError(f"tasks: a dataset appears twice ({', '.join(datasets)}); a task is named by its dataset")
     settings_fields = {field.name for field in dataclasses.fields(DiscoverySettings)}
     extra = sorted(set(block.get("settings", {})) - settings_fields)
     if extra:
