@@ -6,7 +6,12 @@ BIN := $(abspath $(VENV))/bin
 # Snakemake's jobs call `python`: the venv's comes first on PATH.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup study test benchmark clean
+# The default study's optimizer discovery trains on Fashion-MNIST, which Debian's package
+# dataset-fashion-mnist installs here (no download at run time); data/FashionMNIST/raw also works.
+FASHION_MNIST := /usr/share/datasets/fashion-mnist
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+.PHONY: setup study test benchmark clean fashion-mnist
 
 setup: $(VENV)/.installed
 
@@ -15,7 +20,16 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -e '.[workflow,test]'
 	touch $@
 
-study: setup
+fashion-mnist:
+	@if [ ! -d $(FASHION_MNIST) ] && [ ! -d data/FashionMNIST/raw ]; then \
+		if command -v apt-get >/dev/null; then \
+			$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq dataset-fashion-mnist; \
+		else \
+			echo "Fashion-MNIST is missing: put its IDX files in data/FashionMNIST/raw (torchvision's layout) or install Debian's dataset-fashion-mnist"; exit 1; \
+		fi; \
+	fi
+
+study: setup fashion-mnist
 	snakemake --cores $(CORES)
 	@echo "report: results/report/report.md"
 

@@ -27,13 +27,26 @@ def _summary(out_dir):
     return {key: value for key, value in summary.items() if key not in TIMING_KEYS}, summary["resumed"]
 
 
+# The discovery comparison's kind of run: a CNN on a subsample, augmented, under a step
+# budget that ends exactly at epoch 40 (13 minibatches of 16 per epoch).
+COMPARISON_RUN = {"model": {"kind": "cnn"}, "training": {"subsample": 200, "augment": True, "max_steps": 520}}
+
+
 @pytest.mark.parametrize(
-    "dataset, optimizer, batch_size",
-    [("digits", "adam", 16), ("digits", "cmaes", 16), ("iris", "layerwise_cmaes", 4), ("digits", "deep_ga", 64)],
+    "dataset, optimizer, batch_size, extra",
+    [
+        ("digits", "adam", 16, {}),
+        ("digits", "cmaes", 16, {}),
+        ("iris", "layerwise_cmaes", 4, {}),
+        ("digits", "deep_ga", 64, {}),
+        ("digits", "evolved_prior", 16, COMPARISON_RUN),
+    ],
 )
-def test_killed_run_resumes_and_matches_an_uninterrupted_one(dataset, optimizer, batch_size, request, tmp_path):
+def test_killed_run_resumes_and_matches_an_uninterrupted_one(dataset, optimizer, batch_size, extra, request, tmp_path):
     data = request.getfixturevalue(f"{dataset}_data")
     spec = {"model": {"hidden": 16}, "training": {"batch_size": batch_size, "max_epochs": 40, "patience": 100}}
+    for key, values in extra.items():
+        spec[key] |= values
     env = tool_environment()
 
     killed_dir = tmp_path / "killed"

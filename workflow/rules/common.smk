@@ -234,6 +234,12 @@ def comparison_spec(wildcards):
     return json.dumps(spec, sort_keys=True)
 
 
+def discovery_ga_block(wildcards):
+    """The GA's part of a study (JSON): editing the comparison does not rerun the GA."""
+    study = config["discovery"][wildcards.name]
+    return json.dumps({key: study[key] for key in ("tasks", "settings")}, sort_keys=True)
+
+
 def discovery_gpus(wildcards):
     """A GPU for the study's GA and comparison runs when its settings say device: cuda."""
     device = config["discovery"][wildcards.name].get("settings", {}).get("device", "cpu")

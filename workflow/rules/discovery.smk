@@ -21,9 +21,7 @@ rule discover:
         gpu=discovery_gpus,
         runtime=config["cluster"]["run_minutes"],  # a study cut off resumes when resubmitted
     params:
-        study=lambda wildcards: json.dumps(
-            config["discovery"][wildcards.name], sort_keys=True
-        ),
+        study=discovery_ga_block,
         data=lambda wildcards, input: " ".join(
             f"{name}={path}" for name, path in input.items()
         ),
