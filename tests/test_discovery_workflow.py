@@ -6,6 +6,7 @@ import json
 import re
 
 import pandas as pd
+import pytest
 
 from conftest import TINY_CONFIG, snakemake
 
@@ -50,18 +51,17 @@ def test_the_discovered_rule_is_compared_and_its_section_joins_the_report(tmp_pa
     assert re.search(r"^compare_run\s+4$", planned, re.MULTILINE) and not re.search(r"^discover\s", planned, re.MULTILINE)
 
 
-def test_a_comparison_on_the_ga_seeds_is_refused_before_any_job(tmp_path):
+@pytest.mark.parametrize(
+    "old, new, message",
+    [
+        ("max_steps", "max_stepz", "max_stepz"),  # the schema's refusal
+        ("seeds: [10, 11]", "seeds: [0, 11]", "discovery.tiny: comparison.seeds: seed(s) 0 are also the GA's settings.seeds"),
+    ],
+)
+def test_a_bad_discovery_block_is_refused_before_any_job(old, new, message, tmp_path):
     config = tmp_path / "config.yaml"
-    config.write_text(TINY_CONFIG.read_text() + TINY_DISCOVERY.replace("seeds: [10, 11]", "seeds: [0, 11]"))
+    config.write_text(TINY_CONFIG.read_text() + TINY_DISCOVERY.replace(old, new))
     result = snakemake(tmp_path, "--dry-run", configfile=config, check=False)
     assert result.returncode != 0
-    assert "discovery.tiny: comparison.seeds: seed(s) 0 are also the GA's settings.seeds" in result.stdout + result.stderr
-
-
-def test_a_bad_discovery_block_is_refused_before_any_job(tmp_path):
-    config = tmp_path / "config.yaml"
-    config.write_text(TINY_CONFIG.read_text() + TINY_DISCOVERY.replace("max_steps", "max_stepz"))
-    result = snakemake(tmp_path, "--dry-run", configfile=config, check=False)
-    assert result.returncode != 0
-    assert "max_stepz" in result.stdout + result.stderr
+    assert message in result.stdout + result.stderr
     assert not (tmp_path / "results").exists()

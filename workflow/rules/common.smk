@@ -237,12 +237,16 @@ def comparison_spec(wildcards):
 def discovery_ga_block(wildcards):
     """The GA's part of a study (JSON): editing the comparison does not rerun the GA."""
     study = config["discovery"][wildcards.name]
-    return json.dumps({key: study[key] for key in ("tasks", "settings")}, sort_keys=True)
+    return json.dumps(
+        {key: study[key] for key in ("tasks", "settings")}, sort_keys=True
+    )
 
 
 def discovery_gpus(wildcards):
     """A GPU for the study's GA and comparison runs when its settings say device: cuda."""
-    device = config["discovery"][wildcards.name].get("settings", {}).get("device", "cpu")
+    device = (
+        config["discovery"][wildcards.name].get("settings", {}).get("device", "cpu")
+    )
     return 1 if device == "cuda" else 0
 
 
