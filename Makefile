@@ -17,7 +17,7 @@ setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -e '.[workflow,test]'
+	$(BIN)/pip install -e '.[workflow,test,tracking]'
 	touch $@
 
 fashion-mnist:

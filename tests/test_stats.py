@@ -1,9 +1,9 @@
 import numpy as np
+import pandas as pd
+import pytest
 
 from neuroevo.aggregate import significance_tests
 from neuroevo.stats import mann_whitney_p, min_attainable_p
-
-import pandas as pd
 
 
 def test_three_seeds_can_never_be_significant_and_ten_can():
@@ -33,8 +33,38 @@ def test_best_is_marked_and_only_the_indistinguishable_are_tied():
     accuracy = tests.loc["test_acc"]
     best = accuracy[accuracy["is_best"]].index.tolist()
     assert len(best) == 1 and best[0] in ("good", "as_good")
-    assert not accuracy.loc["bad", "tied_with_best"] and accuracy.loc["bad", "p_value"] < 0.001
+    assert not accuracy.loc["bad", "tied_with_best"] and accuracy.loc["bad", "p_value"] < 0.01  # 10 pairs: at best 2/1024
     other = "as_good" if best[0] == "good" else "good"
     assert accuracy.loc[other, "tied_with_best"]
     assert tests.loc[("test_loss", best[0]), "is_best"]  # lower loss is better
     assert accuracy["testable"].all()
+
+
+def test_known_answers_of_the_paired_test_holm_and_a12():
+    from neuroevo.stats import a12, holm, wilcoxon_p
+
+    # Exact two-sided Wilcoxon: 6 pairs all one way is 2/64; W- = 6 is 2 x 14/64.
+    assert wilcoxon_p([1, 2, 3, 4, 5, 6], [0, 0, 0, 0, 0, 0]) == pytest.approx(0.03125)
+    assert wilcoxon_p([1, 2, 3, 4, 5, -6], [0] * 6) == pytest.approx(0.4375)
+    assert wilcoxon_p([0.5, 0.5], [0.5, 0.5]) == 1.0
+    assert min_attainable_p(5, 5, "wilcoxon") == pytest.approx(0.0625)  # 5 seeds can never reach 0.05
+    # Holm: sorted 0.005, 0.01, 0.03, 0.04 times 4, 3, 2, 1, made monotone.
+    assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert np.isnan(holm([0.01, float("nan")])[1]) and holm([0.01, float("nan")])[0] == pytest.approx(0.01)
+    assert a12([1, 2, 3], [1, 2, 3]) == 0.5
+    assert a12([4, 5, 6], [1, 2, 3]) == 1.0 and a12([1, 2, 3], [4, 5, 6]) == 0.0
+    assert a12([1, 2], [2, 3]) == 0.125
+
+
+def test_the_same_optimizer_under_two_names_is_never_significant():
+    rng = np.random.default_rng(1)
+    values = 0.9 + rng.normal(0, 0.02, 10)
+    runs = _runs({"adam": values, "adam_again": values, "worse": values - 0.1})
+    for test in ("wilcoxon", "mann_whitney"):
+        tests = significance_tests(runs, alpha=0.05, test=test).set_index(["metric", "optimizer"]).loc["test_acc"]
+        twin = "adam_again" if tests.loc["adam", "is_best"] else "adam"
+        assert tests.loc[twin, "tied_with_best"] and tests.loc[twin, "p_holm"] == 1.0
+        assert tests.loc[twin, "a12"] == 0.5 and tests.loc[twin, "difference"] == 0.0
+        assert not tests.loc["worse", "tied_with_best"] and tests.loc["worse", "a12"] == 1.0
+        low, high = tests.loc["worse", ["ci_low", "ci_high"]]
+        assert low - 1e-9 <= 0.1 <= high + 1e-9

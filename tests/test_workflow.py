@@ -2,6 +2,8 @@
 
 import re
 import shutil
+import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -28,30 +30,52 @@ def tiny_study(tmp_path_factory):
     return workdir
 
 
+FIGURES = ("iris_cost.png", "iris_test_acc.png", "critical_difference.png")
+
+
 def test_tiny_study_runs_end_to_end_and_reports_a_highlighted_table(tiny_study):
     report = (tiny_study / "results" / "report" / "report.md").read_text()
     assert "## iris" in report
-    table = [line for line in report.splitlines() if line.startswith("| ")]
-    assert len(table) == 1 + 4  # header + one row per optimizer
-    assert any("**" in line for line in table[1:])  # the best of each column in bold
-    assert "Mann-Whitney" in report
-    assert "Too few seeds to be testable" in report  # 3 seeds cannot reach p < 0.05
+    lines = report.splitlines()
+    start = lines.index(next(line for line in lines if line.startswith("| optimizer | runs | time (s)")))
+    table = lines[start : start + 6]
+    assert len(table) == 6 and table[-1].startswith("| layerwise_cmaes")  # header, rule, one row per optimizer
+    assert any("**" in line for line in table[2:])  # the best of each column in bold
+    assert "Wilcoxon signed-rank on seed pairs,\nHolm-corrected" in report
+    assert "Too few seeds to be testable" in report  # 3 seed pairs cannot reach p < 0.05
+    for heading in ("Effects on test accuracy", "| optimizer | seed pairs | p Wilcoxon | p Mann-Whitney | A12 |",
+                    "Cost to reach validation accuracy", "## Ranks across datasets", "Config hash: `", "Regenerate: `snakemake"):
+        assert heading in report
+    for figure in FIGURES:
+        assert (tiny_study / "results" / "report" / "figures" / figure).stat().st_size > 10_000
+        assert f"](figures/{figure})" in report
     for optimizer in ("sgd", "adam", "cmaes", "layerwise_cmaes"):
         assert (tiny_study / "results" / "runs" / "iris" / optimizer / "2" / "history.parquet").exists()
 
 
+def test_snakemakes_own_report_registers_the_figures_and_tables(tiny_study):
+    snakemake(tiny_study, "--report", "report.zip")
+    with zipfile.ZipFile(tiny_study / "report.zip") as archive:
+        names = {Path(name).name for name in archive.namelist()}
+    assert {"report.html", "report.md", "metrics.csv", "tests.csv", "cost_to_target.csv", *FIGURES} <= names
+
+
 def test_deleting_one_run_reruns_only_that_run_the_aggregate_and_the_report(tiny_study):
     assert planned_jobs(tiny_study) == {}
+    figure = tiny_study / "results" / "report" / "figures" / "iris_cost.png"
+    before = figure.stat().st_mtime_ns
     shutil.rmtree(tiny_study / "results" / "runs" / "iris" / "cmaes" / "1")
-    assert planned_jobs(tiny_study) == {"train": 1, "aggregate": 1, "report": 1, "all": 1}
+    assert planned_jobs(tiny_study) == {"train": 1, "aggregate": 1, "report_figures": 1, "report": 1, "all": 1}
     snakemake(tiny_study, "--cores", "2")
     assert planned_jobs(tiny_study) == {}
+    assert figure.stat().st_mtime_ns > before  # figures and tables redrawn from all current runs
 
 
 def test_editing_one_optimizer_block_reruns_only_that_optimizers_jobs(tiny_study, tmp_path):
     edited = tmp_path / "edited.yaml"
     edited.write_text(TINY_CONFIG.read_text() + "optimizer_settings:\n  adam:\n    lr: 0.02\n")
-    assert planned_jobs(tiny_study, configfile=edited) == {"train": 3, "aggregate": 1, "report": 1, "all": 1}
+    planned = planned_jobs(tiny_study, configfile=edited)
+    assert planned == {"train": 3, "aggregate": 1, "report_figures": 1, "report": 1, "all": 1}
 
 
 def test_snakefmt_is_clean():

@@ -71,21 +71,23 @@ def optimizer_statistics(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def significance_tests(runs: pd.DataFrame, alpha: float) -> pd.DataFrame:
-    """Per dataset and metric: the best optimizer by mean against each other one,
-    two-sided Mann-Whitney U. `testable` is False when the sample sizes cannot reach alpha."""
+def significance_tests(runs: pd.DataFrame, alpha: float, test: str = "wilcoxon") -> pd.DataFrame:
+    """Per dataset and metric: the best optimizer by mean against each other one, by the
+    Wilcoxon signed-rank test on seed pairs and by Mann-Whitney U, Holm-corrected within the
+    dataset x metric family, with A12 and the bootstrap CI of the median difference; `test`
+    says which test decides `tied_with_best` (neuroevo.stats.compare_with_best)."""
     rows = []
     for dataset, by_dataset in runs.groupby("dataset", sort=False):
-        groups = {name: group for name, group in by_dataset.groupby("optimizer", sort=False)}
+        groups = {name: group.set_index("seed") for name, group in by_dataset.groupby("optimizer", sort=False)}
         for metric in METRICS:
-            samples = {name: group[metric.name].astype(float).to_numpy() for name, group in groups.items()}
-            for name, result in compare_with_best(samples, metric.lower_is_better, alpha).items():
+            samples = {name: group[metric.name] for name, group in groups.items()}
+            for name, result in compare_with_best(samples, metric.lower_is_better, alpha, test).items():
                 rows.append({
                     "dataset": dataset,
                     "metric": metric.name,
                     "optimizer": name,
                     **result,
-                    "test": "mann-whitney-u two-sided",
+                    "test": test,
                     "n_best": len(samples[result["best"]]) if result["best"] else 0,
                     "n": len(samples[name]),
                     "alpha": alpha,
@@ -93,11 +95,12 @@ def significance_tests(runs: pd.DataFrame, alpha: float) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def aggregate(summary_paths: list[str | Path], out_dir: str | Path, alpha: float = 0.05) -> None:
+def aggregate(summary_paths: list[str | Path], out_dir: str | Path, alpha: float = 0.05, test: str = "wilcoxon") -> None:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     runs = load_runs(summary_paths)
     runs.to_parquet(out_dir / "runs.parquet", index=False)
     load_histories(summary_paths).to_parquet(out_dir / "histories.parquet", index=False)
-    optimizer_statistics(runs).to_parquet(out_dir / "metrics.parquet", index=False)
-    significance_tests(runs, alpha).to_parquet(out_dir / "tests.parquet", index=False)
+    for name, table in (("metrics", optimizer_statistics(runs)), ("tests", significance_tests(runs, alpha, test))):
+        table.to_parquet(out_dir / f"{name}.parquet", index=False)
+        table.to_csv(out_dir / f"{name}.csv", index=False)  # for Snakemake's HTML report

@@ -4,6 +4,7 @@
     python -m neuroevo train --data resources/data/iris.npz --dataset iris --optimizer adam --seed 0 --spec '{...}' --out-dir DIR
     python -m neuroevo tune --data resources/data/iris.npz --dataset iris --optimizer adam --trials 10 --search-space '{...}' ...
     python -m neuroevo aggregate --out-dir results/summary SUMMARY.json ...
+    python -m neuroevo report-figures --summary-dir results/summary --out-dir results/report/figures
     python -m neuroevo report --summary-dir results/summary --template T --config-json '{...}' --out report.md
     python -m neuroevo study-alignment --data resources/data/iris.npz --settings '{...}' --out alignment.parquet
     python -m neuroevo study-report --name NAME --study-json '{...}' --out results/studies/NAME/study.md SUMMARY.json ...
@@ -32,6 +33,9 @@ def _data(args: argparse.Namespace) -> None:
 
 
 def _train(args: argparse.Namespace) -> None:
+    import dataclasses
+
+    from neuroevo.tracking import make_tracker
     from neuroevo.train import RunSpec, train, write_run
 
     spec = RunSpec.from_json(args.dataset, args.optimizer, args.seed, args.spec)
@@ -39,7 +43,12 @@ def _train(args: argparse.Namespace) -> None:
         tuned = json.loads(Path(args.tuned).read_text())["tuned_values"]
         spec.hyperparameters = spec.hyperparameters | tuned
     checkpoint = Path(args.out_dir) / "checkpoint.pt"
-    summary, history = train(spec, args.data, checkpoint, args.checkpoint_seconds)
+    tracker = make_tracker(
+        args.tracking, args.tracking_project, f"{spec.dataset}/{spec.optimizer}/{spec.seed}", f"{spec.dataset}/{spec.optimizer}",
+        dataclasses.asdict(spec), Path(args.out_dir) / "tracking",
+    )
+    summary, history = train(spec, args.data, checkpoint, args.checkpoint_seconds, on_epoch=tracker.on_epoch)
+    tracker.finish(summary)
     write_run(summary, history, args.out_dir)
     checkpoint.unlink(missing_ok=True)  # the run is finished: its summary replaces it
     if summary["status"] == "diverged":
@@ -76,13 +85,20 @@ def _tune(args: argparse.Namespace) -> None:
 def _aggregate(args: argparse.Namespace) -> None:
     from neuroevo.aggregate import aggregate
 
-    aggregate(args.summaries, args.out_dir, alpha=args.alpha)
+    aggregate(args.summaries, args.out_dir, alpha=args.alpha, test=args.test)
 
 
 def _report(args: argparse.Namespace) -> None:
     from neuroevo.report import render_report
 
-    render_report(args.summary_dir, args.template, json.loads(args.config_json), args.out, args.source_dir, args.tuning, args.studies)
+    render_report(args.summary_dir, args.template, json.loads(args.config_json), args.out, args.source_dir, args.tuning, args.studies,
+                  args.figures_dir, args.command)
+
+
+def _report_figures(args: argparse.Namespace) -> None:
+    from neuroevo.report_figures import write_report_figures
+
+    write_report_figures(args.summary_dir, args.out_dir, args.alpha, args.target_fraction, json.loads(args.targets))
 
 
 def _study_alignment(args: argparse.Namespace) -> None:
@@ -132,7 +148,7 @@ def _discover(args: argparse.Namespace) -> None:
 def _discovery_report(args: argparse.Namespace) -> None:
     from neuroevo.discovery.comparison import write_section
 
-    write_section(args.name, json.loads(args.study_json), args.discovery_dir, args.summaries, args.out, args.alpha)
+    write_section(args.name, json.loads(args.study_json), args.discovery_dir, args.summaries, args.out, args.alpha, args.test)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -161,6 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--checkpoint-seconds", type=float, default=60.0,
         help="save the run's state to OUT_DIR/checkpoint.pt this often (at epoch ends); a rerun resumes from it",
     )
+    train.add_argument("--tracking", choices=["none", "wandb"], default="none", help="log epochs and summary to Weights & Biases")
+    train.add_argument("--tracking-project", default="neuroevo")
     train.set_defaults(func=_train)
 
     tune = commands.add_parser("tune", help="Optuna study of one (dataset, optimizer) over tuning seeds")
@@ -182,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     aggregate.add_argument("summaries", nargs="+", help="summary.json files of the runs to include")
     aggregate.add_argument("--out-dir", required=True)
     aggregate.add_argument("--alpha", type=float, default=0.05)
+    aggregate.add_argument("--test", choices=["wilcoxon", "mann_whitney"], default="wilcoxon", help="the test that decides the highlighting")
     aggregate.set_defaults(func=_aggregate)
 
     report = commands.add_parser("report", help="render the Markdown report")
@@ -191,8 +210,18 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--tuning", nargs="*", default=[], help="JSON files written by the tune command")
     report.add_argument("--source-dir", default=".", help="checkout whose git commit the report names")
     report.add_argument("--studies", nargs="*", default=[], help="study.md files to include as sections")
+    report.add_argument("--figures-dir", help="the report's figures (report-figures); linked where present")
+    report.add_argument("--command", default="", help="the command that regenerates the report, for its header")
     report.add_argument("--out", required=True)
     report.set_defaults(func=_report)
+
+    figures = commands.add_parser("report-figures", help="cost curves, boxplots, cost-to-target and rank tests over the aggregate's tables")
+    figures.add_argument("--summary-dir", required=True, help="the aggregate's folder; cost_to_target.parquet and ranks.parquet go there")
+    figures.add_argument("--out-dir", required=True, help="folder of the PNG figures")
+    figures.add_argument("--alpha", type=float, default=0.05)
+    figures.add_argument("--target-fraction", type=float, default=0.95, help="target val accuracy: this fraction of the best median")
+    figures.add_argument("--targets", default="{}", help='JSON: per dataset, a target val accuracy, e.g. {"iris": 0.9}')
+    figures.set_defaults(func=_report_figures)
 
     alignment = commands.add_parser("study-alignment", help="cosine similarity of ES gradient estimates to the true gradient")
     alignment.add_argument("--data", required=True)
@@ -227,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     section.add_argument("--study-json", required=True, help="the study's config block as JSON")
     section.add_argument("--discovery-dir", required=True, help="folder of the study's best_genome.json, summary.json, fitness.png")
     section.add_argument("--alpha", type=float, default=0.05)
+    section.add_argument("--test", choices=["wilcoxon", "mann_whitney"], default="wilcoxon", help="the test that decides the highlighting")
     section.add_argument("--out", required=True, help="section.md; comparison.parquet is written beside it")
     section.set_defaults(func=_discovery_report)
     return parser

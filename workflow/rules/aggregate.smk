@@ -9,13 +9,24 @@ rule aggregate:
         histories="results/summary/histories.parquet",
         metrics="results/summary/metrics.parquet",
         tests="results/summary/tests.parquet",
+        metrics_csv=report(
+            "results/summary/metrics.csv",
+            caption="../../report/captions/metrics.rst",
+            category="Tables",
+        ),
+        tests_csv=report(
+            "results/summary/tests.csv",
+            caption="../../report/captions/tests.rst",
+            category="Tables",
+        ),
     log:
         "results/logs/aggregate.log",
     conda:
         "../../envs/neuroevo.yaml"
     params:
         alpha=config["report"]["alpha"],
+        test=config["report"]["test"],
         out_dir=lambda wildcards, output: Path(output.runs).parent,
     shell:
-        "python -m neuroevo aggregate --out-dir {params.out_dir} --alpha {params.alpha} "
+        "python -m neuroevo aggregate --out-dir {params.out_dir} --alpha {params.alpha} --test {params.test} "
         "{input.summaries} > {log} 2>&1"

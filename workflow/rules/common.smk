@@ -98,6 +98,11 @@ def run_spec(wildcards):
     return json.dumps(spec, sort_keys=True)
 
 
+def tracking_arguments():
+    """The train command's tracking options (`tracking: wandb` logs each run)."""
+    return f"{config['tracking']} --tracking-project {config['tracking_project']}"
+
+
 def run_group(dataset):
     """On a cluster, runs of short datasets join the group "short_runs", so that several
     share one submission (the profile's group-components says how many); long runs keep
@@ -268,6 +273,25 @@ def discovery_data(wildcards):
     """Prepared data of a discovery study's tasks, by dataset."""
     tasks = config["discovery"][wildcards.name]["tasks"]
     return {task["dataset"]: f"resources/data/{task['dataset']}.npz" for task in tasks}
+
+
+def report_figures():
+    """The report's figures, one cost curve and one boxplot per dataset, and the ranks."""
+    per_dataset = [
+        f"results/report/figures/{dataset}_{kind}.png"
+        for dataset in config["datasets"]
+        for kind in ("cost", "test_acc")
+    ]
+    return per_dataset + ["results/report/figures/critical_difference.png"]
+
+
+def regenerate_command():
+    """What the report header gives as the command that regenerates it."""
+    configfiles = [os.path.relpath(path) for path in workflow.overwrite_configfiles]
+    extra = "".join(
+        f" --configfile {path}" for path in configfiles if path != "config.yaml"
+    )
+    return f"snakemake --cores 2 --forcerun aggregate{extra}"
 
 
 def all_study_runs():

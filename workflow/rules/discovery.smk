@@ -75,8 +75,9 @@ rule discovery_section:
             config["discovery"][wildcards.name], sort_keys=True
         ),
         alpha=config["report"]["alpha"],
+        test=config["report"]["test"],
         discovery_dir=lambda wildcards, input: Path(input.genome).parent,
     shell:
         "python -m neuroevo discovery-report --name {wildcards.name} --study-json {params.study:q} "
-        "--discovery-dir {params.discovery_dir} --alpha {params.alpha} --out {output.section} "
+        "--discovery-dir {params.discovery_dir} --alpha {params.alpha} --test {params.test} --out {output.section} "
         "{input.runs} > {log} 2>&1"

@@ -1,13 +1,56 @@
+rule report_figures:
+    input:
+        runs="results/summary/runs.parquet",
+        histories="results/summary/histories.parquet",
+    output:
+        figures=[
+            report(
+                path,
+                caption="../../report/captions/figures.rst",
+                category="Figures",
+                labels={"figure": Path(path).stem},
+            )
+            for path in report_figures()
+        ],
+        costs=report(
+            "results/summary/cost_to_target.csv",
+            caption="../../report/captions/cost_to_target.rst",
+            category="Tables",
+        ),
+        cost_table="results/summary/cost_to_target.parquet",
+        ranks="results/summary/ranks.parquet",
+    log:
+        "results/logs/report_figures.log",
+    conda:
+        "../../envs/neuroevo.yaml"
+    params:
+        alpha=config["report"]["alpha"],
+        target_fraction=config["report"]["target_fraction"],
+        targets=json.dumps(config["report"]["targets"], sort_keys=True),
+        summary_dir=lambda wildcards, input: Path(input.runs).parent,
+        out_dir=lambda wildcards, output: Path(output.figures[0]).parent,
+    shell:
+        "python -m neuroevo report-figures --summary-dir {params.summary_dir} --out-dir {params.out_dir} "
+        "--alpha {params.alpha} --target-fraction {params.target_fraction} --targets {params.targets:q} > {log} 2>&1"
+
+
 rule report:
     input:
         runs="results/summary/runs.parquet",
         metrics="results/summary/metrics.parquet",
         tests="results/summary/tests.parquet",
+        costs="results/summary/cost_to_target.parquet",
+        ranks="results/summary/ranks.parquet",
+        figures=report_figures(),
         tuning=all_tuning_results(),
         studies=study_sections() + discovery_sections(),
         template=REPOSITORY / "report/templates/report.md.j2",
     output:
-        "results/report/report.md",
+        report(
+            "results/report/report.md",
+            caption="../../report/captions/report.rst",
+            category="Report",
+        ),
     log:
         "results/logs/report.log",
     conda:
@@ -15,7 +58,10 @@ rule report:
     params:
         config=json.dumps(config, sort_keys=True),
         summary_dir=lambda wildcards, input: Path(input.runs).parent,
+        figures_dir=lambda wildcards, input: Path(input.figures[0]).parent,
         source_dir=REPOSITORY,
+        command=regenerate_command(),
     shell:
         "python -m neuroevo report --summary-dir {params.summary_dir} --template {input.template:q} "
-        "--tuning {input.tuning} --studies {input.studies} --config-json {params.config:q} --source-dir {params.source_dir:q} --out {output} > {log} 2>&1"
+        "--tuning {input.tuning} --studies {input.studies} --config-json {params.config:q} --source-dir {params.source_dir:q} "
+        "--figures-dir {params.figures_dir} --command {params.command:q} --out {output} > {log} 2>&1"

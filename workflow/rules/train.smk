@@ -19,7 +19,8 @@ rule train:
         spec=run_spec,
         out_dir=lambda wildcards, output: Path(output.summary).parent,
         tuned=lambda wildcards, input: f"--tuned {input.tuned}" if input.tuned else "",
+        tracking=tracking_arguments(),
     shell:
         "python -m neuroevo train --data {input.data} --dataset {wildcards.dataset} "
         "--optimizer {wildcards.optimizer} --seed {wildcards.seed} --spec {params.spec:q} "
-        "{params.tuned} --out-dir {params.out_dir} > {log} 2>&1"
+        "{params.tuned} --tracking {params.tracking} --out-dir {params.out_dir} > {log} 2>&1"

@@ -16,7 +16,7 @@ import pandas as pd
 
 from neuroevo.discovery.protocol import comparison_settings
 from neuroevo.discovery.study import parse_study
-from neuroevo.stats import compare_with_best
+from neuroevo.stats import TEST_NAMES, compare_with_best
 from neuroevo.study_report import compact
 from neuroevo.update_rules import TERM_TYPES, Genome
 
@@ -48,16 +48,17 @@ def _cell(values: np.ndarray, result: dict) -> str:
     return f"{text} †" if result["tied_with_best"] else text
 
 
-def fitness_tables(runs: pd.DataFrame, optimizers: list[str], tasks: list[str], alpha: float) -> tuple[list[str], list[str]]:
+def fitness_tables(runs: pd.DataFrame, optimizers: list[str], tasks: list[str], alpha: float, test: str = "wilcoxon") -> tuple[list[str], list[str]]:
     """Markdown lines of the overall table (per seed, the mean over tasks) and of the per-task
     table, plus the names the tests could not reach alpha for."""
     overall = runs.pivot_table(index=["optimizer", "seed"], columns="task", values="fitness").dropna()
-    overall_samples = {name: overall.loc[name].mean(axis=1).to_numpy() if name in overall.index else np.array([]) for name in optimizers}
+    empty = pd.Series(dtype=float)
+    overall_samples = {name: overall.loc[name].mean(axis=1) if name in overall.index else empty for name in optimizers}
     columns = {"overall": overall_samples}
     for task in tasks:
         by_task = runs[runs["task"] == task]
-        columns[task] = {name: by_task[by_task["optimizer"] == name]["fitness"].to_numpy() for name in optimizers}
-    tests = {column: compare_with_best(samples, lower_is_better=False, alpha=alpha) for column, samples in columns.items()}
+        columns[task] = {name: by_task[by_task["optimizer"] == name].set_index("seed")["fitness"] for name in optimizers}
+    tests = {column: compare_with_best(samples, False, alpha, test) for column, samples in columns.items()}
     untestable = sorted({name for results in tests.values() for name, result in results.items() if not result["testable"] and not result["is_best"]})
 
     def rows(names: list[str]) -> list[str]:
@@ -104,6 +105,7 @@ def write_section(
     summary_paths: list[str | Path],
     out: str | Path,
     alpha: float = 0.05,
+    test: str = "wilcoxon",
 ) -> None:
     """The report section (Markdown, links relative to its folder) and comparison.parquet beside it."""
     out, discovery_dir = Path(out), Path(discovery_dir)
@@ -117,7 +119,7 @@ def write_section(
     genome = Genome.load(discovery_dir / "best_genome.json")
     task_names = [task.dataset for task in tasks]
     optimizers = [name for name in comparison["optimizers"] if name in set(runs["optimizer"])]
-    tables, untestable = fitness_tables(runs, optimizers, task_names, alpha)
+    tables, untestable = fitness_tables(runs, optimizers, task_names, alpha, test)
     task_text = ", ".join(f"{task.dataset} ({task.model}{f' {task.hidden}' if task.model == 'mlp' else ''}, {task.subsample} examples)" for task in tasks)
     figure = os.path.relpath(discovery_dir / "fitness.png", out.parent)
     hyperparameters = {optimizer: json.loads(group["hyperparameters"].iloc[0]) for optimizer, group in runs.groupby("optimizer", sort=False)}
@@ -144,12 +146,12 @@ def write_section(
         *tables,
         "",
         f"Mean ± std over seeds. **Bold**: the best mean in the column; †: not significantly different from the best "
-        f"(two-sided Mann-Whitney U, p ≥ {alpha}). A diverged run scores 0 and is counted.",
+        f"(two-sided {TEST_NAMES[test]}, Holm-corrected within each column, p ≥ {alpha}). A diverged run scores 0 and is counted.",
     ]
     if untestable:
         lines.append(
-            f"**Too few seeds to be testable** for {', '.join(untestable)}: with these sample sizes no outcome can reach "
-            f"p < {alpha}, so † there means \"untested\", not \"equal\"."
+            f"**Too few seeds to be testable** for {', '.join(untestable)}: with these sample sizes and this many "
+            f"comparisons no outcome can reach p < {alpha} after correction, so † there means \"untested\", not \"equal\"."
         )
     lines += ["", "Test accuracy (model with the best validation loss), median over seeds:", "", *test_accuracy_table(runs, optimizers, task_names), ""]
     lines += ["<details><summary>Hyperparameters and the discovered genome</summary>", ""]

@@ -18,7 +18,7 @@ DEFAULT_HYPERPARAMETERS = {
     "adam": {"lr": 0.001},
     "adamw": {"lr": 0.001, "weight_decay": 0.01},
 }
-COMPARISON_DEFAULTS = {"optimizers": list(COMPARED), "seeds": [100, 101, 102, 103, 104, 105], "max_steps": 1000, "hyperparameters": {}}
+COMPARISON_DEFAULTS = {"optimizers": list(COMPARED), "seeds": [100, 101, 102, 103, 104, 105, 106, 107], "max_steps": 1000, "hyperparameters": {}}
 TASK_DEFAULTS = {"model": "mlp", "hidden": 32, "subsample": 15000, "batch_size": 128, "augment": False}
 SET_BY_PROTOCOL = ("genome_file", "total_steps")  # the study's genome and max_steps
 
