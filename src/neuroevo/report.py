@@ -16,7 +16,7 @@ import yaml
 
 from neuroevo.aggregate import METRICS
 from neuroevo.stats import TEST_NAMES
-from neuroevo.study_report import compact, rebased
+from neuroevo.study_report import rebased
 from neuroevo.versions import git_commit, package_versions
 
 
@@ -63,7 +63,7 @@ def cost_rows(costs: pd.DataFrame) -> list[dict]:
         {
             "optimizer": row["optimizer"],
             "reached": f"{row['n_reached']}/{row['n_seeds']}",
-            "sample_evals": "-" if math.isnan(row["median_sample_evals"]) else compact(row["median_sample_evals"]),
+            "sample_evals": "-" if math.isnan(row["median_sample_evals"]) else f"{row['median_sample_evals']:,.0f}",
             "seconds": _number(row["median_seconds"], 3),
         }
         for _, row in costs.iterrows()

@@ -7,7 +7,7 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
-PACKAGES = ("neuroevo", "torch", "numpy", "cma", "scikit-learn", "scipy", "pandas", "pyarrow", "jinja2")
+PACKAGES = ("neuroevo", "torch", "numpy", "cma", "scikit-learn", "scipy", "statsmodels", "scikit-posthocs", "pandas", "pyarrow", "jinja2")
 
 
 def package_versions() -> dict[str, str]:
