@@ -104,4 +104,4 @@ def test_changing_a_search_space_reruns_only_that_optimizers_tuning_and_training
     edited = tmp_path / "edited.yaml"
     edited.write_text(base + "tuning:\n  trials: 2\n  startup_trials: 1\n  search_spaces:\n"
                       "    adam: {lr: {distribution: log_uniform, low: 0.001, high: 0.05}}\n")
-    assert planned_jobs(tmp_path, configfile=edited) == {"tune": 1, "train": 2, "aggregate": 1, "report": 1, "all": 1}
+    assert planned_jobs(tmp_path, configfile=edited) == {"tune": 1, "train": 2, "aggregate": 1, "report_figures": 1, "report": 1, "all": 1}

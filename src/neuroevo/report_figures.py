@@ -50,7 +50,7 @@ def plot_cost_curves(dataset: str, histories: pd.DataFrame, out: Path) -> None:
 def plot_test_accuracy_boxes(dataset: str, runs: pd.DataFrame, out: Path) -> None:
     optimizers = list(dict.fromkeys(runs["optimizer"]))
     figure, axes = plt.subplots(figsize=(1.1 * len(optimizers) + 2, 4.0), layout="constrained")
-    axes.boxplot([runs.loc[runs["optimizer"] == name, "test_acc"] for name in optimizers], tick_labels=optimizers)
+    axes.boxplot([runs.loc[runs["optimizer"] == name, "test_acc"] for name in optimizers], tick_labels=optimizers, showfliers=False)
     for index, name in enumerate(optimizers, start=1):  # every seed shown, so a bimodal spread is visible
         values = runs.loc[runs["optimizer"] == name, "test_acc"]
         axes.scatter(np.full(len(values), index) + np.linspace(-0.08, 0.08, len(values)), values, s=10, alpha=0.6)
