@@ -40,6 +40,7 @@ benchmark: setup
 	python benchmarks/population_eval.py
 	python benchmarks/cmaes_generation.py
 	python benchmarks/evolution_budget.py
+	python benchmarks/cmaes_budget.py
 
 clean:
 	rm -rf results resources .snakemake

@@ -8,7 +8,7 @@ import pytest
 from conftest import REPOSITORY, tool_environment
 
 
-@pytest.mark.parametrize("script", ["population_eval.py", "cmaes_generation.py", "evolution_budget.py"])
+@pytest.mark.parametrize("script", ["population_eval.py", "cmaes_generation.py", "evolution_budget.py", "cmaes_budget.py"])
 def test_benchmark_runs_quickly_and_prints_its_target(script):
     result = subprocess.run(
         [sys.executable, str(REPOSITORY / "benchmarks" / script), "--quick"],
