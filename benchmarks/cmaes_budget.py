@@ -14,21 +14,16 @@ Timings are noisy on a shared 2-core machine: compare figures within one run.
 
 from __future__ import annotations
 
-import argparse
 import math
-import os
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
 import torch
+from budget_runs import parse_arguments, prepared, run_budgeted
 
 from neuroevo.evolution import make_engine
 from neuroevo.models import init_parameters
-from neuroevo.prepare import load_prepared, prepare, save_prepared
 from neuroevo.problem import Problem
-from neuroevo.train import RunSpec, TrainingSettings, train
 
 TARGET = 0.83  # cmaes and layerwise_cmaes, each
 BEST_TARGET = 0.85  # the best evolutionary run (Adam's level)
@@ -44,12 +39,6 @@ RUNS = {
     "cmaes (pycma diag)": ("cmaes", {"sigma0": 0.05, "diagonal": True, "engine": "pycma"}, 512),
 }
 EVOLUTIONARY_TARGETS = {"cmaes (torch sep)": TARGET, "layerwise (torch sep)": TARGET}
-
-
-def accuracy_at(history, seconds: float) -> float:
-    """Test accuracy of the best-validation-loss model among the epochs ended by `seconds`."""
-    seen = history[history["wall_s"] <= seconds]
-    return float(seen.loc[seen["val_loss"].idxmin(), "test_acc"]) if len(seen) else float("nan")
 
 
 def generation_split(problem: Problem, engine_name: str, batch_size: int, generations: int) -> tuple[float, float]:
@@ -72,35 +61,9 @@ def generation_split(problem: Problem, engine_name: str, batch_size: int, genera
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="digits, 3 s budgets (a smoke test)")
-    parser.add_argument("--budget", type=float, default=120.0, help="seconds per evolutionary run")
-    parser.add_argument("--data-dir", default="data", help="raw Fashion-MNIST (also found in Debian's path)")
-    args = parser.parse_args()
-    dataset, hidden = ("digits", 16) if args.quick else ("fashion_mnist14", 32)
-    budget = 3.0 if args.quick else args.budget
-    marks = [budget / 4, budget / 2, budget]
-    with tempfile.TemporaryDirectory() as folder:
-        data = Path(folder) / f"{dataset}.npz"
-        save_prepared(prepare(dataset, args.data_dir, val_fraction=0.2, test_fraction=0.2), data)
-        problem = Problem.from_data(load_prepared(data), hidden, "relu")
-        print(f"{dataset}, MLP {problem.spec.n_features}-{hidden}-{problem.spec.n_classes} (n = {problem.n_parameters}), "
-              f"torch {torch.__version__}, {torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.1f}")
-        header = f"{'run':<22} {'budget s':>8} | " + " ".join(f"{f'acc@{mark:g}s':>9}" for mark in marks) + " | generations or steps"
-        print(header)
-        print("-" * len(header))
-        results = {}
-        for name, (optimizer, hyperparameters, batch_size) in RUNS.items():
-            seconds = budget / 6 if name == "adam" else budget
-            settings = TrainingSettings(batch_size=batch_size, max_epochs=100_000, patience=100_000,
-                                        max_seconds=seconds, threads=torch.get_num_threads())
-            summary, history = train(RunSpec(dataset, optimizer, 0, hidden=hidden, training=settings,
-                                             hyperparameters=hyperparameters), data)
-            results[name] = summary
-            print(f"{name:<22} {seconds:>8g} | " + " ".join(f"{accuracy_at(history, mark):>9.4f}" for mark in marks)
-                  + f" | {summary['model_evals'] if optimizer == 'adam' else summary['epochs']} "
-                  + ("steps" if optimizer == "adam" else "epochs"))
-        print()
+    args = parse_arguments(__doc__)
+    with prepared(args) as (data, problem):
+        results = {name: summary for name, (summary, _) in run_budgeted(RUNS, args, data).items()}
         adam = results["adam"]["test_acc"]
         for name, target in EVOLUTIONARY_TARGETS.items():
             accuracy = results[name]["test_acc"]

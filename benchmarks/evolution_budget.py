@@ -15,21 +15,15 @@ Timings are noisy on a shared 2-core machine: compare figures within one run.
 
 from __future__ import annotations
 
-import argparse
 import io
-import os
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
-import pandas as pd
 import torch
+from budget_runs import parse_arguments, prepared, run_budgeted
 
 from neuroevo.optimizers import deep_ga
-from neuroevo.prepare import load_prepared, prepare, save_prepared
 from neuroevo.problem import Problem
-from neuroevo.train import RunSpec, TrainingSettings, train
 
 # name: (optimizer, hyperparameters, batch size, target accuracy or None)
 RUNS = {
@@ -37,12 +31,6 @@ RUNS = {
     "es+adam": ("es", {"pairs": 32, "sigma": 0.02, "lr": 0.003, "inner": "adam"}, 256, 0.83),
     "deep_ga": ("deep_ga", {"popsize": 64, "parents": 10, "sigma": 0.01, "gamma": 1.05}, 512, 0.78),
 }
-
-
-def accuracy_at(history: pd.DataFrame, seconds: float) -> float:
-    """Test accuracy of the best-validation-loss model among the epochs ended by `seconds`."""
-    seen = history[history["wall_s"] <= seconds]
-    return float(seen.loc[seen["val_loss"].idxmin(), "test_acc"]) if len(seen) else float("nan")
 
 
 def chain_costs(problem: Problem, generations: int, popsize: int, repeats: int = 3) -> tuple[float, float]:
@@ -73,37 +61,12 @@ def checkpoint_bytes(problem: Problem, generations: int, parents: int) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="digits, 3 s budgets (a smoke test)")
-    parser.add_argument("--budget", type=float, default=120.0, help="seconds per evolutionary run")
-    parser.add_argument("--data-dir", default="data", help="raw Fashion-MNIST (also found in Debian's path)")
-    args = parser.parse_args()
-    dataset, hidden = ("digits", 16) if args.quick else ("fashion_mnist14", 32)
-    budget = 3.0 if args.quick else args.budget
-    marks = [budget / 4, budget / 2, budget]
-    with tempfile.TemporaryDirectory() as folder:
-        data = Path(folder) / f"{dataset}.npz"
-        save_prepared(prepare(dataset, args.data_dir, val_fraction=0.2, test_fraction=0.2), data)
-        problem = Problem.from_data(load_prepared(data), hidden, "relu")
-        print(f"{dataset}, MLP {problem.spec.n_features}-{hidden}-{problem.spec.n_classes} (n = {problem.n_parameters}), "
-              f"torch {torch.__version__}, {torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.1f}")
-        header = f"{'run':<8} {'budget s':>8} | " + " ".join(f"{f'acc@{mark:g}s':>9}" for mark in marks) + " | steps"
-        print(header)
-        print("-" * len(header))
-        results = {}
-        for name, (optimizer, hyperparameters, batch_size, target) in RUNS.items():
-            seconds = budget / 6 if name == "adam" else budget
-            settings = TrainingSettings(batch_size=batch_size, max_epochs=100_000, patience=100_000,
-                                        max_seconds=seconds, threads=torch.get_num_threads())
-            summary, history = train(RunSpec(dataset, optimizer, 0, hidden=hidden, training=settings,
-                                             hyperparameters=hyperparameters), data)
-            results[name] = (summary, history, target)
-            steps = int(history["generation"].iloc[-1]) if "generation" in history else summary["model_evals"]
-            print(f"{name:<8} {seconds:>8g} | " + " ".join(f"{accuracy_at(history, mark):>9.4f}" for mark in marks)
-                  + f" | {steps} {'generations' if 'generation' in history else 'model evals'}")
-        print()
+    args = parse_arguments(__doc__)
+    with prepared(args) as (data, problem):
+        results = run_budgeted(RUNS, args, data)
         adam = results["adam"][0]["test_acc"]
-        for name, (summary, history, target) in results.items():
+        for name, (summary, history) in results.items():
+            target = RUNS[name][3]
             if target is None:
                 continue
             accuracy = summary["test_acc"]

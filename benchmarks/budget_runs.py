@@ -1,0 +1,69 @@
+"""What the wall-time-budget benchmarks share (evolution_budget.py, cmaes_budget.py): the
+command line, the prepared data and problem, and runs of the ordinary training loop under a
+budget, printed as accuracy at a quarter, half and all of the budget."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+import pandas as pd
+import torch
+
+from neuroevo.prepare import load_prepared, prepare, save_prepared
+from neuroevo.problem import Problem
+from neuroevo.train import RunSpec, TrainingSettings, train
+
+
+def parse_arguments(description: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="digits, 3 s budgets (a smoke test)")
+    parser.add_argument("--budget", type=float, default=120.0, help="seconds per evolutionary run")
+    parser.add_argument("--data-dir", default="data", help="raw Fashion-MNIST (also found in Debian's path)")
+    args = parser.parse_args()
+    args.dataset, args.hidden = ("digits", 16) if args.quick else ("fashion_mnist14", 32)
+    args.budget = 3.0 if args.quick else args.budget
+    return args
+
+
+@contextmanager
+def prepared(args: argparse.Namespace):
+    """(data path, problem) of the benchmark's dataset in a temporary folder; prints the setup."""
+    with TemporaryDirectory() as folder:
+        data = Path(folder) / f"{args.dataset}.npz"
+        save_prepared(prepare(args.dataset, args.data_dir, val_fraction=0.2, test_fraction=0.2), data)
+        problem = Problem.from_data(load_prepared(data), args.hidden, "relu")
+        print(f"{args.dataset}, MLP {problem.spec.n_features}-{args.hidden}-{problem.spec.n_classes} (n = {problem.n_parameters}), "
+              f"torch {torch.__version__}, {torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.1f}")
+        yield data, problem
+
+
+def accuracy_at(history: pd.DataFrame, seconds: float) -> float:
+    """Test accuracy of the best-validation-loss model among the epochs ended by `seconds`."""
+    seen = history[history["wall_s"] <= seconds]
+    return float(seen.loc[seen["val_loss"].idxmin(), "test_acc"]) if len(seen) else float("nan")
+
+
+def run_budgeted(runs: dict[str, tuple], args: argparse.Namespace, data: Path) -> dict[str, tuple[dict, pd.DataFrame]]:
+    """Each run (name -> (optimizer, hyperparameters, batch size, ...)) through `train` under
+    the budget (Adam, the yardstick, a sixth of it); prints the accuracy table."""
+    marks = [args.budget / 4, args.budget / 2, args.budget]
+    width = max(map(len, runs))
+    header = f"{'run':<{width}} {'budget s':>8} | " + " ".join(f"{f'acc@{mark:g}s':>9}" for mark in marks) + " | work"
+    print(header)
+    print("-" * len(header))
+    results = {}
+    for name, (optimizer, hyperparameters, batch_size, *_) in runs.items():
+        seconds = args.budget / 6 if name == "adam" else args.budget
+        settings = TrainingSettings(batch_size=batch_size, max_epochs=100_000, patience=100_000,
+                                    max_seconds=seconds, threads=torch.get_num_threads())
+        summary, history = train(RunSpec(args.dataset, optimizer, 0, hidden=args.hidden, training=settings,
+                                         hyperparameters=hyperparameters), data)
+        results[name] = (summary, history)
+        work = f"{int(history['generation'].iloc[-1])} generations" if "generation" in history else f"{summary['epochs']} epochs"
+        print(f"{name:<{width}} {seconds:>8g} | " + " ".join(f"{accuracy_at(history, mark):>9.4f}" for mark in marks) + f" | {work}")
+    print()
+    return results
