@@ -5,7 +5,6 @@ over generations and a summary."""
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 import pandas as pd
