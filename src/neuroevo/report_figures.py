@@ -69,14 +69,15 @@ def dataset_target(runs: pd.DataFrame, target_fraction: float, target: float | N
 def cost_to_target(dataset: str, runs: pd.DataFrame, histories: pd.DataFrame, target: float) -> pd.DataFrame:
     """Per optimizer: seeds that reach `target` validation accuracy, and the median sample
     evaluations and seconds to the first epoch that does (among the seeds that reach it)."""
+    # The first epoch at or above the target, per (optimizer, seed): one pass over the histories.
+    reached = histories[histories["val_acc"] >= target].sort_values("epoch").groupby(["optimizer", "seed"]).first()
     rows = []
     for optimizer, group in runs.groupby("optimizer", sort=False):
-        costs = []
-        for seed in group["seed"]:
-            history = histories[(histories["optimizer"] == optimizer) & (histories["seed"] == seed)].sort_values("epoch")
-            reached = history[history["val_acc"] >= target]
-            if len(reached):
-                costs.append((reached["sample_evals"].iloc[0], reached["wall_s"].iloc[0]))
+        costs = [
+            (reached.loc[(optimizer, seed), "sample_evals"], reached.loc[(optimizer, seed), "wall_s"])
+            for seed in group["seed"]
+            if (optimizer, seed) in reached.index
+        ]
         rows.append({
             "dataset": dataset,
             "optimizer": optimizer,
