@@ -41,6 +41,7 @@ benchmark: setup
 	python benchmarks/cmaes_generation.py
 	python benchmarks/evolution_budget.py
 	python benchmarks/cmaes_budget.py
+	python benchmarks/cmaes_scaling.py
 
 clean:
 	rm -rf results resources .snakemake

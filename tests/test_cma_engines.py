@@ -57,3 +57,29 @@ def test_engine_choice_follows_dimension_and_override():
     assert isinstance(make_engine(torch.zeros(50), 0.1, None, True, "pycma", 0), PycmaEngine)
     with pytest.raises(ValueError, match="diagonal"):
         make_engine(torch.zeros(50), 0.1, None, False, "torch", 0)
+
+
+def test_mirrored_sep_cma_samples_pairs_and_solves_the_ellipsoid():
+    engine = SepCMA(torch.zeros(20, dtype=torch.float64), 0.5, 11, 0, mirrored=True)
+    assert engine.popsize == 12 and engine.mu == 3  # pairs; the best quarter is recombined
+    population = engine.ask()
+    torch.testing.assert_close(population[:6] + population[6:], 2 * engine.mean.expand(6, -1))
+    x0 = torch.ones(20, dtype=torch.float64)
+    start = float(ellipsoid(x0[None])[0])
+    assert minimize(SepCMA(x0, 0.5, None, 0, mirrored=True), 600) < 1e-8 * start
+
+
+def test_mirrored_sampling_with_pairwise_selection_leaves_the_step_size_unbiased():
+    """On random fitness the step size should drift neither way; recombining both members
+    of mirrored pairs would cancel the steps and shrink it (Brockhoff et al. 2010)."""
+    generator = torch.Generator().manual_seed(0)
+    engine = SepCMA(torch.zeros(200), 1.0, 20, 0, mirrored=True)
+    for _ in range(300):
+        engine.ask()
+        engine.tell(torch.rand(20, generator=generator))
+    assert 0.5 < engine.sigma < 2.0
+
+
+def test_mirrored_sampling_on_pycma_is_refused_with_the_reason():
+    with pytest.raises(ValueError, match="mirrored.*torch sep-CMA-ES only"):
+        make_engine(torch.zeros(50), 0.1, None, "auto", "auto", 0, mirrored=True)

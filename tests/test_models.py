@@ -49,3 +49,27 @@ def test_work_counter_counts_population_and_gradient_work(iris_data):
     problem.loss_and_grad(params, batch)
     assert problem.counter == WorkCounter(sample_evals=5 * 10 + 10, model_evals=6, grad_evals=1)
     assert params.grad is not None
+
+
+def test_layerwise_fitness_shares_the_hidden_layer_and_equals_whole_networks():
+    """Layerwise CMA-ES's fast path (the output layer's candidates reuse the mean's hidden
+    activations) gives the losses of the whole networks, and counts each as a model."""
+    from neuroevo.problem import Problem
+
+    spec = MLPSpec(n_features=196, hidden=32, n_classes=10)
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 196, generator=generator)
+    y = torch.randint(0, 10, (64,), generator=generator)
+    problem = Problem(spec, {"train": x}, {"train": y})
+    mean = init_parameters(spec, seed=0)
+    first, last = (torch.randn(size, part.stop - part.start, generator=generator) * 0.1 for size, part in zip((7, 5), spec.layer_slices))
+
+    fast = problem.layer_population_loss(mean, [first, last], (x, y))
+
+    whole = []
+    for part, block in zip(spec.layer_slices, (first, last)):
+        population = mean.expand(block.shape[0], -1).clone()
+        population[:, part] = block
+        whole.append(population)
+    torch.testing.assert_close(fast, population_cross_entropy(population_logits(spec, torch.cat(whole), x), y))
+    assert problem.counter == WorkCounter(sample_evals=12 * 64, model_evals=12, grad_evals=0)

@@ -58,6 +58,19 @@ def test_cma_settings_resolve_to_concrete_values(iris_data):
     assert all(isinstance(size, int) and size >= 4 for size in resolved["popsize"])
 
 
+def test_layerwise_takes_one_population_size_per_layer(iris_data):
+    settings = TrainingSettings(max_epochs=1)
+    spec = RunSpec("iris", "layerwise_cmaes", seed=0, hidden=8, training=settings, hyperparameters={"popsize": [12, 6]})
+    summary, _ = train(spec, iris_data)
+    assert summary["hyperparameters"]["popsize"] == [12, 6]
+    wrong_length = RunSpec("iris", "layerwise_cmaes", seed=0, hidden=8, training=settings, hyperparameters={"popsize": [12]})
+    with pytest.raises(ValueError, match=r"popsize \[12\] must list one size per layer \(2 layers\)"):
+        train(wrong_length, iris_data)
+    whole_model = RunSpec("iris", "cmaes", seed=0, hidden=8, training=settings, hyperparameters={"popsize": [12, 6]})
+    with pytest.raises(ValueError, match="cmaes: popsize must be one number"):
+        train(whole_model, iris_data)
+
+
 def test_a_diverging_run_is_recorded_with_a_clear_message(iris_data):
     spec = RunSpec(
         "iris", "sgd", seed=0, hidden=8,

@@ -30,6 +30,8 @@ def _summary(out_dir):
 # The discovery comparison's kind of run: a CNN on a subsample, augmented, under a step
 # budget that ends exactly at epoch 40 (13 minibatches of 16 per epoch).
 COMPARISON_RUN = {"model": {"kind": "cnn"}, "training": {"subsample": 200, "augment": True, "max_steps": 520}}
+# Issue 8's fast path: torch sep-CMA-ES per layer, mirrored, one population size per layer.
+MIRRORED_LAYERWISE = {"popsize": [20, 8], "diagonal": True, "engine": "torch", "mirrored": True}
 
 
 @pytest.mark.parametrize(
@@ -40,13 +42,14 @@ COMPARISON_RUN = {"model": {"kind": "cnn"}, "training": {"subsample": 200, "augm
         ("iris", "layerwise_cmaes", 4, {}),
         ("digits", "deep_ga", 64, {}),
         ("digits", "evolved_prior", 16, COMPARISON_RUN),
+        ("digits", "layerwise_cmaes", 16, {"hyperparameters": MIRRORED_LAYERWISE}),
     ],
 )
 def test_killed_run_resumes_and_matches_an_uninterrupted_one(dataset, optimizer, batch_size, extra, request, tmp_path):
     data = request.getfixturevalue(f"{dataset}_data")
     spec = {"model": {"hidden": 16}, "training": {"batch_size": batch_size, "max_epochs": 40, "patience": 100}}
     for key, values in extra.items():
-        spec[key] |= values
+        spec[key] = spec.get(key, {}) | values
     env = tool_environment()
 
     killed_dir = tmp_path / "killed"

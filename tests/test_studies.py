@@ -13,7 +13,7 @@ from neuroevo.study_report import rebased
 
 CONFIG_SCHEMA = yaml.safe_load((REPOSITORY / "workflow" / "schemas" / "config.schema.yaml").read_text())
 STUDY_SCHEMA = yaml.safe_load((REPOSITORY / "workflow" / "schemas" / "study.schema.yaml").read_text())
-SHIPPED_STUDIES = ["ga_mutation", "ga_gamma", "ga_fitness_batch", "es_gradient"]
+SHIPPED_STUDIES = ["ga_mutation", "ga_gamma", "ga_fitness_batch", "es_gradient", "cmaes_speed"]
 TINY_STUDY = REPOSITORY / "tests" / "tiny" / "studies" / "tiny.yaml"
 
 
@@ -37,10 +37,15 @@ def test_shipped_study_variants_fit_their_optimizers_blocks(name):
 
 
 def test_shipped_studies_load_and_plan_in_the_workflow(tmp_path):
-    result = snakemake(tmp_path, "--dry-run", configfile=REPOSITORY / "config" / "studies.yaml")
+    result = snakemake(tmp_path, "--dry-run", "--cores", "4", configfile=REPOSITORY / "config" / "studies.yaml")
     for name in SHIPPED_STUDIES:
         assert f"results/studies/{name}/study.md" in result.stdout
     assert "results/studies/es_gradient/alignment.parquet" in result.stdout
+    # A run reserves as many cores as its torch threads: cmaes_speed's 120 s runs use 2 each.
+    jobs = result.stdout.split("rule ")
+    speed_runs = [job for job in jobs if job.startswith("study_run:") and "study=cmaes_speed" in job]
+    assert len(speed_runs) == 24 and all("threads: 2" in job for job in speed_runs)
+    assert all("threads: 1" in job or "threads:" not in job for job in jobs if "study=ga_gamma" in job)
 
 
 def test_study_schema_datasets_match_the_config_schema():

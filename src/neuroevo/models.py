@@ -108,6 +108,22 @@ def population_logits(spec: MLPSpec, population: torch.Tensor, x: torch.Tensor) 
     return chunks[0] if len(chunks) == 1 else torch.cat(chunks)
 
 
+def last_layer_population_logits(spec: MLPSpec, mean: torch.Tensor, candidates: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Logits [P, B, classes] of P networks that equal `mean` [n] except in the last layer,
+    whose weight and bias are the rows of candidates [P, n_last] (layerwise search).
+
+    The hidden activations of the mean are computed once and shared: each candidate costs a
+    slice of one [B, hidden] x [hidden, P*classes] GEMM instead of a whole network."""
+    (hidden, n_features), (n_classes, _) = spec.layer_shapes
+    first = mean[spec.layer_slices[0]]
+    activations = getattr(torch, spec.activation + "_")(
+        torch.addmm(first[hidden * n_features :], x, first[: hidden * n_features].view(hidden, n_features).t())
+    )
+    weights = candidates[:, : n_classes * hidden].reshape(-1, hidden)  # [P*classes, hidden]
+    logits = (activations @ weights.t()).view(x.shape[0], -1, n_classes).transpose(0, 1)
+    return logits + candidates[:, n_classes * hidden :].unsqueeze(1)
+
+
 def population_cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Mean cross-entropy [P] of logits [P, B, C] against labels y [B]."""
     log_probs = F.log_softmax(logits, dim=-1)

@@ -7,7 +7,13 @@ from dataclasses import dataclass, field
 import torch
 
 from neuroevo.image_models import FlatCNN
-from neuroevo.models import MLPSpec, init_parameters, population_cross_entropy, population_logits
+from neuroevo.models import (
+    MLPSpec,
+    init_parameters,
+    last_layer_population_logits,
+    population_cross_entropy,
+    population_logits,
+)
 from neuroevo.prepare import SPLITS, PreparedData
 
 MODELS = ("mlp", "cnn")
@@ -71,6 +77,21 @@ class Problem:
         """Mean cross-entropy [P] of each candidate on the batch (the evolutionary fitness)."""
         x, y = batch
         return population_cross_entropy(self._counted_logits(population, x), y)
+
+    @torch.no_grad()
+    def layer_population_loss(self, mean: torch.Tensor, blocks: list[torch.Tensor], batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        """Fitness (MLP) of layerwise candidates: blocks[i] [P_i, size of layer i] are candidates
+        for layer i with the other layer at `mean`; returns the P_0 + P_1 losses in that order.
+        Each candidate counts as a model evaluation, but the last layer's are computed from the
+        mean's hidden activations, shared, at a fraction of a network's cost."""
+        x, y = batch
+        first, last = blocks
+        population = mean.expand(first.shape[0], -1).clone()
+        population[:, self.spec.layer_slices[0]] = first
+        self.counter.model_evals += last.shape[0]
+        self.counter.sample_evals += last.shape[0] * x.shape[0]
+        last_losses = population_cross_entropy(last_layer_population_logits(self.spec, mean, last, x), y)
+        return torch.cat([self.population_loss(population, batch), last_losses])
 
     @torch.no_grad()
     def population_scores(self, population: torch.Tensor, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -87,6 +87,12 @@ def training_settings(dataset):
     return {**config["training"], **config["dataset_overrides"].get(dataset, {})}
 
 
+def run_threads(wildcards):
+    """A run reserves as many cores as it runs torch threads (`training.threads`), so that
+    runs under a wall-time budget never share cores."""
+    return training_settings(wildcards.dataset)["threads"]
+
+
 def run_spec(wildcards):
     """Everything that shapes one run's result, as JSON: a change in one optimizer's block
     changes only that optimizer's specs, so Snakemake reruns only its jobs."""
@@ -189,6 +195,12 @@ def study_alignment(wildcards):
     if "alignment" not in load_study(wildcards.study):
         return []
     return f"results/studies/{wildcards.study}/alignment.parquet"
+
+
+def study_run_threads(wildcards):
+    """The cores of a study run: its torch threads, as `run_threads`."""
+    spec = study_run_spec(load_study(wildcards.study), wildcards.variant, config)
+    return spec["training"]["threads"]
 
 
 def study_spec(wildcards):

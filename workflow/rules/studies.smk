@@ -15,7 +15,7 @@ rule study_run:
         lambda wildcards: run_group(study_dataset(wildcards))
     conda:
         "../../envs/neuroevo.yaml"
-    threads: 1
+    threads: study_run_threads
     resources:
         gpu=lambda wildcards: dataset_gpus(study_dataset(wildcards)),
         runtime=lambda wildcards: dataset_run_minutes(study_dataset(wildcards)),

@@ -11,7 +11,7 @@ rule train:
         train_group
     conda:
         "../../envs/neuroevo.yaml"
-    threads: 1
+    threads: run_threads
     resources:
         gpu=gpus_for_run,
         runtime=run_minutes,

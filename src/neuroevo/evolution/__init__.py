@@ -17,7 +17,13 @@ def use_diagonal(diagonal: bool | str, n: int) -> bool:
 
 
 def make_engine(
-    x0: torch.Tensor, sigma0: float, popsize: int | None, diagonal: bool | str, engine: str, seed: int
+    x0: torch.Tensor,
+    sigma0: float,
+    popsize: int | None,
+    diagonal: bool | str,
+    engine: str,
+    seed: int,
+    mirrored: bool = False,
 ) -> PycmaEngine | SepCMA:
     """engine 'auto': the torch sep-CMA-ES for the diagonal case (pycma's per-candidate
     Python work dominates a generation there), pycma for the full covariance."""
@@ -25,12 +31,17 @@ def make_engine(
     if engine == "torch" and not diagonal:
         raise ValueError("engine 'torch' implements only the diagonal (separable) CMA-ES; set diagonal: true or engine: pycma")
     if engine == "torch" or (engine == "auto" and diagonal):
-        return SepCMA(x0, sigma0, popsize, seed)
+        return SepCMA(x0, sigma0, popsize, seed, mirrored)
+    if mirrored:
+        raise ValueError(
+            "mirrored: true (mirrored sampling with pairwise selection) is implemented by the torch sep-CMA-ES "
+            f"only, and this search ({x0.numel()} parameters, diagonal: {diagonal}, engine: {engine}) runs on pycma"
+        )
     return PycmaEngine(x0, sigma0, popsize, diagonal, seed)
 
 
 def describe_engine(engine: PycmaEngine | SepCMA) -> dict:
     """What `auto` and `None` settings resolved to, for the summary and the report."""
     if isinstance(engine, SepCMA):
-        return {"popsize": engine.popsize, "diagonal": True, "engine": "torch"}
-    return {"popsize": engine.popsize, "diagonal": engine.diagonal, "engine": "pycma"}
+        return {"popsize": engine.popsize, "diagonal": True, "engine": "torch", "mirrored": engine.mirrored}
+    return {"popsize": engine.popsize, "diagonal": engine.diagonal, "engine": "pycma", "mirrored": False}

@@ -23,6 +23,7 @@ class Hyperparameters:
     sigma0: float = 0.1
     diagonal: bool | str = "auto"  # "auto": diagonal above 1000 parameters
     engine: str = "auto"  # "auto", "pycma" or "torch" (torch: diagonal only)
+    mirrored: bool = False  # mirrored sampling with pairwise selection (torch engine only)
 
 
 @dataclass
@@ -32,7 +33,9 @@ class State:
 
 def init(params: torch.Tensor, hyperparameters: Hyperparameters, problem: Problem, seed: int) -> State:
     h = hyperparameters
-    return State(make_engine(params, h.sigma0, h.popsize, h.diagonal, h.engine, seed))
+    if isinstance(h.popsize, list):
+        raise ValueError(f"cmaes: popsize must be one number (a list, one per layer, is for layerwise_cmaes), got {h.popsize}")
+    return State(make_engine(params, h.sigma0, h.popsize, h.diagonal, h.engine, seed, h.mirrored))
 
 
 def step(state: State, problem: Problem, batch) -> dict:

@@ -2,8 +2,9 @@
 layer (weights and bias). For each batch, every layer's CMA-ES evaluates its population
 with the other layers held at their current means; then all layers update at once.
 
-All layers' candidates are stacked into one population and evaluated in a single batched
-call. `diagonal: auto` decides per layer, by that layer's size.
+All layers' candidates are evaluated in one call, batched: the first layer's as one
+population, the output layer's from the mean's hidden activations, computed once (see
+`Problem.layer_population_loss`). `diagonal: auto` decides per layer, by that layer's size.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from neuroevo.problem import Problem
 
 @dataclass
 class Hyperparameters:
-    popsize: int | None = None  # per layer; None: the CMA-ES default 4 + 3 ln n_layer
+    popsize: int | list[int | None] | None = None  # per layer, or a list of one per layer; None: 4 + 3 ln n_layer
     sigma0: float = 0.1
     diagonal: bool | str = "auto"  # "auto": diagonal for layers above 1000 parameters
     engine: str = "auto"  # "auto", "pycma" or "torch" (torch: diagonal only)
+    mirrored: bool = False  # mirrored sampling with pairwise selection (torch engine only)
 
 
 @dataclass
@@ -34,10 +36,13 @@ class State:
 def init(params: torch.Tensor, hyperparameters: Hyperparameters, problem: Problem, seed: int) -> State:
     h = hyperparameters
     slices = problem.spec.layer_slices
+    popsizes = h.popsize if isinstance(h.popsize, list) else [h.popsize] * len(slices)
+    if len(popsizes) != len(slices):
+        raise ValueError(f"layerwise_cmaes: popsize {h.popsize} must list one size per layer ({len(slices)} layers)")
     # A distinct seed per layer, so the layers' samples are independent.
     engines = [
-        make_engine(params[part], h.sigma0, h.popsize, h.diagonal, h.engine, seed * 1000 + index)
-        for index, part in enumerate(slices)
+        make_engine(params[part], h.sigma0, popsize, h.diagonal, h.engine, seed * 1000 + index, h.mirrored)
+        for index, (part, popsize) in enumerate(zip(slices, popsizes))
     ]
     return State(slices, engines)
 
@@ -47,14 +52,8 @@ def parameters(state: State) -> torch.Tensor:
 
 
 def step(state: State, problem: Problem, batch) -> dict:
-    mean = parameters(state)
-    blocks = []
-    for part, engine in zip(state.slices, state.engines):
-        candidates = engine.ask()
-        block = mean.expand(candidates.shape[0], -1).clone()
-        block[:, part] = candidates
-        blocks.append(block)
-    fitness = problem.population_loss(torch.cat(blocks), batch)
+    blocks = [engine.ask() for engine in state.engines]
+    fitness = problem.layer_population_loss(parameters(state), blocks, batch)
     for engine, layer_fitness in zip(state.engines, fitness.split([len(block) for block in blocks])):
         engine.tell(layer_fitness)
     return {
@@ -72,6 +71,6 @@ OPTIMIZER = OptimizerSpec(
     step=step,
     parameters=parameters,
     resolved=lambda state: {
-        key: [describe_engine(engine)[key] for engine in state.engines] for key in ("popsize", "diagonal", "engine")
+        key: [describe_engine(engine)[key] for engine in state.engines] for key in ("popsize", "diagonal", "engine", "mirrored")
     },
 )
