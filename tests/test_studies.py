@@ -169,3 +169,16 @@ def test_tiny_study_runs_through_snakemake_into_the_report(tmp_path):
     assert "## Tiny: es vs adam" in report and "### ES gradient alignment" in report
     for link in links:
         assert f"](../studies/tiny/{link})" in report and (report_dir / "../studies/tiny" / link).exists()
+
+
+def test_study_section_names_the_training_keys_a_variant_changes():
+    from neuroevo.study_report import _setup_lines
+
+    def summary(batch_size):
+        return {"model": {"hidden": 8, "activation": "relu"}, "n_parameters": 99, "seed": 0,
+                "training": {"batch_size": batch_size, "threads": 2}, "hyperparameters": {}}
+
+    study = {"dataset": "iris", "variants": {"fast": {"optimizer": "adam", "training": {"batch_size": 4}}, "plain": {"optimizer": "sgd"}}}
+    lines = _setup_lines("s", study, {"fast": [(summary(4), None)], "plain": [(summary(16), None)]})
+    assert lines[1] == "Training: batch_size = 16, threads = 2."
+    assert lines[2] == "Variant `fast` differs: batch_size = 4."

@@ -69,12 +69,18 @@ def results_table(study: dict, runs: dict[str, list[tuple[dict, pd.DataFrame]]])
 
 def _setup_lines(name: str, study: dict, runs: dict[str, list[tuple[dict, pd.DataFrame]]]) -> list[str]:
     """Dataset, model, seeds and the resolved settings the runs used (from their summaries)."""
-    first = next((entries[0][0] for entries in runs.values() if entries), None)
+    # The shared training settings are those of a variant without training keys of its own.
+    plain = [label for label, entries in runs.items() if entries and not study["variants"][label].get("training")]
+    first = runs[plain[0]][0][0] if plain else next((entries[0][0] for entries in runs.values() if entries), None)
     lines = [f"Study `{name}`, dataset `{study['dataset']}`."]
     if first:
         model = first["model"]
         lines[0] += f" MLP with {model['hidden']} hidden units ({model['activation']}), {first['n_parameters']:,} parameters."
         lines.append(f"Training: {_settings_text(first['training'])}.")
+        for label, entries in runs.items():
+            own = {key: value for key, value in entries[0][0]["training"].items() if first["training"].get(key) != value} if entries else {}
+            if own:
+                lines.append(f"Variant `{label}` differs: {_settings_text(own)}.")
     seeds = sorted({summary["seed"] for entries in runs.values() for summary, _ in entries})
     lines.append(f"Seeds: {', '.join(map(str, seeds))}. Every figure shows the median over seeds (line) and the interquartile range (band).")
     lines += ["", "<details><summary>Hyperparameters of each variant</summary>", ""]
