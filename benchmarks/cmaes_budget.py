@@ -94,18 +94,18 @@ def main() -> None:
     with prepared(args) as (data, problem):
         # Within the budget: a run ends at the first epoch end past it, a few seconds later.
         runs = run_budgeted(RUNS, args, data)
-        results = {name: {"test_acc": accuracy_at(history, args.budget)} for name, (_, history) in runs.items()}
-        adam = results["adam"]["test_acc"]
+        results = {name: accuracy_at(history, args.budget) for name, (_, history) in runs.items()}
+        adam = results["adam"]
         for name, target in EVOLUTIONARY_TARGETS.items():
-            accuracy = results[name]["test_acc"]
+            accuracy = results[name]
             print(f"{name}: test accuracy {accuracy:.4f} = {accuracy / target:.3f} of its target {target} -> "
                   f"{'MET' if accuracy >= target else 'NOT MET'}; {accuracy / adam:.3f} of Adam's {adam:.4f}")
-        best = max((name for name in RUNS if name != "adam"), key=lambda name: results[name]["test_acc"])
-        accuracy = results[best]["test_acc"]
+        best = max((name for name in RUNS if name != "adam"), key=lambda name: results[name])
+        accuracy = results[best]
         print(f"best evolutionary run: {best}, {accuracy:.4f} = {accuracy / BEST_TARGET:.3f} of the target {BEST_TARGET} -> "
               f"{'MET' if accuracy >= BEST_TARGET else 'NOT MET'}")
-        naive = results["cmaes (pycma diag)"]["test_acc"]
-        print(f"cmaes, ours / pycma diagonal used naively: test accuracy {results['cmaes (torch sep)']['test_acc'] / naive:.3f}x")
+        naive = results["cmaes (pycma diag)"]
+        print(f"cmaes, ours / pycma diagonal used naively: test accuracy {results['cmaes (torch sep)'] / naive:.3f}x")
         print()
         generations = 5 if args.quick else 40
         for name in EVOLUTIONARY_TARGETS:
