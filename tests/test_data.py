@@ -49,15 +49,38 @@ def test_missing_dataset_names_the_files_the_places_and_the_remedy(tmp_path):
         load_raw("cifar10", tmp_path)
 
 
+def _python2_batch(images, labels):
+    """A batch pickled as the official files are (Python 2's cPickle, protocol 2): numpy's
+    old module names and the pixels as one byte string."""
+    n = len(images)
+    array = (
+        b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85U\x01b\x87R"
+        b"(K\x01J" + n.to_bytes(4, "little") + b"M\x00\x0c\x86"  # shape (n, 3072)
+        b"cnumpy\ndtype\nU\x02u1K\x00K\x01\x87R(K\x03U\x01|NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb"
+        b"\x89T" + (n * 3072).to_bytes(4, "little") + images.astype(np.uint8).tobytes() + b"tb"
+    )
+    label_list = b"](" + b"".join(b"K" + bytes([label]) for label in labels) + b"e"
+    return b"\x80\x02}(U\x04data" + array + b"U\x06labels" + label_list + b"u."
+
+
 def test_cifar10_python_batches_are_read(tmp_path):
     folder = tmp_path / "cifar-10-batches-py"
     folder.mkdir()
     rng = np.random.default_rng(0)
+    images = {}
     for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-        batch = {"data": rng.integers(0, 256, (10, 3072), dtype=np.uint8), "labels": list(range(10))}
-        (folder / name).write_bytes(pickle.dumps(batch))
-    raw = load_raw("cifar10", tmp_path)
+        images[name] = rng.integers(0, 256, (10, 3072), dtype=np.uint8)
+        if name == "test_batch":  # numpy 2's own pickle, as a re-pickled copy would be
+            (folder / name).write_bytes(pickle.dumps({"data": images[name], "labels": list(range(10))}))
+        else:
+            (folder / name).write_bytes(_python2_batch(images[name], range(10)))
+    with pytest.warns(UserWarning, match="not the official CIFAR-10 file") as warned:
+        raw = load_raw("cifar10", tmp_path)
     assert raw.x_train.shape == (50, 3072) and raw.x_test.shape == (10, 3072)
+    np.testing.assert_array_equal(raw.x_train[:10], images["data_batch_1"] / np.float32(255.0))
+    np.testing.assert_array_equal(raw.y_test, np.arange(10))
+    # Every file whose md5 is not the official one is named, once.
+    assert sorted(str(w.message).split(":")[0] for w in warned) == sorted(str(folder / name) for name in images)
 
 
 def test_split_is_stratified_fixed_and_standardized_on_train_only(tmp_path):
@@ -69,10 +92,11 @@ def test_split_is_stratified_fixed_and_standardized_on_train_only(tmp_path):
     assert abs(data.x["test"].mean()) > 1e-4  # test statistics were not used
     again = prepare("iris", split_seed=3, val_fraction=0.2, test_fraction=0.2)
     np.testing.assert_array_equal(again.x["test"], data.x["test"])
-    save_prepared(data, tmp_path / "iris.npz")
-    loaded = load_prepared(tmp_path / "iris.npz")
+    checksum = save_prepared(data, tmp_path / "iris.npz")
+    loaded = load_prepared(tmp_path / "iris.npz", expected_name="iris")
     np.testing.assert_array_equal(loaded.x["val"], data.x["val"])
     assert loaded.n_classes == 3 and loaded.name == "iris"
+    assert loaded.checksum == checksum and len(checksum) == 64 and data.checksum == ""  # only files carry one
 
 
 @pytest.mark.skipif(not DEBIAN_FASHION_MNIST.is_dir(), reason="Debian's dataset-fashion-mnist is not installed")

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from neuroevo.stats import compare_with_best
+from neuroevo.summaries import load_summary
 
 
 @dataclass(frozen=True)
@@ -35,12 +36,14 @@ METRICS = [
     Metric("grad_evals", "grad evals", True),
 ]
 JSON_COLUMNS = ("hyperparameters", "model", "training", "versions")
+# What the tables and the report read of each run; a summary without them is refused by name.
+RUN_KEYS = ("dataset", "optimizer", "seed", "status", "device", *(metric.name for metric in METRICS))
 
 
 def load_runs(summary_paths: list[str | Path]) -> pd.DataFrame:
     rows = []
     for path in summary_paths:
-        summary = json.loads(Path(path).read_text())
+        summary = load_summary(path, RUN_KEYS)
         for key in JSON_COLUMNS:  # nested settings stay readable as one JSON column each
             summary[key] = json.dumps(summary.get(key, {}), sort_keys=True)
         rows.append(summary)

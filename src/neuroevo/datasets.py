@@ -9,12 +9,17 @@ config allows downloads); Fashion-MNIST is also found where Debian's
 from __future__ import annotations
 
 import gzip
+import hashlib
 import pickle
+import warnings
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
+
+from neuroevo.errors import CorruptFileError
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 IDX_FILES = {
@@ -58,17 +63,38 @@ def _load_digits(data_dir: Path, download: bool) -> RawDataset:
     return RawDataset(bunch.data.astype(np.float32), bunch.target.astype(np.int64), None, None, 10)
 
 
+def _refetch(path: Path) -> str:
+    """How to replace a damaged raw file: Debian's package, or a fresh copy."""
+    if path.parent == DEBIAN_FASHION_MNIST:
+        return "reinstall Debian's package: apt-get install --reinstall dataset-fashion-mnist"
+    # Deleting comes first: torchvision's downloader skips files that are already there.
+    return "delete it and download it again (data.download: true in the config), or copy it again from the original"
+
+
 def read_idx(path: Path) -> np.ndarray:
-    """Read an IDX file (the MNIST format), gzipped or not."""
+    """Read an IDX file (the MNIST format), gzipped or not; a truncated or damaged file is
+    refused by name with the size its header promises."""
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as handle:
-        raw = handle.read()
+    try:
+        with opener(path, "rb") as handle:
+            raw = handle.read()
+    except (EOFError, gzip.BadGzipFile, zlib.error) as error:  # a cut-off download, or not gzip
+        raise CorruptFileError(f"{path}: truncated or corrupt gzip file ({error}); {_refetch(path)}") from error
     magic = int.from_bytes(raw[:4], "big")
-    if magic >> 8 != 0x08:  # 0x08 = unsigned byte, the only type MNIST-like files use
-        raise ValueError(f"{path}: not an unsigned-byte IDX file (magic {magic:#x})")
+    if len(raw) < 4 or magic >> 8 != 0x08:  # 0x08 = unsigned byte, the only type MNIST-like files use
+        raise CorruptFileError(f"{path}: not an unsigned-byte IDX file (magic {magic:#x}); {_refetch(path)}")
     n_dims = magic & 0xFF
+    offset = 4 + 4 * n_dims
     shape = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(n_dims)]
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * n_dims).reshape(shape)
+    expected = offset + int(np.prod(shape, dtype=np.int64))
+    if len(raw) != expected:
+        unpacked = " once decompressed" if path.suffix == ".gz" else ""
+        problem = "truncated IDX file" if len(raw) < expected else "IDX file longer than its header says"
+        raise CorruptFileError(
+            f"{path}: {problem} ({len(raw):,} bytes{unpacked}; the header's shape {tuple(shape)} needs "
+            f"{expected:,}); {_refetch(path)}"
+        )
+    return np.frombuffer(raw, dtype=np.uint8, offset=offset).reshape(shape)
 
 
 def _find_idx_dir(candidates: list[Path]) -> Path | None:
@@ -122,6 +148,83 @@ CIFAR10_FOLDER = "cifar-10-batches-py"
 CIFAR10_TRAIN = [f"data_batch_{i}" for i in range(1, 6)]
 
 
+def _official_cifar10_md5() -> dict[str, str]:
+    """File name -> md5 of the official batches, as torchvision's CIFAR10 lists them."""
+    import torchvision.datasets
+
+    cifar = torchvision.datasets.CIFAR10
+    return {name: md5 for name, md5 in getattr(cifar, "train_list", []) + getattr(cifar, "test_list", [])}
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _array_reconstructor() -> Callable:
+    try:  # numpy >= 2 (where numpy.core is a deprecated alias)
+        from numpy._core.multiarray import _reconstruct
+    except ImportError:  # numpy 1.x
+        from numpy.core.multiarray import _reconstruct
+    return _reconstruct
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    """Unpickles a CIFAR-10 batch without running anything else: a pickle can call any
+    importable function, so only numpy's array reconstruction is let through. The names are
+    those the official files (numpy 1) and numpy 2's pickles use; lists, dicts, strings and
+    numbers need no lookup at all."""
+
+    def __init__(self, handle, path: Path):
+        super().__init__(handle, encoding="latin1")  # the batches were pickled by Python 2
+        self.path = path
+        reconstruct = _array_reconstructor()
+        self.allowed = {
+            ("numpy.core.multiarray", "_reconstruct"): reconstruct,
+            ("numpy._core.multiarray", "_reconstruct"): reconstruct,
+            ("numpy", "ndarray"): np.ndarray,
+            ("numpy", "dtype"): np.dtype,
+        }
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self.allowed:
+            raise CorruptFileError(
+                f"{self.path}: refused to unpickle {module}.{name}: a CIFAR-10 batch holds only arrays, lists and "
+                "strings, so this file is not one and may run code when loaded; delete it and unpack the official "
+                "cifar-10-python.tar.gz again"
+            )
+        return self.allowed[(module, name)]
+
+
+def read_cifar10_batch(path: Path, official_md5: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Images ([N, 3072] float32 in [0, 1]) and labels of one python-version CIFAR-10 batch.
+
+    A file whose md5 is not `official_md5` is read with a warning (it may be a test's or a
+    subset's); what protects the reader is the restricted unpickler, for every file.
+    """
+    if official_md5 and _md5(path) != official_md5:
+        warnings.warn(f"{path}: not the official CIFAR-10 file (md5 differs from {official_md5}); reading it as arrays only", stacklevel=2)
+    remedy = "delete it and unpack the official cifar-10-python.tar.gz again (data.download: true fetches it)"
+    try:
+        with open(path, "rb") as handle:
+            batch = _ArrayUnpickler(handle, path).load()
+    except CorruptFileError:
+        raise
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as error:
+        raise CorruptFileError(f"{path}: truncated or corrupt CIFAR-10 batch ({type(error).__name__}: {error}); {remedy}") from error
+    if not isinstance(batch, dict) or "data" not in batch or "labels" not in batch:
+        raise CorruptFileError(f"{path}: not a CIFAR-10 batch (expected a dict with 'data' and 'labels'); {remedy}")
+    data, labels = np.asarray(batch["data"]), np.asarray(batch["labels"])
+    if data.ndim != 2 or data.shape[1] != 3072 or labels.shape != (len(data),):
+        raise CorruptFileError(
+            f"{path}: not a CIFAR-10 batch (data of shape {data.shape} and {labels.size} labels; expected [N, 3072] and N); {remedy}"
+        )
+    return data.astype(np.float32) / 255.0, labels
+
+
 def _load_cifar10(data_dir: Path, download: bool) -> RawDataset:
     folder = data_dir / CIFAR10_FOLDER
     names = CIFAR10_TRAIN + ["test_batch"]
@@ -137,14 +240,9 @@ def _load_cifar10(data_dir: Path, download: bool) -> RawDataset:
             "fetch it (needs internet), or unpack cifar-10-python.tar.gz into "
             f"{data_dir} by hand."
         )
-
-    def read(name: str) -> tuple[np.ndarray, np.ndarray]:
-        with open(folder / name, "rb") as handle:
-            batch = pickle.load(handle, encoding="latin1")
-        return np.asarray(batch["data"], dtype=np.float32) / 255.0, np.asarray(batch["labels"])
-
-    train = [read(name) for name in CIFAR10_TRAIN]
-    x_test, y_test = read("test_batch")
+    official = _official_cifar10_md5()
+    train = [read_cifar10_batch(folder / name, official.get(name)) for name in CIFAR10_TRAIN]
+    x_test, y_test = read_cifar10_batch(folder / "test_batch", official.get("test_batch"))
     return RawDataset(
         np.concatenate([x for x, _ in train]),
         np.concatenate([y for _, y in train]).astype(np.int64),

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from neuroevo.datasets import load_raw
+from neuroevo.errors import CorruptFileError
 
 SPLITS = ("train", "val", "test")
+ARRAYS = tuple(f"{kind}_{split}" for kind in ("x", "y") for split in SPLITS)
 
 
 @dataclass
@@ -19,6 +24,9 @@ class PreparedData:
     n_classes: int
     x: dict[str, np.ndarray]  # split -> [N, features] float32, standardized
     y: dict[str, np.ndarray]  # split -> [N] int64
+    # sha256 of the saved file's contents (prepared_checksum): set by load_prepared, returned
+    # by save_prepared; "" for data not read from a file (prepare(), subsets, tensors).
+    checksum: str = ""
 
     @property
     def n_features(self) -> int:
@@ -65,21 +73,75 @@ def prepare(
     )
 
 
-def save_prepared(data: PreparedData, path: str | Path) -> None:
+def prepared_checksum(name: str, n_classes: int, arrays: dict[str, np.ndarray]) -> str:
+    """sha256 hex over the dataset's name, class count and each array's dtype, shape and bytes
+    (in ARRAYS order): a file of another dataset, or with any array changed, differs."""
+    digest = hashlib.sha256()
+    header = {"name": name, "n_classes": int(n_classes), "arrays": {key: [arrays[key].dtype.str, list(arrays[key].shape)] for key in ARRAYS}}
+    digest.update(json.dumps(header, sort_keys=True).encode())
+    for key in ARRAYS:
+        digest.update(np.ascontiguousarray(arrays[key]).data)
+    return digest.hexdigest()
+
+
+def _arrays(data: PreparedData) -> dict[str, np.ndarray]:
+    return {f"x_{split}": data.x[split] for split in SPLITS} | {f"y_{split}": data.y[split] for split in SPLITS}
+
+
+def save_prepared(data: PreparedData, path: str | Path) -> str:
+    """Write the prepared file with its checksum; returns the checksum."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    arrays = {f"x_{split}": data.x[split] for split in SPLITS}
-    arrays |= {f"y_{split}": data.y[split] for split in SPLITS}
+    arrays = _arrays(data)
+    checksum = prepared_checksum(data.name, data.n_classes, arrays)
     partial = path.with_name(path.name + ".partial.npz")
-    np.savez(partial, name=np.array(data.name), n_classes=np.array(data.n_classes), **arrays)
+    np.savez(partial, name=np.array(data.name), n_classes=np.array(data.n_classes), checksum=np.array(checksum), **arrays)
     os.replace(partial, path)  # a killed job never leaves a truncated file behind
+    return checksum
 
 
-def load_prepared(path: str | Path) -> PreparedData:
-    with np.load(path) as archive:
-        return PreparedData(
-            name=str(archive["name"]),
-            n_classes=int(archive["n_classes"]),
-            x={split: archive[f"x_{split}"] for split in SPLITS},
-            y={split: archive[f"y_{split}"] for split in SPLITS},
+def load_prepared(path: str | Path, expected_name: str | None = None) -> PreparedData:
+    """The prepared file at `path`, verified against its checksum (CorruptFileError if it is
+    damaged, made before checksums, or not a prepared file at all); with `expected_name`,
+    ValueError if it holds another dataset. Verifying costs one sha256 pass over the arrays."""
+    path = Path(path)
+
+    def corrupt(problem: str) -> CorruptFileError:
+        return CorruptFileError(f"{path}: corrupt prepared dataset ({problem}); delete it or run snakemake --forcerun data")
+
+    try:
+        with open(path, "rb") as handle:
+            start = handle.read(4)
+        # Sniffed first so that random bytes or a pickle never reach numpy's advice to allow pickles.
+        if start != b"PK\x03\x04":
+            raise corrupt("empty file" if not start else "not an .npz archive: it does not start as a zip file does")
+        # No pickles: a prepared file holds plain arrays, and one from elsewhere must not run code.
+        with np.load(path, allow_pickle=False) as archive:
+            if "checksum" not in archive.files:
+                raise corrupt("no checksum: written by an older version, or not by neuroevo")
+            name, n_classes, stored = str(archive["name"]), int(archive["n_classes"]), str(archive["checksum"])
+            arrays = {key: archive[key] for key in ARRAYS}
+    except FileNotFoundError:
+        raise  # not corrupt, just not made yet: the error already names the path
+    except CorruptFileError:
+        raise
+    except (zipfile.BadZipFile, EOFError) as error:
+        raise corrupt(f"truncated or damaged archive, {type(error).__name__}: {error}") from error
+    except KeyError as error:
+        raise corrupt(f"an array is missing, {error}") from error
+    except (ValueError, TypeError, OSError) as error:  # e.g. an object array, or a name that is not text
+        raise corrupt(f"{type(error).__name__}: {error}") from error
+    if prepared_checksum(name, n_classes, arrays) != stored:
+        raise corrupt("checksum mismatch: its contents changed after it was written")
+    if expected_name is not None and name != expected_name:
+        raise ValueError(
+            f"{path}: prepared dataset is {name!r}, not the expected {expected_name!r}; pass the file prepared for "
+            f"{expected_name} (resources/data/{expected_name}.npz), or delete this one and run snakemake --forcerun data"
         )
+    return PreparedData(
+        name=name,
+        n_classes=n_classes,
+        x={split: arrays[f"x_{split}"] for split in SPLITS},
+        y={split: arrays[f"y_{split}"] for split in SPLITS},
+        checksum=stored,
+    )

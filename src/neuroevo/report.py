@@ -17,6 +17,7 @@ import yaml
 from neuroevo.aggregate import METRICS
 from neuroevo.stats import TEST_NAMES
 from neuroevo.study_report import rebased
+from neuroevo.summaries import read_json_object
 from neuroevo.versions import git_commit, package_versions
 
 
@@ -106,11 +107,15 @@ def dataset_tables(metrics: pd.DataFrame, tests: pd.DataFrame, costs: pd.DataFra
     return tables
 
 
+# What the report reads of each tuning result; a result without them is refused by name.
+TUNING_KEYS = ("dataset", "optimizer", "tuned_values", "n_trials", "n_pruned", "objective", "objective_name")
+
+
 def tuning_tables(tuning_paths: list[str | Path]) -> dict[str, list[dict]]:
     """Per dataset: each tuned optimizer's best values, trial counts and objective."""
     by_dataset: dict[str, list[dict]] = {}
     for path in tuning_paths:
-        result = json.loads(Path(path).read_text())
+        result = read_json_object(path, TUNING_KEYS, "tuning result")
         by_dataset.setdefault(result["dataset"], []).append({
             "optimizer": result["optimizer"],
             "values": {key: _number(value) if isinstance(value, float) else value for key, value in result["tuned_values"].items()},

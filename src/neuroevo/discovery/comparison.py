@@ -18,27 +18,33 @@ from neuroevo.discovery.protocol import comparison_settings
 from neuroevo.discovery.study import parse_study
 from neuroevo.stats import TEST_NAMES, compare_with_best
 from neuroevo.study_report import compact
+from neuroevo.summaries import load_summary, read_json_object
 from neuroevo.update_rules import TERM_TYPES, Genome
+
+COLUMNS = ("status", "fitness", "final_val_acc", "final_train_loss", "test_acc", "steps", "train_time_s")
+
 
 def load_comparison(summary_paths: list[str | Path]) -> pd.DataFrame:
     """One row per run (task, optimizer, seed) from .../comparison/TASK/OPTIMIZER/SEED/summary.json."""
     rows = []
     for path in map(Path, summary_paths):
-        summary = json.loads(path.read_text())
+        summary = load_summary(path, ("optimizer", "seed", *COLUMNS, "hyperparameters"))
         rows.append({
             "task": path.parents[2].name,
             "optimizer": summary["optimizer"],
             "seed": summary["seed"],
-            "status": summary["status"],
-            "fitness": summary["fitness"],
-            "final_val_acc": summary["final_val_acc"],
-            "final_train_loss": summary["final_train_loss"],
-            "test_acc": summary["test_acc"],
-            "steps": summary["steps"],
-            "train_time_s": summary["train_time_s"],
+            **{column: summary[column] for column in COLUMNS},
             "hyperparameters": json.dumps(summary["hyperparameters"], sort_keys=True),
         })
     return pd.DataFrame(rows)
+
+
+def load_discovery_summary(discovery_dir: str | Path) -> dict:
+    """The GA's summary.json, refused by name if damaged."""
+    path = Path(discovery_dir) / "summary.json"
+    # The GA's folder also holds the comparison runs: redo the GA alone, never delete the folder.
+    return read_json_object(path, ("best_fitness", "generations", "best_per_task"), "discovery summary",
+                            f"rerun the discovery with snakemake --forcerun {path}")
 
 
 def _cell(values: np.ndarray, result: dict) -> str:
@@ -115,7 +121,7 @@ def write_section(
     out.parent.mkdir(parents=True, exist_ok=True)
     runs = load_comparison(summary_paths)
     runs.to_parquet(out.with_name("comparison.parquet"), index=False)
-    summary = json.loads((discovery_dir / "summary.json").read_text())
+    summary = load_discovery_summary(discovery_dir)
     genome = Genome.load(discovery_dir / "best_genome.json")
     task_names = [task.dataset for task in tasks]
     optimizers = [name for name in comparison["optimizers"] if name in set(runs["optimizer"])]
