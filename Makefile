@@ -11,7 +11,7 @@ export PATH := $(BIN):$(PATH)
 FASHION_MNIST := /usr/share/datasets/fashion-mnist
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: setup study test benchmark clean fashion-mnist
+.PHONY: setup study test lint benchmark clean fashion-mnist
 
 setup: $(VENV)/.installed
 
@@ -35,6 +35,11 @@ study: setup fashion-mnist
 
 test: setup
 	pytest
+
+# Pyflakes-level errors in the package, tests and benchmarks; the Snakefile and rules formatted.
+lint: setup
+	ruff check src tests benchmarks
+	snakefmt --check Snakefile workflow/rules
 
 benchmark: setup
 	python benchmarks/population_eval.py

@@ -231,6 +231,18 @@ def test_a_damaged_run_summary_is_named_with_how_to_redo_that_run(reader, damage
         assert "seed" in message and "test_acc" in message
 
 
+@pytest.mark.parametrize("reader", ["aggregate", "study section"])
+def test_a_damaged_run_history_is_named_with_how_to_redo_that_run(reader, tmp_path):
+    paths = _runs(tmp_path / "runs" / "iris", json.dumps(RUN | {"seed": 1}))
+    history = paths[1].with_name("history.parquet")
+    history.write_bytes(history.read_bytes()[:40])
+    read = {"aggregate": lambda: aggregate(paths, tmp_path / "summary"), "study section": lambda: load_study_runs(paths)}[reader]
+    with pytest.raises(CorruptFileError) as error:
+        read()
+    message = str(error.value)
+    assert message.startswith(f"{history}: corrupt run history (") and f"snakemake --forcerun {paths[1]}" in message
+
+
 def test_a_damaged_discovery_summary_or_tuning_result_is_named(tmp_path):
     (tmp_path / "summary.json").write_text('{"best_fitness": 0.5, "generations"')
     with pytest.raises(CorruptFileError) as error:

@@ -4,7 +4,7 @@ import pickle
 import numpy as np
 import pytest
 
-from neuroevo.datasets import DEBIAN_FASHION_MNIST, DatasetNotFoundError, load_raw, read_idx
+from neuroevo.datasets import DEBIAN_FASHION_MNIST, DatasetNotFoundError, load_raw
 from neuroevo.prepare import load_prepared, prepare, save_prepared
 
 

@@ -1,9 +1,7 @@
 import dataclasses
-import json
 import math
 
 import pytest
-import torch
 
 from neuroevo.optimizers import OPTIMIZERS, get_optimizer
 from neuroevo.train import RunSpec, TrainingSettings, train
@@ -90,3 +88,12 @@ def test_evolved_without_a_genome_file_is_refused_by_name(iris_data, tmp_path):
                       hyperparameters={"genome_file": str(tmp_path / "nowhere.json")})
     with pytest.raises(ValueError, match="no genome file"):
         train(missing, iris_data)
+
+
+def test_an_exploding_but_finite_loss_is_recorded_as_diverged(iris_data):
+    spec = RunSpec("iris", "sgd", seed=0, hidden=8, training=TrainingSettings(max_epochs=20, patience=5), hyperparameters={"lr": 30.0})
+    summary, history = train(spec, iris_data)
+    assert math.isfinite(history["train_loss"].iloc[-1]) and history["train_loss"].iloc[-1] > 1e5  # finite, not NaN
+    assert summary["status"] == "diverged"  # not early_stopped, as it was when only NaN counted
+    assert "more than 10 x the initial" in summary["message"]
+    assert summary["val_loss"] == history["val_loss"].iloc[:-1].min()  # the best model before it, reported

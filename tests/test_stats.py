@@ -13,11 +13,12 @@ def test_three_seeds_can_never_be_significant_and_ten_can():
     assert mann_whitney_p([0, 0, 0], [0, 0, 0]) == 1.0
 
 
-def _runs(values_by_optimizer):
+def _runs(values_by_optimizer, diverged=()):
     rows = []
     for optimizer, values in values_by_optimizer.items():
         for seed, value in enumerate(values):
-            row = {"dataset": "toy", "optimizer": optimizer, "seed": seed, "test_acc": value, "test_loss": -value}
+            status = "diverged" if optimizer in diverged else "completed"
+            row = {"dataset": "toy", "optimizer": optimizer, "seed": seed, "status": status, "test_acc": value, "test_loss": -value}
             rows.append(row | {m: 1.0 for m in ("train_time_s", "train_loss", "train_acc", "val_loss", "val_acc", "model_evals", "grad_evals")})
     return pd.DataFrame(rows)
 
@@ -38,6 +39,19 @@ def test_best_is_marked_and_only_the_indistinguishable_are_tied():
     assert accuracy.loc[other, "tied_with_best"]
     assert tests.loc[("test_loss", best[0]), "is_best"]  # lower loss is better
     assert accuracy["testable"].all()
+
+
+def test_an_optimizer_whose_runs_all_diverged_is_never_bold():
+    rng = np.random.default_rng(1)
+    runs = _runs({"exploded": 0.95 + rng.normal(0, 0.01, 10), "sound": 0.9 + rng.normal(0, 0.01, 10)}, diverged={"exploded"})
+    runs.loc[runs["optimizer"] == "exploded", "train_time_s"] = 0.1  # it stopped first, so it is "fastest"
+    tests = significance_tests(runs, alpha=0.05)
+    assert not tests[tests["optimizer"] == "exploded"]["is_best"].any()
+    assert (tests[tests["is_best"]]["optimizer"] == "sound").all() and tests["is_best"].sum() == tests["metric"].nunique()
+    one_sound_run = _runs({"exploded": [0.95] * 10, "sound": [0.9] * 10}, diverged={"exploded"})
+    one_sound_run.loc[0, "status"] = "completed"  # one of its runs did not diverge: it competes
+    tests = significance_tests(one_sound_run, alpha=0.05).set_index(["metric", "optimizer"])
+    assert tests.loc[("test_acc", "exploded"), "is_best"]
 
 
 def test_known_answers_of_the_paired_test_holm_and_a12():

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from neuroevo.stats import compare_with_best
-from neuroevo.summaries import load_summary
+from neuroevo.summaries import load_history, load_summary
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def load_runs(summary_paths: list[str | Path]) -> pd.DataFrame:
 
 
 def load_histories(summary_paths: list[str | Path]) -> pd.DataFrame:
-    frames = [pd.read_parquet(Path(path).with_name("history.parquet")) for path in summary_paths]
+    frames = [load_history(path) for path in summary_paths]
     return pd.concat(frames, ignore_index=True)
 
 
@@ -82,9 +82,10 @@ def significance_tests(runs: pd.DataFrame, alpha: float, test: str = "wilcoxon")
     rows = []
     for dataset, by_dataset in runs.groupby("dataset", sort=False):
         groups = {name: group.set_index("seed") for name, group in by_dataset.groupby("optimizer", sort=False)}
+        eligible = {name for name, group in groups.items() if (group["status"] != "diverged").any()}
         for metric in METRICS:
             samples = {name: group[metric.name] for name, group in groups.items()}
-            for name, result in compare_with_best(samples, metric.lower_is_better, alpha, test).items():
+            for name, result in compare_with_best(samples, metric.lower_is_better, alpha, test, eligible).items():
                 rows.append({
                     "dataset": dataset,
                     "metric": metric.name,

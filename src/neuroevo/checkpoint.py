@@ -1,21 +1,157 @@
 """Checkpoints that let a killed job (preempted by the scheduler, or stopped by the user)
 resume where it was instead of starting over, with the same result as an uninterrupted run.
 
-A checkpoint is one pickled dict (torch.save) written atomically. It carries a fingerprint
-of the job's settings: a checkpoint of other settings is never resumed from, only replaced.
+A checkpoint is data, never code: the run's state is encoded into tensors, numbers, strings,
+lists and tuples, saved with torch.save and read back with `torch.load(weights_only=True)`,
+which refuses anything else, so a crafted file (a run folder received from someone else)
+cannot run a payload. Objects are rebuilt only for the classes registered here
+(`checkpointable`), without calling their constructors. The file carries a fingerprint of
+the job's settings, compared before any object is rebuilt: a checkpoint of other settings
+is never resumed from, only replaced. An unreadable or malformed one is ignored, with a
+warning, and set aside beside itself.
 """
 
 from __future__ import annotations
 
+import collections
 import json
 import logging
 import os
+import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
+from neuroevo.atomic import write_atomic
+
 log = logging.getLogger("neuroevo")
+
+FORMAT = "neuroevo-checkpoint-2"
+TAG = "__checkpoint_type__"  # marks an encoded object; plain dicts are encoded too, so never ambiguous
+
+# Classes whose instances a checkpoint may hold: name -> class. Rebuilt with cls.__new__ and
+# their __setstate__ (or __dict__), never their constructor.
+SAFE_CLASSES: dict[str, type] = {}
+
+
+def checkpointable(cls: type) -> type:
+    """Class decorator: instances of `cls` may be stored in (and rebuilt from) checkpoints."""
+    SAFE_CLASSES[f"{cls.__module__}.{cls.__qualname__}"] = cls
+    return cls
+
+
+for _optimizer in (torch.optim.SGD, torch.optim.Adam, torch.optim.AdamW, torch.optim.RMSprop):
+    checkpointable(_optimizer)
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be a checkpoint of this program."""
+
+
+def _class_name(value: object) -> str:
+    cls = type(value)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+class _Encoder:
+    def __init__(self) -> None:
+        self.tensors: list[torch.Tensor] = []
+        self._tensor_ids: dict[int, int] = {}  # shared tensors (a parameter and its optimizer's key) stay shared
+        self._seen: list[torch.Tensor] = []  # keeps encoded tensors alive, so that no id is reused
+
+    def encode(self, value: Any) -> Any:
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return value
+        if isinstance(value, torch.Tensor):
+            index = self._tensor_ids.get(id(value))
+            if index is None:
+                index = self._tensor_ids[id(value)] = len(self.tensors)
+                self._seen.append(value)
+                self.tensors.append(value.detach().requires_grad_(value.requires_grad) if value.is_leaf else value.detach())
+            return {TAG: "tensor", "index": index}
+        if isinstance(value, list):
+            return [self.encode(item) for item in value]
+        if isinstance(value, tuple):
+            return tuple(self.encode(item) for item in value)
+        if isinstance(value, collections.defaultdict) and value.default_factory is dict:
+            return {TAG: "defaultdict", "items": [(self.encode(k), self.encode(v)) for k, v in value.items()]}
+        if isinstance(value, dict):
+            return {TAG: "dict", "items": [(self.encode(k), self.encode(v)) for k, v in value.items()]}
+        if isinstance(value, collections.deque):
+            return {TAG: "deque", "maxlen": value.maxlen, "items": [self.encode(item) for item in value]}
+        if isinstance(value, torch.Generator):
+            return {TAG: "generator", "device": str(value.device), "state": value.get_state()}
+        if isinstance(value, np.ndarray):
+            return {TAG: "ndarray", "dtype": value.dtype.str, "shape": list(value.shape), "data": torch.from_numpy(value.view(np.uint8).copy()).flatten()}
+        if isinstance(value, np.generic):
+            return value.item()
+        if isinstance(value, torch.dtype):
+            return {TAG: "dtype", "name": str(value).removeprefix("torch.")}
+        if isinstance(value, torch.device):
+            return {TAG: "device", "name": str(value)}
+        if isinstance(value, slice):
+            return {TAG: "slice", "bounds": (value.start, value.stop, value.step)}
+        name = _class_name(value)
+        if SAFE_CLASSES.get(name) is type(value):
+            return {TAG: "object", "class": name, "state": self.encode(value.__getstate__())}
+        raise TypeError(f"checkpoint: cannot store a {name} (register its class with neuroevo.checkpoint.checkpointable)")
+
+
+class _Decoder:
+    def __init__(self, tensors: list) -> None:
+        if not isinstance(tensors, list) or not all(isinstance(t, torch.Tensor) for t in tensors):
+            raise CheckpointError("its tensor table is not a list of tensors")
+        self.tensors = tensors
+
+    def decode(self, value: Any) -> Any:
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return value
+        if isinstance(value, list):
+            return [self.decode(item) for item in value]
+        if isinstance(value, tuple):
+            return tuple(self.decode(item) for item in value)
+        if not isinstance(value, dict) or TAG not in value:
+            raise CheckpointError(f"unexpected {type(value).__name__} in its state")
+        kind = value[TAG]
+        if kind == "tensor":
+            return self.tensors[value["index"]]
+        if kind in ("dict", "defaultdict"):
+            pairs = [(self.decode(k), self.decode(v)) for k, v in value["items"]]
+            return collections.defaultdict(dict, pairs) if kind == "defaultdict" else dict(pairs)
+        if kind == "deque":
+            return collections.deque((self.decode(item) for item in value["items"]), maxlen=value["maxlen"])
+        if kind == "generator":
+            generator = torch.Generator(device=value["device"])
+            generator.set_state(value["state"])
+            return generator
+        if kind == "ndarray":
+            dtype = np.dtype(value["dtype"])
+            if dtype.kind not in "biufc":  # numbers only: never object arrays
+                raise CheckpointError(f"an array of dtype {dtype} is not allowed")
+            return value["data"].numpy().view(dtype).reshape(value["shape"]).copy()
+        if kind == "dtype":
+            dtype = getattr(torch, value["name"], None)
+            if not isinstance(dtype, torch.dtype):
+                raise CheckpointError(f"unknown dtype {value['name']!r}")
+            return dtype
+        if kind == "device":
+            return torch.device(value["name"])
+        if kind == "slice":
+            return slice(*value["bounds"])
+        if kind == "object":
+            cls = SAFE_CLASSES.get(value["class"])
+            if cls is None:
+                raise CheckpointError(f"it holds a {value['class']!r}, which checkpoints may not hold")
+            state = self.decode(value["state"])
+            instance = cls.__new__(cls)
+            if hasattr(cls, "__setstate__"):
+                instance.__setstate__(state)
+            elif isinstance(state, dict):
+                instance.__dict__.update(state)
+            return instance
+        raise CheckpointError(f"unknown entry type {kind!r}")
 
 
 def fingerprint(settings: dict) -> str:
@@ -23,13 +159,18 @@ def fingerprint(settings: dict) -> str:
 
 
 def save_checkpoint(path: str | Path, settings: dict, payload: dict) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
+    encoder = _Encoder()
     # pycma samples from numpy's global generator, so its state is part of the run's state.
-    record = {"fingerprint": fingerprint(settings), "numpy_random_state": np.random.get_state(), **payload}
-    torch.save(record, partial)
-    os.replace(partial, path)
+    state = encoder.encode({"numpy_random_state": np.random.get_state(), **payload})
+    record = {"format": FORMAT, "fingerprint": fingerprint(settings), "tensors": encoder.tensors, "state": state}
+    write_atomic(path, lambda partial: torch.save(record, partial))
+
+
+def _set_aside(path: Path, reason: str) -> None:
+    """Keep an unusable checkpoint for inspection instead of deleting it."""
+    kept = path.with_name(f"{path.name}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}")
+    os.replace(path, kept)
+    log.warning("ignoring checkpoint %s (%s); moved it to %s, the run starts over", path, reason, kept)
 
 
 def load_checkpoint(path: str | Path, settings: dict) -> dict | None:
@@ -38,13 +179,25 @@ def load_checkpoint(path: str | Path, settings: dict) -> dict | None:
     if not path.exists():
         return None
     try:
-        record = torch.load(path, weights_only=False)
-    except Exception as error:  # a truncated file cannot exist (atomic writes), but be safe
-        log.warning("ignoring unreadable checkpoint %s: %s", path, error)
+        # weights_only: tensors and plain data only; a pickled payload is refused, not run.
+        record = torch.load(path, weights_only=True)
+    except Exception as error:
+        _set_aside(path, f"unreadable, or not a checkpoint of this program: {str(error).splitlines()[0][:200]}")
         return None
-    if record.pop("fingerprint") != fingerprint(settings):
+    if not isinstance(record, dict) or record.get("format") != FORMAT or not isinstance(record.get("fingerprint"), str):
+        _set_aside(path, "not a checkpoint of this program")
+        return None
+    if record["fingerprint"] != fingerprint(settings):  # before any object is rebuilt
         log.warning("ignoring checkpoint %s: it was written with other settings", path)
         return None
-    np.random.set_state(record.pop("numpy_random_state"))
+    try:
+        payload = _Decoder(record.get("tensors")).decode(record.get("state"))
+        if not isinstance(payload, dict):
+            raise CheckpointError("its state is not a mapping")
+        numpy_state = payload.pop("numpy_random_state")
+        np.random.set_state(numpy_state)
+    except Exception as error:
+        _set_aside(path, f"malformed: {error}")
+        return None
     log.info("resuming from checkpoint %s", path)
-    return record
+    return payload

@@ -17,8 +17,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shlex
 import sys
 from pathlib import Path
+from typing import Callable
 
 log = logging.getLogger("neuroevo")
 
@@ -33,15 +35,35 @@ def _data(args: argparse.Namespace) -> None:
 
 
 def _train(args: argparse.Namespace) -> None:
-    import dataclasses
-
-    from neuroevo.tracking import make_tracker
-    from neuroevo.train import RunSpec, train, write_run
+    from neuroevo.atomic import folder_lock
+    from neuroevo.spec_check import check_spec
+    from neuroevo.train import RunSpec
 
     spec = RunSpec.from_json(args.dataset, args.optimizer, args.seed, args.spec)
     if args.tuned:  # the tuning stage's best values replace the config's
-        tuned = json.loads(Path(args.tuned).read_text())["tuned_values"]
-        spec.hyperparameters = spec.hyperparameters | tuned
+        spec.hyperparameters = spec.hyperparameters | _tuned_values(args.tuned)
+        check_spec({"hyperparameters": spec.hyperparameters}, args.optimizer, f"--spec with --tuned {args.tuned}")
+    with folder_lock(args.out_dir):  # before any work: one writer per run folder, and it is writable
+        _run_training(args, spec)
+
+
+def _tuned_values(path: str) -> dict:
+    """The tune command's best values; a file that is not one is refused by name."""
+    try:
+        tuned = json.loads(Path(path).read_text())["tuned_values"]
+        if not isinstance(tuned, dict):
+            raise TypeError("tuned_values is not a mapping")
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"--tuned {path}: not a tuning result ({error!r}); delete it and rerun its tune job") from None
+    return tuned
+
+
+def _run_training(args: argparse.Namespace, spec) -> None:
+    import dataclasses
+
+    from neuroevo.tracking import make_tracker
+    from neuroevo.train import train, write_run
+
     checkpoint = Path(args.out_dir) / "checkpoint.pt"
     tracker = make_tracker(
         args.tracking, args.tracking_project, f"{spec.dataset}/{spec.optimizer}/{spec.seed}", f"{spec.dataset}/{spec.optimizer}",
@@ -63,23 +85,37 @@ def _train(args: argparse.Namespace) -> None:
 def _tune(args: argparse.Namespace) -> None:
     import dataclasses
 
-    from neuroevo.atomic import write_json
+    from neuroevo.atomic import folder_lock, write_atomic, write_json
     from neuroevo.optimizers import get_optimizer
     from neuroevo.search_space import check_search_space
     from neuroevo.train import RunSpec
     from neuroevo.tune import tune
 
     spec = RunSpec.from_json(args.dataset, args.optimizer, 0, args.spec)
-    space = json.loads(args.search_space)
+    try:
+        space = json.loads(args.search_space)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"--search-space: not valid JSON ({error})") from None
     fields = [field.name for field in dataclasses.fields(get_optimizer(args.optimizer).hyperparameters)]
     check_search_space(args.optimizer, space, fields)
-    seeds = [int(seed) for seed in args.seeds.split(",")]
-    result, trials = tune(spec, args.data, space, seeds, args.trials, args.storage, args.study_seed, args.startup_trials)
-    Path(args.trials_out).parent.mkdir(parents=True, exist_ok=True)
-    trials.to_parquet(args.trials_out, index=False)
-    write_json(args.out, result)  # last: its presence means the tuning job finished
+    seeds = _seed_list(args.seeds, "--seeds")
+    storage = Path(args.storage)
+    with folder_lock(storage.parent, f"{storage.name}.lock"):  # one writer per journal
+        result, trials = tune(spec, args.data, space, seeds, args.trials, args.storage, args.study_seed, args.startup_trials)
+        write_atomic(args.trials_out, lambda partial: trials.to_parquet(partial, index=False))
+        write_json(args.out, result)  # last: its presence means the tuning job finished
     log.info("%s/%s: best %s, objective %.4f after %d trials", args.dataset, args.optimizer,
              result["tuned_values"], result["objective"], result["n_trials"])
+
+
+def _seed_list(text: str, flag: str) -> list[int]:
+    try:
+        seeds = [int(seed) for seed in text.split(",")]
+    except ValueError:
+        raise ValueError(f"{flag}: expected comma-separated non-negative integers, got {text!r}") from None
+    if any(seed < 0 for seed in seeds) or len(set(seeds)) != len(seeds):
+        raise ValueError(f"{flag}: seeds must be distinct non-negative integers, got {text!r}")
+    return seeds
 
 
 def _aggregate(args: argparse.Namespace) -> None:
@@ -126,22 +162,30 @@ def _study_report(args: argparse.Namespace) -> None:
 def _discover(args: argparse.Namespace) -> None:
     import torch
 
+    from neuroevo.atomic import folder_lock
     from neuroevo.discovery.ga import discover
     from neuroevo.discovery.study import parse_study, write_outputs
     from neuroevo.prepare import load_prepared
 
     torch.set_num_threads(args.threads)
-    tasks, settings = parse_study(json.loads(args.study_json))
+    try:
+        study = json.loads(args.study_json)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"--study-json: not valid JSON ({error})") from None
+    tasks, settings = parse_study(study)
+    if not all("=" in entry for entry in args.data):
+        raise ValueError(f"--data: expected DATASET=PATH entries, got {' '.join(args.data)}")
     paths = dict(entry.split("=", 1) for entry in args.data)
     missing = sorted({task.dataset for task in tasks} - set(paths))
     if missing:
         raise ValueError(f"no --data given for dataset(s) {', '.join(missing)} of the study's tasks")
-    data = {name: load_prepared(path) for name, path in paths.items()}
     out_dir = Path(args.out_dir)
-    # The checkpoint is kept after the study ends: rerunning an ended study rewrites its outputs at no cost.
-    state = discover(tasks, data, settings, out_dir / "checkpoint.json",
-                     on_evaluated=lambda member: log.info("genome fitness %.4f %s", member["fitness"], member["per_task"]))
-    write_outputs(state, out_dir)
+    with folder_lock(out_dir):  # one writer per study folder, and it is writable
+        data = {name: load_prepared(path, expected_name=name) for name, path in paths.items()}
+        # The checkpoint is kept after the study ends: rerunning an ended study rewrites its outputs at no cost.
+        state = discover(tasks, data, settings, out_dir / "checkpoint.json",
+                         on_evaluated=lambda member: log.info("genome fitness %.4f %s", member["fitness"], member["per_task"]))
+        write_outputs(state, out_dir)
     log.info("best fitness %.4f after %d generations: %s", state["best"]["fitness"], len(state["history"]), state["best"]["genome"])
 
 
@@ -149,6 +193,26 @@ def _discovery_report(args: argparse.Namespace) -> None:
     from neuroevo.discovery.comparison import write_section
 
     write_section(args.name, json.loads(args.study_json), args.discovery_dir, args.summaries, args.out, args.alpha, args.test)
+
+
+def _bounded(kind: type, low: float, name: str) -> Callable[[str], float]:
+    """An argparse type: a number of `kind` that is at least `low`."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {name}, got {text!r}") from None
+        if not value >= low:  # also refuses nan
+            raise argparse.ArgumentTypeError(f"expected {name}, got {text!r}")
+        return value
+
+    return parse
+
+
+NON_NEGATIVE_INT = _bounded(int, 0, "a non-negative integer")
+POSITIVE_INT = _bounded(int, 1, "a positive integer")
+NON_NEGATIVE_FLOAT = _bounded(float, 0.0, "a non-negative number")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -160,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--out", required=True)
     data.add_argument("--data-dir", default="data", help="raw data in torchvision's layout")
     data.add_argument("--download", action="store_true", help="let torchvision download missing files")
-    data.add_argument("--split-seed", type=int, default=0)
+    data.add_argument("--split-seed", type=NON_NEGATIVE_INT, default=0)
     data.add_argument("--val-fraction", type=float, default=0.15)
     data.add_argument("--test-fraction", type=float, default=0.15)
     data.set_defaults(func=_data)
@@ -169,12 +233,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data", required=True, help="prepared .npz from the data command")
     train.add_argument("--dataset", required=True)
     train.add_argument("--optimizer", required=True)
-    train.add_argument("--seed", type=int, required=True)
+    train.add_argument("--seed", type=NON_NEGATIVE_INT, required=True)
     train.add_argument("--spec", default="{}", help="JSON: {model: {...}, training: {...}, hyperparameters: {...}}")
     train.add_argument("--out-dir", required=True)
     train.add_argument("--tuned", help="JSON written by the tune command; its tuned values override --spec's")
     train.add_argument(
-        "--checkpoint-seconds", type=float, default=60.0,
+        "--checkpoint-seconds", type=NON_NEGATIVE_FLOAT, default=60.0,
         help="save the run's state to OUT_DIR/checkpoint.pt this often (at epoch ends); a rerun resumes from it",
     )
     train.add_argument("--tracking", choices=["none", "wandb"], default="none", help="log epochs and summary to Weights & Biases")
@@ -188,9 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--spec", default="{}", help="as for train: the base settings the trials vary")
     tune.add_argument("--search-space", required=True, help='JSON: {"lr": {"distribution": "log_uniform", "low": 1e-4, "high": 1}}')
     tune.add_argument("--seeds", default="1000,1001", help="tuning seeds, comma-separated (never the evaluation seeds)")
-    tune.add_argument("--trials", type=int, default=10, help="finished trials wanted in the study (a rerun adds the missing ones)")
-    tune.add_argument("--startup-trials", type=int, default=4, help="random trials before TPE, and before pruning starts")
-    tune.add_argument("--study-seed", type=int, default=0)
+    tune.add_argument("--trials", type=POSITIVE_INT, default=10, help="finished trials wanted in the study (a rerun adds the missing ones)")
+    tune.add_argument("--startup-trials", type=NON_NEGATIVE_INT, default=4, help="random trials before TPE, and before pruning starts")
+    tune.add_argument("--study-seed", type=NON_NEGATIVE_INT, default=0)
     tune.add_argument("--storage", required=True, help="Optuna journal file; a rerun resumes the study stored there")
     tune.add_argument("--out", required=True, help="best values as JSON")
     tune.add_argument("--trials-out", required=True, help="all trials as Parquet")
@@ -230,7 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
         help='JSON: {"hidden": [8, 32], "pairs": [1, 16], "seeds": [0, 1], "sigma": 0.02, "rank_shaping": true, '
         '"batches": 4, "batch_size": 256, "activation": "relu"}',
     )
-    alignment.add_argument("--threads", type=int, default=1)
+    alignment.add_argument("--threads", type=POSITIVE_INT, default=1)
     alignment.add_argument("--out", required=True, help="Parquet: one row per hidden x seed x minibatch x pairs")
     alignment.set_defaults(func=_study_alignment)
 
@@ -246,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     discover = commands.add_parser("discover", help="GA over optimizer update rules (resumes from its checkpoint)")
     discover.add_argument("--study-json", required=True, help='JSON: {"tasks": [{"dataset": ..., "model": "mlp"}], "settings": {...}}')
     discover.add_argument("--data", nargs="+", required=True, help="DATASET=PATH of each task's prepared .npz")
-    discover.add_argument("--threads", type=int, default=1)
+    discover.add_argument("--threads", type=POSITIVE_INT, default=1)
     discover.add_argument("--out-dir", required=True)
     discover.set_defaults(func=_discover)
 
@@ -264,6 +328,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    argv = sys.argv[1:] if argv is None else argv
+    # First in every job's log: the command that reruns the job by hand, quoted for a shell.
+    log.info("command: %s", shlex.join(["python", "-m", "neuroevo", *argv]))
     args = build_parser().parse_args(argv)
     try:
         args.func(args)

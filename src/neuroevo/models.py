@@ -12,9 +12,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from neuroevo.checkpoint import checkpointable
+
 ACTIVATIONS = {"relu": torch.relu, "tanh": torch.tanh}
 
 
+@checkpointable
 @dataclass(frozen=True)
 class MLPSpec:
     """Two fully connected layers: n_features -> hidden -> n_classes."""

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from neuroevo.checkpoint import checkpointable
 from neuroevo.image_models import FlatCNN
 from neuroevo.models import (
     MLPSpec,
@@ -19,6 +20,7 @@ from neuroevo.prepare import SPLITS, PreparedData
 MODELS = ("mlp", "cnn")
 
 
+@checkpointable
 @dataclass
 class WorkCounter:
     """sample_evals: one network forward on one example; model_evals: one network on one

@@ -96,18 +96,24 @@ def median_difference_ci(a: np.ndarray, b: np.ndarray, paired: bool, seed: int =
     return estimate, float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
-def compare_with_best(samples: dict[str, pd.Series], lower_is_better: bool, alpha: float, test: str = "wilcoxon") -> dict[str, dict]:
+def compare_with_best(
+    samples: dict[str, pd.Series], lower_is_better: bool, alpha: float, test: str = "wilcoxon", eligible: set[str] | None = None
+) -> dict[str, dict]:
     """The best of the samples (values indexed by seed) by mean against each other one.
 
     Per name: best, is_best, raw and Holm-corrected p of both tests, `p_value` / `p_holm` of
     the test that decides (`test`), `testable` (False when, with these sample sizes and this
     many comparisons, no outcome could reach alpha: a tie there means "untested", not
     "equal"), tied_with_best (corrected p >= alpha), A12 of the best over it and the
-    bootstrap CI of the median difference best - it (paired by seed for Wilcoxon)."""
+    bootstrap CI of the median difference best - it (paired by seed for Wilcoxon). Only names
+    in `eligible` (default: all) can be the best: an optimizer whose every run diverged is
+    compared, but never highlighted, whatever its numbers (a diverged run stops early, so its
+    time and evaluation counts are small)."""
     if test not in TESTS:
         raise ValueError(f"report.test: unknown test {test!r}; known: {', '.join(TESTS)}")
     samples = {name: pd.Series(values, dtype=float) if not isinstance(values, pd.Series) else values.astype(float) for name, values in samples.items()}
-    means = {name: values.mean() for name, values in samples.items() if len(values) and np.isfinite(values.mean())}
+    candidates = samples.keys() if eligible is None else samples.keys() & eligible
+    means = {name: samples[name].mean() for name in candidates if len(samples[name]) and np.isfinite(samples[name].mean())}
     if not means:
         empty = {"best": None, "is_best": False, "p_value": float("nan"), "p_holm": float("nan"), "testable": False, "tied_with_best": False}
         return {name: dict(empty) for name in samples}

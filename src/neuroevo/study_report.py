@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from neuroevo.figures import alignment_by_seed, plot_alignment, plot_curves
-from neuroevo.summaries import load_summary
+from neuroevo.summaries import load_history, load_summary
 
 # What the section reads of each run; a summary without them is refused by name.
 RUN_KEYS = ("seed", "status", "val_acc", "test_acc", "epochs", "sample_evals", "model", "n_parameters", "training", "hyperparameters")
@@ -28,7 +28,7 @@ def load_runs(summary_paths: list[str | Path]) -> dict[str, list[tuple[dict, pd.
     runs: dict[str, list[tuple[dict, pd.DataFrame]]] = {}
     for path in sorted(map(Path, summary_paths), key=lambda path: (path.parent.parent.name, int(path.parent.name))):
         summary = load_summary(path, RUN_KEYS)
-        runs.setdefault(path.parent.parent.name, []).append((summary, pd.read_parquet(path.with_name("history.parquet"))))
+        runs.setdefault(path.parent.parent.name, []).append((summary, load_history(path)))
     return runs
 
 

@@ -39,3 +39,20 @@ def load_summary(path: str | Path, required: Iterable[str] = ()) -> dict:
     path = Path(path)
     remedy = f"delete its run folder {path.parent} and rerun snakemake, or run snakemake --forcerun {path}"
     return read_json_object(path, required, "run summary", remedy)
+
+
+def load_history(summary_path: str | Path):
+    """The per-epoch history.parquet beside a run's summary, refused by name like the summary."""
+    import pandas as pd
+    import pyarrow
+
+    path = Path(summary_path).with_name("history.parquet")
+    try:
+        return pd.read_parquet(path)
+    except (pyarrow.ArrowException, OSError, ValueError) as error:
+        if isinstance(error, FileNotFoundError):
+            raise
+        raise CorruptFileError(
+            f"{path}: corrupt run history ({error}); delete its run folder {path.parent} and rerun snakemake, "
+            f"or run snakemake --forcerun {Path(summary_path)}"
+        ) from error

@@ -10,7 +10,6 @@ write-up's fitness (its 1000-step comparison runs through this loop).
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -22,13 +21,14 @@ from typing import Callable
 import pandas as pd
 import torch
 
-from neuroevo.atomic import write_json
-from neuroevo.checkpoint import load_checkpoint, save_checkpoint
-from neuroevo.discovery.fitness import DIVERGED_FITNESS, LAST_STEPS, task_fitness
+from neuroevo.atomic import write_atomic, write_json
+from neuroevo.checkpoint import checkpointable, load_checkpoint, save_checkpoint
+from neuroevo.discovery.fitness import DIVERGED_FITNESS, EXPLODE_FACTOR, LAST_STEPS, task_fitness
 from neuroevo.image_models import augment, image_shape
 from neuroevo.optimizers import get_optimizer
 from neuroevo.prepare import SPLITS, PreparedData, load_prepared
 from neuroevo.problem import Problem
+from neuroevo.spec_check import SpecError, parse_spec
 from neuroevo.versions import package_versions
 
 
@@ -62,10 +62,15 @@ class RunSpec:
 
     @classmethod
     def from_json(cls, dataset: str, optimizer: str, seed: int, text: str) -> "RunSpec":
-        spec = json.loads(text)
-        unknown = sorted(set(spec) - {"model", "training", "hyperparameters"})
-        if unknown:
-            raise ValueError(f"unknown run spec key(s): {', '.join(unknown)}")
+        """The spec of the train and tune commands, checked against the config schema's
+        blocks (neuroevo.spec_check) before any work; errors name the key."""
+        from neuroevo.datasets import DATASETS
+
+        if dataset not in DATASETS:
+            raise SpecError(f"--dataset: unknown dataset {dataset!r}; known: {', '.join(DATASETS)}")
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise SpecError(f"--seed: must be a non-negative integer, got {seed!r}")
+        spec = parse_spec(text, optimizer)
         model = spec.get("model", {})
         return cls(
             dataset,
@@ -100,6 +105,7 @@ def _scores(problem: Problem, params: torch.Tensor) -> dict[str, float]:
     return row
 
 
+@checkpointable
 @dataclass
 class EarlyStopping:
     """Keeps the model with the best validation loss; says stop after `patience` epochs
@@ -121,6 +127,7 @@ class EarlyStopping:
         return self.epochs_without_improvement >= self.patience
 
 
+@checkpointable
 @dataclass
 class StepLog:
     """Minibatch steps taken, the losses of the last LAST_STEPS of them (the write-up's
@@ -136,7 +143,7 @@ class StepLog:
 
 def _run_epoch(optimizer, state, problem: Problem, permutation: torch.Tensor, settings: TrainingSettings, log: StepLog) -> tuple[dict, str]:
     """One pass over the shuffled training set. Returns (epoch stats, status) where status
-    is "" to go on, "diverged" or "budget"."""
+    is "" to go on, "diverged" (a non-finite loss) or "budget"."""
     losses, stats, outcome = [], {}, ""
     for indices in permutation.split(settings.batch_size):
         x, y = problem.batch(indices)
@@ -168,6 +175,17 @@ def subsample_train(data: PreparedData, n: int, seed: int) -> PreparedData:
     return PreparedData(data.name, data.n_classes, data.x | {"train": data.x["train"][keep]}, data.y | {"train": data.y["train"][keep]})
 
 
+def _exploded(history: list[dict]) -> str:
+    """Why the evaluated model diverged, or "": its loss on the whole training set is not
+    finite or above EXPLODE_FACTOR times the initial model's (minibatch and population
+    losses are too noisy to judge by: a population on 4 examples can average 10x)."""
+    loss, initial, epoch = history[-1]["train_loss"], history[0]["train_loss"], history[-1]["epoch"]
+    if math.isfinite(loss) and loss <= EXPLODE_FACTOR * max(initial, 1e-3):
+        return ""
+    return (f"the model's training loss became {loss:.4g} in epoch {epoch}, more than {EXPLODE_FACTOR:g} x the "
+            f"initial {initial:.4g}; stopped, best model so far reported")
+
+
 def _last_model_fitness(last: dict, step_log: StepLog, status: str) -> dict:
     """The last model scored as the write-up's fitness: its validation accuracy plus 0.05 x
     max(0, 1 - mean loss of the last 50 steps); a diverged run scores DIVERGED_FITNESS."""
@@ -197,7 +215,7 @@ def train(
     hyperparameters = optimizer.make_hyperparameters(spec.hyperparameters)
     if spec.model == "cnn" and optimizer.kind != "gradient":
         raise ValueError(f"model cnn: {spec.optimizer} is an evolutionary optimizer; the CNN runs gradient optimizers only (use model mlp)")
-    data = load_prepared(data_path)
+    data = load_prepared(data_path, expected_name=spec.dataset)  # verified, and of this dataset
     if settings.augment:
         image_shape(data.n_features)  # refuses non-image data by name, before any work
     if settings.subsample:
@@ -238,6 +256,10 @@ def train(
         current = optimizer.parameters(state)
         row = {"epoch": epoch, "wall_s": time.perf_counter() - start, **problem.counter.as_dict()}
         history.append(row | _scores(problem, current) | stats)
+        exploded = _exploded(history)
+        if exploded:
+            status, message = "diverged", exploded
+            break
         stop = stopping.update(epoch, history[-1]["val_loss"], current)
         if on_epoch:
             on_epoch(history[-1])
@@ -289,8 +311,6 @@ def train(
 def write_run(summary: dict, history: pd.DataFrame, out_dir: str | Path) -> None:
     """History first, summary last and atomically: a summary on disk means a finished run."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    history.assign(dataset=summary["dataset"], optimizer=summary["optimizer"], seed=summary["seed"]).to_parquet(
-        out_dir / "history.parquet", index=False
-    )
+    history = history.assign(dataset=summary["dataset"], optimizer=summary["optimizer"], seed=summary["seed"])
+    write_atomic(out_dir / "history.parquet", lambda partial: history.to_parquet(partial, index=False))
     write_json(out_dir / "summary.json", summary)

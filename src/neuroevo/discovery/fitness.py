@@ -22,6 +22,7 @@ from neuroevo.update_rules import Genome, GenomeOptimizer
 
 DIVERGED_FITNESS = 0.0  # below any trained model's (val accuracy >= 0 plus a bonus >= 0)
 LAST_STEPS = 50
+EXPLODE_FACTOR = 10.0  # a loss above this multiple of the first loss is divergence (also in training runs)
 
 
 def task_fitness(val_acc: float, final_loss: float) -> float:
@@ -46,7 +47,7 @@ def data_on_device(data: PreparedData, device: str) -> PreparedData:
 
 
 def evaluate_on_task(
-    genome: Genome, task: Task, data: PreparedData, seed: int, max_steps: int, explode_factor: float = 10.0
+    genome: Genome, task: Task, data: PreparedData, seed: int, max_steps: int, explode_factor: float = EXPLODE_FACTOR
 ) -> TaskResult:
     """Runs on the device of `data`'s tensors (see data_on_device); numpy arrays run on the CPU."""
     torch.manual_seed(seed)  # the model's initial weights

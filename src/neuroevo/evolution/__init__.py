@@ -5,7 +5,10 @@ from __future__ import annotations
 import torch
 
 from neuroevo.evolution.pycma_engine import PycmaEngine
+from neuroevo.evolution.pycma_engine import replay as replay_pycma
 from neuroevo.evolution.sep_cma import SepCMA
+
+__all__ = ["PycmaEngine", "SepCMA", "describe_engine", "make_engine", "replay_pycma", "use_diagonal"]
 
 # Past this many parameters a full covariance costs O(n^2) memory and O(n^3) eigen-
 # decompositions per update; the diagonal (separable) variant scales linearly.

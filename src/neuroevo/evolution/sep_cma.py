@@ -16,7 +16,10 @@ import math
 
 import torch
 
+from neuroevo.checkpoint import checkpointable
 
+
+@checkpointable
 class SepCMA:
     def __init__(self, x0: torch.Tensor, sigma0: float, popsize: int | None, seed: int, mirrored: bool = False):
         n = x0.numel()

@@ -19,7 +19,11 @@ from typing import Any, Callable
 
 import torch
 
+from neuroevo.checkpoint import checkpointable
 from neuroevo.problem import Problem
+from neuroevo.update_rules import GenomeOptimizer
+
+checkpointable(GenomeOptimizer)  # the torch optimizers a TorchOptimizerState holds (torch.optim's: checkpoint.py)
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,7 @@ class OptimizerSpec:
         return self.hyperparameters(**values)
 
 
+@checkpointable
 @dataclass
 class TorchOptimizerState:
     params: torch.Tensor

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
-from neuroevo.evolution import describe_engine, make_engine
+from neuroevo.checkpoint import checkpointable
+from neuroevo.evolution import describe_engine, make_engine, replay_pycma
 from neuroevo.optimizers.base import OptimizerSpec
 from neuroevo.problem import Problem
 
@@ -26,9 +27,14 @@ class Hyperparameters:
     mirrored: bool = False  # mirrored sampling with pairwise selection (torch engine only)
 
 
+@checkpointable
 @dataclass
 class State:
     engine: object
+
+    def __setstate__(self, values: dict) -> None:  # from a checkpoint
+        self.__dict__.update(values)
+        replay_pycma([self.engine])
 
 
 def init(params: torch.Tensor, hyperparameters: Hyperparameters, problem: Problem, seed: int) -> State:

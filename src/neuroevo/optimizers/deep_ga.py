@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import torch
 
 from neuroevo.models import MLPSpec
+from neuroevo.checkpoint import checkpointable
 from neuroevo.optimizers.base import OptimizerSpec
 from neuroevo.problem import Problem
 
@@ -33,6 +34,7 @@ Gene = tuple[int, tuple[float, ...]]  # (seed, per-layer sigma)
 Genome = tuple[Gene, ...]
 
 
+@checkpointable
 @dataclass
 class Hyperparameters:
     popsize: int = 64
@@ -88,6 +90,7 @@ def unit_noise(seed: int, n: int, kind: str, device) -> torch.Tensor:
     return -torch.sign(centered) * torch.log1p(-2 * centered.abs()).clamp_min(-80) / math.sqrt(2)
 
 
+@checkpointable
 class State:
     """The population as genomes, plus caches that never go into a checkpoint."""
 
@@ -143,6 +146,12 @@ class State:
 
 
 def init(params: torch.Tensor, hyperparameters: Hyperparameters, problem: Problem, seed: int) -> State:
+    n_train, size = problem.x["train"].shape[0], hyperparameters.fitness_batch
+    if isinstance(size, int) and size > n_train:  # a sample cannot be larger than what it is drawn from
+        raise ValueError(
+            f"deep_ga: fitness_batch {size} is larger than the training set ({n_train} examples); "
+            f"use 'full' for all of them, or a size of at most {n_train}"
+        )
     return State(hyperparameters, problem.spec, seed, params.device)
 
 
@@ -151,7 +160,7 @@ def fitness_batch(state: State, problem: Problem, batch) -> tuple[torch.Tensor, 
     if size == "minibatch":
         return batch
     n_train = problem.x["train"].shape[0]
-    if size == "full" or size >= n_train:
+    if size == "full" or size == n_train:
         return problem.x["train"], problem.y["train"]
     indices = torch.randperm(n_train, generator=state.generator)[:size]
     return problem.batch(indices.to(problem.x["train"].device))

@@ -15,12 +15,14 @@ from dataclasses import dataclass
 
 import torch
 
+from neuroevo.checkpoint import checkpointable
 from neuroevo.optimizers.base import OptimizerSpec
 from neuroevo.problem import Problem
 
 INNER_OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}
 
 
+@checkpointable
 @dataclass
 class Hyperparameters:
     pairs: int = 16  # antithetic pairs per step: 2 * pairs model evaluations
@@ -38,6 +40,7 @@ class Hyperparameters:
             raise ValueError(f"es: unknown inner optimizer {self.inner!r} (known: {', '.join(INNER_OPTIMIZERS)})")
 
 
+@checkpointable
 @dataclass
 class State:
     params: torch.Tensor

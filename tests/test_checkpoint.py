@@ -1,0 +1,128 @@
+"""Checkpoints are data: every optimizer's state survives one exactly, a crafted file runs
+no code, and anything that is not a checkpoint of this program is set aside, not resumed."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import tool_environment
+from neuroevo.checkpoint import TAG, fingerprint, load_checkpoint, save_checkpoint
+from neuroevo.optimizers import OPTIMIZERS, get_optimizer
+from neuroevo.prepare import load_prepared
+from neuroevo.problem import Problem
+
+ENGINES = {  # the CMA-ES optimizers on each engine; iris' layers are small enough for pycma's full covariance
+    "cmaes-pycma": ("cmaes", {"engine": "pycma"}),
+    "cmaes-torch": ("cmaes", {"engine": "torch", "diagonal": True, "mirrored": True}),
+    "layerwise-pycma": ("layerwise_cmaes", {}),
+    "layerwise-torch": ("layerwise_cmaes", {"engine": "torch", "diagonal": True}),
+    "es-sgd": ("es", {"inner": "sgd"}),
+}
+CASES = {name: (name, {}) for name in OPTIMIZERS} | ENGINES
+
+
+def _settings(name, values, folder):
+    if name == "evolved":
+        from neuroevo.update_rules import PRIOR_GENOME
+
+        PRIOR_GENOME.save(folder / "genome.json")
+        values = values | {"genome_file": str(folder / "genome.json")}
+    return values
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_every_optimizer_state_round_trips_exactly(case, iris_data, tmp_path):
+    name, values = CASES[case]
+    optimizer = get_optimizer(name)
+    problem = Problem.from_data(load_prepared(iris_data), 8, "relu")
+    state = optimizer.init(problem.initial_parameters(0), optimizer.make_hyperparameters(_settings(name, values, tmp_path)), problem, 0)
+    batches = [problem.batch(torch.arange(15 * i, 15 * i + 15)) for i in range(6)]
+    for batch in batches[:3]:
+        optimizer.step(state, problem, batch)
+    save_checkpoint(tmp_path / "checkpoint.pt", {"run": case}, {"state": state, "counter": problem.counter})
+    restored = load_checkpoint(tmp_path / "checkpoint.pt", {"run": case})
+    assert restored is not None
+    copy, numpy_state = restored["state"], np.random.get_state()  # pycma draws from numpy's global generator
+    original_steps = [optimizer.step(state, problem, batch) for batch in batches[3:]]
+    np.random.set_state(numpy_state)
+    assert [optimizer.step(copy, problem, batch) for batch in batches[3:]] == original_steps  # bit for bit
+    assert torch.equal(optimizer.parameters(state), optimizer.parameters(copy))
+    assert restored["counter"] is not problem.counter
+
+
+SETTINGS = {"dataset": "iris", "seed": 0}
+FINGERPRINT = fingerprint(SETTINGS)
+
+
+class _Payload:
+    """What an attacker puts in a pickle: unpickling it runs a shell command."""
+
+    def __init__(self, target):
+        self.target = target
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.target}",)
+
+
+def _train(data, out_dir, *extra):
+    spec = {"model": {"hidden": 8}, "training": {"max_epochs": 3, "patience": 10}}
+    return subprocess.run(
+        [sys.executable, "-m", "neuroevo", "train", "--data", str(data), "--dataset", "iris", "--optimizer", "sgd",
+         "--seed", "0", "--spec", json.dumps(spec), "--out-dir", str(out_dir), *extra],
+        capture_output=True, text=True, env=tool_environment(),
+    )
+
+
+def test_a_crafted_checkpoint_runs_no_code_and_is_set_aside(iris_data, tmp_path):
+    out_dir, target = tmp_path / "run", tmp_path / "PWNED"
+    out_dir.mkdir()
+    # An old-style checkpoint (a pickled dict) whose payload would create a file when loaded.
+    torch.save({"fingerprint": "anything", "state": _Payload(target)}, out_dir / "checkpoint.pt")
+    result = _train(iris_data, out_dir)
+    assert result.returncode == 0, result.stderr
+    assert not target.exists()
+    assert "ignoring checkpoint" in result.stderr and "starts over" in result.stderr
+    assert json.loads((out_dir / "summary.json").read_text())["resumed"] is False
+    assert [path.name.split(".unreadable-")[0] for path in out_dir.glob("checkpoint.pt.unreadable-*")] == ["checkpoint.pt"]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        lambda path: torch.save(torch.zeros(3), path),  # loads, but is no checkpoint
+        lambda path: path.write_bytes(b"\x80\x04truncated"),
+        lambda path: path.write_bytes(os.urandom(4096)),
+        # The right format and fingerprint, but a class no checkpoint may hold (no code runs: it is refused by name).
+        lambda path: torch.save(
+            {"format": "neuroevo-checkpoint-2", "fingerprint": FINGERPRINT, "tensors": [],
+             "state": {TAG: "object", "class": "subprocess.Popen", "state": None}},
+            path,
+        ),
+    ],
+    ids=["tensor", "truncated", "random-bytes", "unregistered-class"],
+)
+def test_a_checkpoint_that_is_not_one_is_set_aside_and_the_run_starts_over(content, tmp_path, caplog):
+    path = tmp_path / "checkpoint.pt"
+    content(path)
+    assert load_checkpoint(path, SETTINGS) is None
+    assert not path.exists() and len(list(tmp_path.glob("checkpoint.pt.unreadable-*"))) == 1
+    assert "ignoring checkpoint" in caplog.text
+
+
+def test_the_fingerprint_is_compared_before_any_object_is_rebuilt(tmp_path, caplog):
+    path = tmp_path / "checkpoint.pt"
+    save_checkpoint(path, {"other": "settings"}, {"state": torch.zeros(2)})
+    assert load_checkpoint(path, SETTINGS) is None
+    assert path.exists()  # another run's checkpoint is left alone (the run replaces it)
+    assert "written with other settings" in caplog.text
+
+
+def test_a_state_the_codec_does_not_know_is_refused_when_saving(tmp_path):
+    with pytest.raises(TypeError, match="cannot store a .*_Payload"):
+        save_checkpoint(tmp_path / "checkpoint.pt", SETTINGS, {"state": _Payload(tmp_path / "x")})
+    assert list(tmp_path.iterdir()) == []  # no partial file left behind
