@@ -10,6 +10,7 @@ write-up's fitness (its 1000-step comparison runs through this loop).
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import time
@@ -24,6 +25,7 @@ import torch
 from neuroevo.atomic import write_atomic, write_json
 from neuroevo.checkpoint import checkpointable, load_checkpoint, save_checkpoint
 from neuroevo.discovery.fitness import DIVERGED_FITNESS, EXPLODE_FACTOR, LAST_STEPS, task_fitness
+from neuroevo.finished import keep, restore, result_key
 from neuroevo.image_models import augment, image_shape
 from neuroevo.optimizers import get_optimizer
 from neuroevo.prepare import SPLITS, PreparedData, load_prepared
@@ -194,6 +196,16 @@ def _last_model_fitness(last: dict, step_log: StepLog, status: str) -> dict:
     return {"steps": step_log.steps, "final_train_loss": final_loss, "final_val_acc": last["val_acc"], "fitness": fitness}
 
 
+def _file_digests(hyperparameters: dict) -> dict[str, str]:
+    """sha256 of each file a hyperparameter names (`genome_file`), so that an edited file is
+    a change of settings: its checkpoint is not resumed and its kept result not restored."""
+    digests = {}
+    for name, value in sorted(hyperparameters.items()):
+        if name.endswith("_file") and value and Path(value).is_file():
+            digests[name] = hashlib.sha256(Path(value).read_bytes()).hexdigest()
+    return digests
+
+
 def train(
     spec: RunSpec,
     data_path: str | Path,
@@ -206,7 +218,9 @@ def train(
     With `checkpoint_path`, the run's whole state is saved after an epoch whenever
     `checkpoint_seconds` have passed since the last save, and a matching checkpoint found
     there at start is resumed from: a killed run ends as an uninterrupted one would.
-    `on_epoch` sees each epoch's history row (the tuner reports and prunes there).
+    `on_epoch` sees each epoch's history row (the tuner reports and prunes there). A result
+    kept beside the checkpoint by `write_run` (neuroevo.finished), of the same settings, data
+    and code, is returned as it is, without training.
     """
     settings = spec.training
     torch.set_num_threads(settings.threads)
@@ -216,12 +230,17 @@ def train(
     if spec.model == "cnn" and optimizer.kind != "gradient":
         raise ValueError(f"model cnn: {spec.optimizer} is an evolutionary optimizer; the CNN runs gradient optimizers only (use model mlp)")
     data = load_prepared(data_path, expected_name=spec.dataset)  # verified, and of this dataset
+    # What shapes the result besides the spec: the data's content and that of files it names.
+    run_settings = asdict(spec) | {"device": device, "data_checksum": data.checksum, "files": _file_digests(spec.hyperparameters)}
+    key = result_key(run_settings)
+    kept = restore(Path(checkpoint_path).parent, key) if checkpoint_path else None
+    if kept:
+        return kept
     if settings.augment:
         image_shape(data.n_features)  # refuses non-image data by name, before any work
     if settings.subsample:
         data = subsample_train(data, settings.subsample, spec.seed)
     problem = Problem.from_data(data, spec.hidden, spec.activation, device, spec.model)
-    run_settings = asdict(spec) | {"device": device}
 
     resumed = load_checkpoint(checkpoint_path, run_settings) if checkpoint_path else None
     if resumed:
@@ -304,6 +323,7 @@ def train(
         "device": device,
         "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
         "versions": package_versions(),
+        "result_key": key,
     }
     return summary, pd.DataFrame(history)
 
@@ -314,3 +334,4 @@ def write_run(summary: dict, history: pd.DataFrame, out_dir: str | Path) -> None
     history = history.assign(dataset=summary["dataset"], optimizer=summary["optimizer"], seed=summary["seed"])
     write_atomic(out_dir / "history.parquet", lambda partial: history.to_parquet(partial, index=False))
     write_json(out_dir / "summary.json", summary)
+    keep(out_dir, summary, history)  # where a rerun's cleanup cannot delete it
