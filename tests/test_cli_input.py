@@ -131,3 +131,26 @@ def test_every_log_starts_with_the_command_that_reruns_it(tmp_path):
     first = result.stderr.splitlines()[0]
     assert " command: python -m neuroevo " in first
     assert shlex.split(first.split(" command: ", 1)[1]) == ["python", "-m", "neuroevo", *arguments]  # quoted for a shell
+
+
+@pytest.mark.parametrize(
+    "arguments, named",
+    [
+        (["discover", "--study-json", "{tasks: []}", "--data", "digits=x.npz"], "--study-json: not valid JSON"),
+        (["discover", "--study-json", '{"tasks": [{"dataset": "digits", "model": "mlp"}]}', "--data", "digits"], "--data: expected DATASET=PATH"),
+        (["study-alignment", "--data", "x.npz", "--settings", "[1]", "--out", "a.parquet"], "--settings: expected a JSON object"),
+        (["tune", "--data", "x.npz", "--dataset", "iris", "--optimizer", "adam", "--search-space", "{lr}", "--storage", "j",
+          "--out", "o.json", "--trials-out", "t.parquet"], "--search-space: not valid JSON"),
+        (["tune", "--data", "x.npz", "--dataset", "iris", "--optimizer", "adam", "--search-space", "{}", "--seeds", "1000,a",
+          "--storage", "j", "--out", "o.json", "--trials-out", "t.parquet"], "--seeds: expected comma-separated"),
+        (["tune", "--data", "x.npz", "--dataset", "iris", "--optimizer", "adam", "--spec", '{"training": {"patience": 0}}',
+          "--search-space", "{}", "--storage", "j", "--out", "o.json", "--trials-out", "t.parquet"], "--spec: training.patience"),
+    ],
+)
+def test_bad_json_and_lists_on_other_commands_are_refused_by_flag(arguments, named, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    if arguments[0] == "discover":
+        arguments = [*arguments, "--out-dir", str(tmp_path / "study")]
+    assert main(arguments) == 1
+    assert named in capsys.readouterr().err
+    assert sorted(path.name for path in tmp_path.iterdir()) == []  # refused before anything was written

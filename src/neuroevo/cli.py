@@ -92,10 +92,7 @@ def _tune(args: argparse.Namespace) -> None:
     from neuroevo.tune import tune
 
     spec = RunSpec.from_json(args.dataset, args.optimizer, 0, args.spec)
-    try:
-        space = json.loads(args.search_space)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"--search-space: not valid JSON ({error})") from None
+    space = _json_argument(args.search_space, "--search-space")
     fields = [field.name for field in dataclasses.fields(get_optimizer(args.optimizer).hyperparameters)]
     check_search_space(args.optimizer, space, fields)
     seeds = _seed_list(args.seeds, "--seeds")
@@ -106,6 +103,17 @@ def _tune(args: argparse.Namespace) -> None:
         write_json(args.out, result)  # last: its presence means the tuning job finished
     log.info("%s/%s: best %s, objective %.4f after %d trials", args.dataset, args.optimizer,
              result["tuned_values"], result["objective"], result["n_trials"])
+
+
+def _json_argument(text: str, flag: str) -> dict:
+    """A JSON object given on the command line; anything else is refused naming the flag."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{flag}: not valid JSON ({error})") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{flag}: expected a JSON object, got {type(value).__name__}")
+    return value
 
 
 def _seed_list(text: str, flag: str) -> list[int]:
@@ -127,14 +135,14 @@ def _aggregate(args: argparse.Namespace) -> None:
 def _report(args: argparse.Namespace) -> None:
     from neuroevo.report import render_report
 
-    render_report(args.summary_dir, args.template, json.loads(args.config_json), args.out, args.source_dir, args.tuning, args.studies,
+    render_report(args.summary_dir, args.template, _json_argument(args.config_json, "--config-json"), args.out, args.source_dir, args.tuning, args.studies,
                   args.figures_dir, args.command)
 
 
 def _report_figures(args: argparse.Namespace) -> None:
     from neuroevo.report_figures import write_report_figures
 
-    write_report_figures(args.summary_dir, args.out_dir, args.alpha, args.target_fraction, json.loads(args.targets))
+    write_report_figures(args.summary_dir, args.out_dir, args.alpha, args.target_fraction, _json_argument(args.targets, "--targets"))
 
 
 def _study_alignment(args: argparse.Namespace) -> None:
@@ -144,7 +152,7 @@ def _study_alignment(args: argparse.Namespace) -> None:
     from neuroevo.prepare import load_prepared
 
     torch.set_num_threads(args.threads)
-    settings = json.loads(args.settings)
+    settings = _json_argument(args.settings, "--settings")
     alignment = measure(load_prepared(args.data), **settings)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     alignment.to_parquet(args.out, index=False)
@@ -156,7 +164,7 @@ def _study_report(args: argparse.Namespace) -> None:
     from neuroevo.study_report import write_study_section
 
     figures_dir = args.figures_dir or Path(args.out).parent / "figures"
-    write_study_section(args.name, json.loads(args.study_json), args.summaries, args.out, figures_dir, args.alignment)
+    write_study_section(args.name, _json_argument(args.study_json, "--study-json"), args.summaries, args.out, figures_dir, args.alignment)
 
 
 def _discover(args: argparse.Namespace) -> None:
@@ -168,11 +176,7 @@ def _discover(args: argparse.Namespace) -> None:
     from neuroevo.prepare import load_prepared
 
     torch.set_num_threads(args.threads)
-    try:
-        study = json.loads(args.study_json)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"--study-json: not valid JSON ({error})") from None
-    tasks, settings = parse_study(study)
+    tasks, settings = parse_study(_json_argument(args.study_json, "--study-json"))
     if not all("=" in entry for entry in args.data):
         raise ValueError(f"--data: expected DATASET=PATH entries, got {' '.join(args.data)}")
     paths = dict(entry.split("=", 1) for entry in args.data)
@@ -192,7 +196,7 @@ def _discover(args: argparse.Namespace) -> None:
 def _discovery_report(args: argparse.Namespace) -> None:
     from neuroevo.discovery.comparison import write_section
 
-    write_section(args.name, json.loads(args.study_json), args.discovery_dir, args.summaries, args.out, args.alpha, args.test)
+    write_section(args.name, _json_argument(args.study_json, "--study-json"), args.discovery_dir, args.summaries, args.out, args.alpha, args.test)
 
 
 def _bounded(kind: type, low: float, name: str) -> Callable[[str], float]:
