@@ -111,3 +111,36 @@ def test_a_bad_genome_is_refused_naming_the_field(fields, field):
 def test_an_unknown_genome_field_is_refused_by_name():
     with pytest.raises(GenomeError, match="'lr'"):
         Genome.from_dict({"lr": 0.1})
+
+
+@pytest.mark.parametrize(
+    "fields, field",
+    [
+        ({"beta1": "0.9"}, "beta1"),
+        ({"use_m": 1}, "use_m"),
+        ({"warmup_steps": 10.0}, "warmup_steps"),
+        ({"term_types": 3, "alphas": [1.0]}, "term_types"),
+        ({"alphas": [math.inf]}, r"alphas\[0\]"),
+        ({"lr_log10": 400.0}, "lr_log10"),
+    ],
+)
+def test_a_genome_of_wrong_types_or_out_of_range_genes_is_refused_naming_the_field(fields, field):
+    with pytest.raises(GenomeError, match=f"^{field}"):
+        Genome(**fields)
+
+
+def test_a_run_of_evolved_records_the_sha256_of_the_genome_file_it_read(iris_data, tmp_path):
+    import hashlib
+
+    from neuroevo.train import RunSpec, TrainingSettings, train
+
+    genome_file = tmp_path / "genome.json"
+    PRIOR_GENOME.save(genome_file)
+    sha256 = hashlib.sha256(genome_file.read_bytes()).hexdigest()
+    spec = RunSpec("iris", "evolved", 0, hidden=8, training=TrainingSettings(batch_size=16, max_epochs=3),
+                   hyperparameters={"genome_file": str(genome_file), "total_steps": 30})
+    summary, _ = train(spec, iris_data, tmp_path / "checkpoint.pt", checkpoint_seconds=0)
+    assert summary["hyperparameters"]["genome_sha256"] == sha256
+
+    resumed, _ = train(spec, iris_data, tmp_path / "checkpoint.pt", checkpoint_seconds=0)  # from the last checkpoint
+    assert resumed["resumed"] and resumed["hyperparameters"]["genome_sha256"] == sha256  # kept in the run's state

@@ -2,8 +2,16 @@
 TPE (seeded), median pruning on per-epoch validation loss, and an objective that is the
 mean validation loss over tuning seeds disjoint from the evaluation seeds.
 
-The study lives in an Optuna journal file: a tuning job killed after some trials and rerun
-keeps its finished trials and only runs the ones still missing.
+The study lives in an Optuna journal file, and a tuning job killed at any point and rerun
+ends with the same trials and best values as an uninterrupted one:
+
+- every sampling draws from a generator seeded by (study seed, trial number, parameter),
+  so a suggestion depends on the finished trials only, never on how many processes the
+  study took;
+- the trial a kill left running is run again under its own number and with the parameters
+  it already had (pruning decisions depend on finished trials only, so they replay too);
+- a journal whose last record a kill cut off is cut back to its last complete record
+  (the original kept as .bak) before Optuna appends to it.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,6 +32,107 @@ from neuroevo.train import RunSpec, train
 
 log = logging.getLogger("neuroevo")
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+# Trials that used up one of the study's `trials` (a trial failed by a RuntimeError does too,
+# as it does in an uninterrupted study).
+ENDED = (*FINISHED, optuna.trial.TrialState.FAIL)
+
+
+class JournalError(ValueError):
+    """An Optuna journal that cannot be resumed from; the message names the file and what to do."""
+
+
+def _derived_seed(*parts: object) -> int:
+    digest = hashlib.sha256("/".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:4], "little")  # numpy's RandomState takes 32 bits
+
+
+class TrialSeededTPESampler(optuna.samplers.BaseSampler):
+    """TPE whose every draw comes from a fresh generator seeded by (seed, trial number,
+    parameter): the suggestion for a trial is a function of the finished trials alone, so a
+    resumed study suggests what an uninterrupted one would have (a single TPESampler's
+    generator restarts with each process, and its draws would depend on where a kill came).
+
+    Only Optuna's public sampler interface is used: each call is delegated to a TPESampler
+    built for it."""
+
+    def __init__(self, seed: int = 0, **settings) -> None:
+        self._seed = seed
+        self._settings = settings
+
+    def _tpe(self, trial: optuna.trial.FrozenTrial, *key: object) -> optuna.samplers.TPESampler:
+        return optuna.samplers.TPESampler(seed=_derived_seed(self._seed, trial.number, *key), **self._settings)
+
+    def infer_relative_search_space(self, study, trial):
+        return self._tpe(trial, "relative").infer_relative_search_space(study, trial)
+
+    def sample_relative(self, study, trial, search_space):
+        return self._tpe(trial, "relative").sample_relative(study, trial, search_space)
+
+    def sample_independent(self, study, trial, param_name, param_distribution):
+        # Seeded per parameter too: a trial killed between two suggestions gets the second one
+        # it would have had.
+        return self._tpe(trial, "independent", param_name).sample_independent(study, trial, param_name, param_distribution)
+
+    def before_trial(self, study, trial):
+        self._tpe(trial).before_trial(study, trial)
+
+    def after_trial(self, study, trial, state, values):
+        self._tpe(trial).after_trial(study, trial, state, values)
+
+
+def _repair_journal(path: Path) -> None:
+    """A job killed while appending leaves a last line without its newline; Optuna skips it
+    on reading, but its next append would glue a record onto it and strand the study
+    ("Expecting ',' delimiter"). Cut the file back to its last complete record, keeping the
+    original beside it."""
+    data = path.read_bytes() if path.exists() else b""
+    if not data or data.endswith(b"\n"):
+        return
+    backup = path.with_name(path.name + ".bak")
+    for number in range(1, 1000):
+        if not backup.exists():
+            break
+        backup = path.with_name(f"{path.name}.bak.{number}")
+    partial = backup.with_name(backup.name + ".partial")
+    partial.write_bytes(data)
+    os.replace(partial, backup)  # the whole original is safe before anything is cut
+    keep = data.rfind(b"\n") + 1
+    with open(path, "r+b") as journal:
+        journal.truncate(keep)
+    log.warning("%s: its last record was cut off (a killed job); cut the file back to its last complete record "
+                "(%d of %d bytes kept); the original is %s", path, keep, len(data), backup)
+
+
+def _check_journal(path: Path) -> None:
+    """Every line a JSON record, or a JournalError naming the file and what to do (Optuna
+    itself would say only `Expecting ',' delimiter`, or start over on a garbled file)."""
+    if not path.exists():
+        return
+    with open(path, "rb") as journal:
+        for number, line in enumerate(journal, start=1):
+            try:
+                record = json.loads(line)
+                if not isinstance(record, dict) or "op_code" not in record:
+                    raise ValueError("not an Optuna journal record")
+            except ValueError as error:
+                raise JournalError(
+                    f"{path}: line {number} is not a complete Optuna journal record ({str(error)[:200]}); "
+                    f"to keep the trials recorded before it, cut the file back to its first {number - 1} lines "
+                    f"(head -n {number - 1}); to start this tuning study afresh, move the file aside"
+                ) from None
+
+
+def _open_journal(path: Path) -> optuna.storages.JournalStorage:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # The journal belongs to one tuning job (Snakemake runs one per output): a lock file found
+    # now was left by a killed job, and Optuna would wait 30 s before breaking it.
+    lock = path.with_name(path.name + ".lock")
+    if lock.is_symlink() or lock.exists():
+        log.warning("%s: removing the lock file a killed tuning job left", lock)
+        lock.unlink()
+    _repair_journal(path)
+    _check_journal(path)
+    return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
 
 
 def _study_name(spec: RunSpec, space: dict, seeds: list[int]) -> str:
@@ -34,12 +144,16 @@ def _study_name(spec: RunSpec, space: dict, seeds: list[int]) -> str:
 def _objective(spec: RunSpec, data_path: str | Path, space: dict, seeds: list[int]):
     def objective(trial: optuna.Trial) -> float:
         hyperparameters = spec.hyperparameters | suggest(trial, space)
+        # A trial rerun after a kill already holds the values it reported then.
+        reported = next(t for t in trial.study.get_trials(deepcopy=False) if t.number == trial.number).intermediate_values
         losses = []
         for index, seed in enumerate(seeds):
             offset = index * spec.training.max_epochs
 
             def report(row: dict) -> None:
-                trial.report(row["val_loss"], offset + row["epoch"])
+                step = offset + row["epoch"]
+                if step not in reported:
+                    trial.report(row["val_loss"], step)
                 if trial.should_prune():
                     raise optuna.TrialPruned()
 
@@ -63,24 +177,26 @@ def tune(
 ) -> tuple[dict, pd.DataFrame]:
     """Runs the trials still missing from the stored study; returns (best, trials table)."""
     storage_path = Path(storage_path)
-    storage_path.parent.mkdir(parents=True, exist_ok=True)
-    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(storage_path)))
+    storage = _open_journal(storage_path)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
         study_name=_study_name(spec, space, seeds),
         storage=storage,
         load_if_exists=True,
         direction="minimize",
-        sampler=optuna.samplers.TPESampler(seed=study_seed, n_startup_trials=startup_trials),
+        sampler=TrialSeededTPESampler(seed=study_seed, n_startup_trials=startup_trials),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=startup_trials, n_warmup_steps=1),
     )
-    # A trial left running by a killed job never finished: mark it failed, run it again.
+    # A trial left running by a killed job goes back to the queue: the next trial run is that
+    # one, with its number and the parameters it already had (failing it and enqueueing a copy
+    # would renumber every later trial, and their seeds with them).
     for stale in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-        storage.set_trial_state_values(stale._trial_id, optuna.trial.TrialState.FAIL)
-    finished = len(study.get_trials(deepcopy=False, states=FINISHED))
-    if finished:
-        log.info("resuming study %s with %d finished trials", study.study_name, finished)
-    for _ in range(max(0, trials - finished)):
+        storage.set_trial_state_values(stale._trial_id, optuna.trial.TrialState.WAITING)
+        log.info("trial %d of study %s was cut off by a killed job; running it again", stale.number, study.study_name)
+    ended = len(study.get_trials(deepcopy=False, states=ENDED))
+    if ended:
+        log.info("resuming study %s with %d ended trials", study.study_name, ended)
+    for _ in range(max(0, trials - ended)):
         study.optimize(_objective(spec, data_path, space, seeds), n_trials=1, catch=(RuntimeError,))
 
     completed = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))

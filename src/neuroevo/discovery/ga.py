@@ -1,6 +1,8 @@
 """The genetic algorithm over update rules (write-up section 2.2), checkpointed after every
 evaluated genome and every generation, so that a study killed at any point and rerun ends
 with the same best genome as an uninterrupted one, losing at most the evaluation in flight.
+A checkpoint that cannot be read, or whose content is not a study's state, is set aside
+(checkpoint.json.unreadable-<time>, never deleted) with a warning, and the study starts over.
 
 Fitness is deterministic for a genome (every task run seeds its own generators), so elites
 carry their fitness into the next generation instead of being trained again.
@@ -10,7 +12,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
+import os
 import random
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -22,6 +27,8 @@ from neuroevo.discovery.tasks import Task
 from neuroevo.prepare import PreparedData
 from neuroevo.train import resolve_device
 from neuroevo.update_rules import Genome
+
+log = logging.getLogger("neuroevo")
 
 
 @dataclass
@@ -57,6 +64,117 @@ def _rng_state(rng: random.Random) -> list:
 
 def _set_rng_state(rng: random.Random, state: list) -> None:
     rng.setstate((state[0], tuple(state[1]), state[2]))
+
+
+class CheckpointContentError(ValueError):
+    """Valid JSON that is not a discovery study's state; the message names the key."""
+
+
+def _expect(condition: bool, where: str, what: str) -> None:
+    if not condition:
+        raise CheckpointContentError(f"{where}: {what}")
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_member(member: object, where: str, evaluated: bool | None = None) -> None:
+    """A population member or the best one: a genome that parses and, once evaluated, its
+    fitness, per-task fitness and divergence count."""
+    _expect(isinstance(member, dict), where, "must be an object")
+    _expect(isinstance(member.get("genome"), dict), f"{where}.genome", "must be an object")
+    try:
+        Genome.from_dict(member["genome"])
+    except (ValueError, TypeError) as error:
+        raise CheckpointContentError(f"{where}.genome: {error}") from None
+    if evaluated is None:
+        evaluated = member.get("fitness") is not None
+    if not evaluated:
+        _expect(member.get("fitness") is None, f"{where}.fitness", "must be null before evaluation")
+        return
+    _expect(_is_number(member.get("fitness")), f"{where}.fitness", "must be a number")
+    per_task = member.get("per_task")
+    _expect(isinstance(per_task, dict) and all(_is_number(value) for value in per_task.values()), f"{where}.per_task",
+            "must map each task to a number")
+    _expect(isinstance(member.get("diverged"), int) and not isinstance(member.get("diverged"), bool), f"{where}.diverged",
+            "must be a whole number")
+
+
+STATE_KEYS = {"fingerprint", "generation", "population", "history", "best", "done", "rng"}
+
+
+def check_state(state: dict, settings: DiscoverySettings) -> None:
+    """Raises CheckpointContentError, naming the key, unless `state` (a checkpoint of these
+    settings) has the structure `discover` writes: it resumes from it key by key, and would
+    otherwise fail far from the cause."""
+    _expect(set(state) == STATE_KEYS, "checkpoint", f"has keys {sorted(state)}, expected {sorted(STATE_KEYS)}")
+    generation = state["generation"]
+    _expect(isinstance(generation, int) and not isinstance(generation, bool) and 0 <= generation < settings.generations,
+            "generation", f"must be a whole number in [0, {settings.generations})")
+    _expect(isinstance(state["done"], bool), "done", "must be true or false")
+    population = state["population"]
+    _expect(isinstance(population, list) and len(population) == settings.population, "population",
+            f"must be a list of {settings.population} members")
+    for index, member in enumerate(population):
+        _check_member(member, f"population[{index}]")
+    history = state["history"]
+    finished = generation + 1 if state["done"] else generation
+    _expect(isinstance(history, list) and len(history) == finished, "history",
+            f"must be a list of one entry per finished generation ({finished})")
+    columns = {"generation", "best_fitness", "mean_fitness", "diverged_genomes", "best_so_far", "best_genome"}
+    for index, entry in enumerate(history):
+        _expect(isinstance(entry, dict) and set(entry) == columns, f"history[{index}]", f"must have the keys {sorted(columns)}")
+        _expect(all(_is_number(entry[key]) for key in columns - {"best_genome"}) and isinstance(entry["best_genome"], str),
+                f"history[{index}]", "must hold numbers and the best genome as a JSON string")
+    if state["best"] is None:
+        _expect(not history, "best", "must be set once a generation has finished")
+    else:
+        _expect(bool(history), "best", "must be null before the first generation has finished")
+        _check_member(state["best"], "best", evaluated=True)
+    rng = state["rng"]
+    _expect(isinstance(rng, list) and len(rng) == 3 and isinstance(rng[1], list), "rng", "must be [version, internal state, gauss]")
+    try:
+        _set_rng_state(random.Random(), rng)
+    except (TypeError, ValueError, OverflowError) as error:
+        raise CheckpointContentError(f"rng: not a random generator state ({error})") from None
+
+
+def _set_aside(path: Path, reason: str) -> None:
+    """Keep an unusable checkpoint for inspection instead of deleting it."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    kept = path.with_name(f"{path.name}.unreadable-{stamp}")
+    for number in range(1, 1000):  # never replace one set aside earlier
+        if not kept.exists():
+            break
+        kept = path.with_name(f"{path.name}.unreadable-{stamp}-{number}")
+    os.replace(path, kept)
+    log.warning("ignoring discovery checkpoint %s (%s); moved it to %s, the study starts over", path, reason, kept)
+
+
+def load_state(path: Path, settings: DiscoverySettings, fingerprint: str) -> dict | None:
+    """The state saved at `path` by this study, or None: no file, another study's (replaced
+    at the first save), or one set aside as unreadable (torn, not JSON, or not a study's
+    state)."""
+    if not path.exists():
+        return None
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        _set_aside(path, f"unreadable: {str(error)[:200]}")
+        return None
+    if not isinstance(state, dict) or not isinstance(state.get("fingerprint"), str):
+        _set_aside(path, "not a discovery study's state: no fingerprint")
+        return None
+    if state["fingerprint"] != fingerprint:
+        log.info("discovery checkpoint %s was written by a study of other settings; starting over", path)
+        return None
+    try:
+        check_state(state, settings)
+    except CheckpointContentError as error:
+        _set_aside(path, f"not a discovery study's state: {error}")
+        return None
+    return state
 
 
 def genome_fitness(genome: Genome, tasks: list[Task], data: dict[str, PreparedData], settings: DiscoverySettings) -> dict:
@@ -102,9 +220,7 @@ def discover(
     data = {name: data_on_device(prepared, device) for name, prepared in data.items()}
     fingerprint = json.dumps({"tasks": [dataclasses.asdict(task) for task in tasks], "settings": dataclasses.asdict(settings)}, sort_keys=True)
     rng = random.Random(settings.study_seed)
-    state = json.loads(checkpoint_path.read_text()) if checkpoint_path.exists() else None
-    if state is not None and state["fingerprint"] != fingerprint:
-        state = None  # another study's checkpoint: start over (it is replaced at the first save)
+    state = load_state(checkpoint_path, settings, fingerprint)
     if state is None:
         population = [{"genome": random_genome(rng).to_dict(), "fitness": None} for _ in range(settings.population)]
         state = {"fingerprint": fingerprint, "generation": 0, "population": population, "history": [], "best": None, "done": False}

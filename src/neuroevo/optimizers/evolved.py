@@ -1,8 +1,10 @@
 """An update rule from a genome file (JSON, as the discovery study writes its best one),
-run by GenomeOptimizer."""
+run by GenomeOptimizer. The sha256 of the file's content goes into the run's summary
+(hyperparameters.genome_sha256): a path alone does not say which genome a run used."""
 
 from dataclasses import dataclass
 
+from neuroevo.checkpoint import checkpointable
 from neuroevo.optimizers.base import OptimizerSpec, TorchOptimizerState, torch_optimizer_parameters, torch_optimizer_step
 from neuroevo.update_rules import Genome, GenomeOptimizer
 
@@ -17,16 +19,25 @@ class Hyperparameters:
             raise ValueError(f"evolved: total_steps must be at least 1, got {self.total_steps}")
 
 
+@checkpointable
+@dataclass
+class GenomeFileState(TorchOptimizerState):
+    genome_sha256: str = ""  # of the bytes the genome was read from, at init (a resumed run keeps it)
+
+
 def genome_state(params, genome: Genome, total_steps: int) -> TorchOptimizerState:
     """The flat parameters stepped by GenomeOptimizer running `genome` (also evolved_prior's)."""
     flat = params.detach().clone().requires_grad_(True)
     return TorchOptimizerState(flat, GenomeOptimizer([flat], genome, total_steps))
 
 
-def init(params, hyperparameters: Hyperparameters, problem, seed: int) -> TorchOptimizerState:
+def init(params, hyperparameters: Hyperparameters, problem, seed: int) -> GenomeFileState:
     if not hyperparameters.genome_file:
         raise ValueError("evolved: genome_file is required (a genome JSON, e.g. a discovery study's best_genome.json)")
-    return genome_state(params, Genome.load(hyperparameters.genome_file), hyperparameters.total_steps)
+    # Hashed from the very bytes parsed, so the record cannot name another version of the file.
+    genome, sha256 = Genome.read(hyperparameters.genome_file)
+    state = genome_state(params, genome, hyperparameters.total_steps)
+    return GenomeFileState(state.params, state.optimizer, sha256)
 
 
 OPTIMIZER = OptimizerSpec(
@@ -36,4 +47,5 @@ OPTIMIZER = OptimizerSpec(
     init=init,
     step=torch_optimizer_step,
     parameters=torch_optimizer_parameters,
+    resolved=lambda state: {"genome_sha256": state.genome_sha256},
 )

@@ -10,16 +10,27 @@ stored as log10, as there.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 TERM_TYPES = ("GRAD", "MOMENTUM", "RMS_NORM", "ADAM_TERM", "SIGN_GRAD", "SQRT_GRAD", "NESTEROV")
 
 
+# Allowed range of the log10 genes: wider than the GA's operators explore, narrow enough that
+# 10^value is a usable positive float (10^400 overflows, 10^-400 is 0).
+LOG10_RANGES = {"lr_log10": (-12.0, 2.0), "eps_log10": (-30.0, 0.0), "wd_log10": (-12.0, 2.0)}
+
+
 class GenomeError(ValueError):
-    """A genome that cannot be run; the message names the field."""
+    """A genome that cannot be run; the message names the field (and the file, when read from one)."""
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 @dataclass
@@ -44,6 +55,21 @@ class Genome:
         self.check()
 
     def check(self) -> None:
+        # Types first: a genome file with "0.9" or [1] where a number belongs must be refused by
+        # field, not fail later inside a comparison ("must be real number, not str").
+        for item in dataclasses.fields(self):
+            value = getattr(self, item.name)
+            if item.name in ("term_types", "alphas"):
+                if not isinstance(value, list):
+                    raise GenomeError(f"{item.name}: must be a list, got {value!r}")
+            elif item.name.startswith("use_"):
+                if not isinstance(value, bool):
+                    raise GenomeError(f"{item.name}: must be true or false, got {value!r}")
+            elif item.name == "warmup_steps":
+                if isinstance(value, bool) or not isinstance(value, int):
+                    raise GenomeError(f"warmup_steps: must be a whole number, got {value!r}")
+            elif not (value is None and item.name == "wd_log10") and not _is_number(value):
+                raise GenomeError(f"{item.name}: must be a number{' or null' if item.name == 'wd_log10' else ''}, got {value!r}")
         if not self.term_types:
             raise GenomeError("term_types: a genome needs at least one term")
         for index, term in enumerate(self.term_types):
@@ -52,6 +78,9 @@ class Genome:
                 raise GenomeError(f"term_types[{index}]: unknown term type {term!r}; known: {known}")
         if len(self.alphas) != len(self.term_types):
             raise GenomeError(f"alphas: {len(self.alphas)} values for {len(self.term_types)} term_types; they pair up one to one")
+        for index, alpha in enumerate(self.alphas):
+            if not _is_number(alpha) or not math.isfinite(alpha):
+                raise GenomeError(f"alphas[{index}]: must be a finite number, got {alpha!r}")
         for name in ("beta1", "beta2"):
             value = getattr(self, name)
             if not 0 <= value < 1:
@@ -59,6 +88,10 @@ class Genome:
         for name in ("lr_log10", "eps_log10", "clip_value", *(["wd_log10"] if self.wd_log10 is not None else [])):
             if not math.isfinite(getattr(self, name)):
                 raise GenomeError(f"{name}: must be a finite number, got {getattr(self, name)}")
+        for name, (low, high) in LOG10_RANGES.items():
+            value = getattr(self, name)
+            if value is not None and not low <= value <= high:
+                raise GenomeError(f"{name}: must be in [{low}, {high}] (10^{low} to 10^{high}), got {value}")
         if self.clip_value <= 0:
             raise GenomeError(f"clip_value: must be positive, got {self.clip_value}")
         if self.warmup_steps < 0:
@@ -92,15 +125,36 @@ class Genome:
         return cls(**values)
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        # Written beside, then renamed: a job killed mid-write never leaves a torn genome file.
+        path = Path(path)
+        partial = path.with_name(path.name + ".partial")
+        partial.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        os.replace(partial, path)
 
     @classmethod
     def load(cls, path: str | Path) -> "Genome":
+        return cls.read(path)[0]
+
+    @classmethod
+    def read(cls, path: str | Path) -> tuple["Genome", str]:
+        """The genome in a file and the sha256 of the bytes it was read from (the runs that
+        use it record which content they ran). Every problem names the file."""
         path = Path(path)
         if not path.exists():
-            raise GenomeError(f"no genome file {path}")
+            raise GenomeError(f"no genome file {path}; give the path of a genome JSON (a discovery study's best_genome.json)")
         try:
-            return cls.from_dict(json.loads(path.read_text()))
+            data = path.read_bytes()
+            values = json.loads(data.decode("utf-8"))
+        except OSError as error:
+            raise GenomeError(f"{path}: the genome file cannot be read ({error.strerror or error})") from None
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise GenomeError(
+                f"{path}: not a complete genome JSON ({error}); rewrite it (Genome.save), or rerun the discovery study that wrote it"
+            ) from None
+        if not isinstance(values, dict):
+            raise GenomeError(f"{path}: a genome file holds one JSON object of genome fields, got {type(values).__name__}")
+        try:
+            return cls.from_dict(values), hashlib.sha256(data).hexdigest()
         except GenomeError as error:
             raise GenomeError(f"{path}: {error}") from None
 
