@@ -97,7 +97,8 @@ def _tune(args: argparse.Namespace) -> None:
     check_search_space(args.optimizer, space, fields)
     seeds = _seed_list(args.seeds, "--seeds")
     storage = Path(args.storage)
-    with folder_lock(storage.parent, f"{storage.name}.lock"):  # one writer per journal
+    # One writer per journal (not Optuna's own NAME.lock, which it makes and breaks itself).
+    with folder_lock(storage.parent, f"{storage.name}.writer.lock"):
         result, trials = tune(spec, args.data, space, seeds, args.trials, args.storage, args.study_seed, args.startup_trials)
         write_atomic(args.trials_out, lambda partial: trials.to_parquet(partial, index=False))
         write_json(args.out, result)  # last: its presence means the tuning job finished
@@ -256,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--spec", default="{}", help="as for train: the base settings the trials vary")
     tune.add_argument("--search-space", required=True, help='JSON: {"lr": {"distribution": "log_uniform", "low": 1e-4, "high": 1}}')
     tune.add_argument("--seeds", default="1000,1001", help="tuning seeds, comma-separated (never the evaluation seeds)")
-    tune.add_argument("--trials", type=POSITIVE_INT, default=10, help="finished trials wanted in the study (a rerun adds the missing ones)")
+    tune.add_argument("--trials", type=POSITIVE_INT, default=10, help="trials the study runs, failed ones included (a rerun runs only the missing ones)")
     tune.add_argument("--startup-trials", type=NON_NEGATIVE_INT, default=4, help="random trials before TPE, and before pruning starts")
     tune.add_argument("--study-seed", type=NON_NEGATIVE_INT, default=0)
     tune.add_argument("--storage", required=True, help="Optuna journal file; a rerun resumes the study stored there")
