@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from neuroevo.atomic import write_atomic
 from neuroevo.datasets import load_raw
 from neuroevo.errors import CorruptFileError
 
@@ -90,13 +90,14 @@ def _arrays(data: PreparedData) -> dict[str, np.ndarray]:
 
 def save_prepared(data: PreparedData, path: str | Path) -> str:
     """Write the prepared file with its checksum; returns the checksum."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     arrays = _arrays(data)
     checksum = prepared_checksum(data.name, data.n_classes, arrays)
-    partial = path.with_name(path.name + ".partial.npz")
-    np.savez(partial, name=np.array(data.name), n_classes=np.array(data.n_classes), checksum=np.array(checksum), **arrays)
-    os.replace(partial, path)  # a killed job never leaves a truncated file behind
+
+    def write(partial: Path) -> None:
+        with open(partial, "wb") as handle:  # a handle: np.savez would append .npz to the name
+            np.savez(handle, name=np.array(data.name), n_classes=np.array(data.n_classes), checksum=np.array(checksum), **arrays)
+
+    write_atomic(path, write)  # a killed job never leaves a truncated file behind
     return checksum
 
 
