@@ -20,6 +20,8 @@ SCHEMA = yaml.safe_load((REPOSITORY / "workflow" / "schemas" / "config.schema.ya
         ("optimizer_settings: {cmaes: {popsize: -4}}", "['optimizer_settings']['cmaes']['popsize']", "-4 is less than the minimum"),
         ("optimizer_settings: {sgd: {lrr: 0.1}}", "['optimizer_settings']['sgd']", "'lrr' was unexpected"),
         ("trainig: {batch_size: 8}", "", "'trainig' was unexpected"),
+        ("discovery_enabled: maybe", "['discovery_enabled']", "'maybe' is not of type 'boolean'"),
+        ("cluster: {gpu_partition: [gpu]}", "['cluster']['gpu_partition']", "is not of type 'string', 'null'"),
     ],
 )
 def test_bad_config_is_refused_before_any_job_with_the_key_named(config, key, problem, tmp_path):

@@ -32,14 +32,17 @@ def _slurm_logs(workdir):
 
 def _sacct(job_ids):
     result = subprocess.run(
-        ["sacct", "-X", "-n", "-P", "-j", ",".join(job_ids), "-o", "JobID,State,AllocTRES"],
+        ["sacct", "-X", "-n", "-P", "-j", ",".join(job_ids), "-o", "JobID,State,AllocTRES,Partition,Account"],
         capture_output=True, text=True, check=True,
     )
     rows = [line.split("|") for line in result.stdout.splitlines() if line]
-    return {job_id: {"state": state, "tres": tres} for job_id, state, tres in rows}
+    return {
+        job_id: {"state": state, "tres": tres, "partition": partition, "account": account}
+        for job_id, state, tres, partition, account in rows
+    }
 
 
-def test_tiny_study_runs_through_slurm_with_groups_and_gpus(slurm_cluster, tmp_path):
+def test_tiny_study_runs_through_slurm_with_groups_and_gpus_in_their_partition(slurm_cluster, tmp_path):
     snakemake(tmp_path, "--profile", str(REPOSITORY / "slurm"), configfile=SLURM_CONFIG)
 
     assert "## iris" in (tmp_path / "results" / "report" / "report.md").read_text()
@@ -56,8 +59,12 @@ def test_tiny_study_runs_through_slurm_with_groups_and_gpus(slurm_cluster, tmp_p
     assert len(digits_jobs) == 4
     assert {"rule_data/iris", "rule_data/digits", "rule_aggregate", "rule_report"} <= set(folders)
 
-    # GPUs: each digits run asked for one and was granted a (fake) one.
+    # GPUs: each digits run asked for one and was granted a (fake) one, in the config's
+    # cluster.gpu_partition and gpu_account; every other job kept the profile's partition.
     assert all("gres/gpu=1" in accounting[job]["tres"] for job in digits_jobs)
+    for job, entry in accounting.items():
+        assert entry["partition"] == ("gpu" if job in digits_jobs else "main"), (logs[job], entry)
+    assert all(accounting[job]["account"] == "proj1" for job in digits_jobs)  # the others: the user's default
     for summary_path in (tmp_path / "results" / "runs" / "digits").rglob("summary.json"):
         summary = json.loads(summary_path.read_text())
         assert summary["cuda_visible_devices"] in ("0", "1")

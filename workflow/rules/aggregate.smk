@@ -28,5 +28,5 @@ rule aggregate:
         test=config["report"]["test"],
         out_dir=lambda wildcards, output: Path(output.runs).parent,
     shell:
-        "python -m neuroevo aggregate --out-dir {params.out_dir} --alpha {params.alpha} --test {params.test} "
-        "{input.summaries} > {log} 2>&1"
+        "python -m neuroevo aggregate --out-dir {params.out_dir:q} --alpha {params.alpha:q} --test {params.test:q} "
+        "{input.summaries:q} > {log:q} 2>&1"

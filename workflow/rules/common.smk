@@ -1,12 +1,14 @@
 # Config helpers, wildcard constraints and input functions. Logic lives in the package.
 import json
 import os
+import shlex
 import sys
 from functools import cache
 from pathlib import Path
 
 import yaml
 from snakemake.exceptions import WorkflowError
+from snakemake.resources import Resources
 
 REPOSITORY = Path(workflow.basedir)
 sys.path.insert(0, str(REPOSITORY / "src"))  # for the config checks below, in any env
@@ -93,20 +95,30 @@ def run_threads(wildcards):
     return training_settings(wildcards.dataset)["threads"]
 
 
-def run_spec(wildcards):
-    """Everything that shapes one run's result, as JSON: a change in one optimizer's block
-    changes only that optimizer's specs, so Snakemake reruns only its jobs."""
-    spec = {
+def run_settings(wildcards):
+    """Everything that shapes one run's result: a change in one optimizer's block changes
+    only that optimizer's specs, so Snakemake reruns only its jobs."""
+    return {
         "model": config["model"],
         "training": training_settings(wildcards.dataset),
         "hyperparameters": config["optimizer_settings"][wildcards.optimizer],
     }
-    return json.dumps(spec, sort_keys=True)
 
 
-def tracking_arguments():
-    """The train command's tracking options (`tracking: wandb` logs each run)."""
-    return f"{config['tracking']} --tracking-project {config['tracking_project']}"
+def run_spec(wildcards):
+    """One run's settings as JSON, the train and tune commands' --spec."""
+    return json.dumps(run_settings(wildcards), sort_keys=True)
+
+
+def genome_input(spec):
+    """The genome file a run's settings name (`evolved`'s genome_file), as an input, so that
+    a changed genome reruns exactly the runs that train with it."""
+    genome_file = spec["hyperparameters"].get("genome_file", "")
+    return genome_file or []
+
+
+def run_genome(wildcards):
+    return genome_input(run_settings(wildcards))
 
 
 def run_group(dataset):
@@ -140,6 +152,30 @@ def run_minutes(wildcards):
 
 def gpus_for_run(wildcards):
     return dataset_gpus(wildcards.dataset)
+
+
+def gpu_job_setting(resource, key, gpus):
+    """A SLURM plugin resource (slurm_partition, slurm_account) of a rule whose jobs may ask
+    for a GPU: cluster.KEY (gpu_partition, gpu_account) for the jobs that ask for one, when
+    set; for the others the profile's default-resources value, which a rule's own resource
+    would otherwise replace (None drops it: then SLURM's default applies)."""
+    defaults = workflow.resource_settings.default_resources
+    default = Resources.from_mapping(defaults or {}).get(resource)
+
+    def setting(wildcards, **aux):
+        if gpus(wildcards) and config["cluster"][key]:
+            return config["cluster"][key]
+        return default.evaluate(wildcards, **aux).value
+
+    return setting
+
+
+def gpu_partition(gpus):
+    return gpu_job_setting("slurm_partition", "gpu_partition", gpus)
+
+
+def gpu_account(gpus):
+    return gpu_job_setting("slurm_account", "gpu_account", gpus)
 
 
 # Studies (config/studies/NAME.yaml): see workflow/rules/studies.smk.
@@ -209,6 +245,15 @@ def study_spec(wildcards):
     return json.dumps(study_run_spec(study, wildcards.variant, config), sort_keys=True)
 
 
+def study_genome(wildcards):
+    study = load_study(wildcards.study)
+    return genome_input(study_run_spec(study, wildcards.variant, config))
+
+
+def study_gpus(wildcards):
+    return dataset_gpus(study_dataset(wildcards))
+
+
 def study_sections():
     return [f"results/studies/{name}/study.md" for name in config["studies"]]
 
@@ -217,9 +262,16 @@ wildcard_constraints:
     name="[a-z0-9][a-z0-9_]*",
 
 
+def discovery_studies():
+    """The discovery studies of the report and `all`: none when `discovery_enabled` is false
+    (a deep-merged --configfile or --config cannot remove the default's `small`); each is
+    still a target of its own."""
+    return list(config["discovery"]) if config["discovery_enabled"] else []
+
+
 def discovery_sections():
     """The report section of every discovery study: it needs the study and its comparison."""
-    return [f"results/discovery/{name}/section.md" for name in config["discovery"]]
+    return [f"results/discovery/{name}/section.md" for name in discovery_studies()]
 
 
 def comparison_runs(name):
@@ -232,23 +284,24 @@ def comparison_runs(name):
 
 
 def all_comparison_runs():
-    return [path for name in config["discovery"] for path in comparison_runs(name)]
+    return [path for name in discovery_studies() for path in comparison_runs(name)]
+
+
+def comparison_settings(wildcards):
+    study = config["discovery"][wildcards.name]
+    genome = f"results/discovery/{wildcards.name}/best_genome.json"
+    return discovery_protocol.comparison_run_spec(
+        study, wildcards.dataset, wildcards.optimizer, genome
+    )
 
 
 def comparison_genome(wildcards):
-    """The study's best genome, which only the evolved runs train with."""
-    if wildcards.optimizer != "evolved":
-        return []
-    return f"results/discovery/{wildcards.name}/best_genome.json"
+    """The genome the run trains with: the study's best genome for the evolved runs."""
+    return genome_input(comparison_settings(wildcards))
 
 
 def comparison_spec(wildcards):
-    study = config["discovery"][wildcards.name]
-    genome = f"results/discovery/{wildcards.name}/best_genome.json"
-    spec = discovery_protocol.comparison_run_spec(
-        study, wildcards.dataset, wildcards.optimizer, genome
-    )
-    return json.dumps(spec, sort_keys=True)
+    return json.dumps(comparison_settings(wildcards), sort_keys=True)
 
 
 def discovery_ga_block(wildcards):
@@ -298,11 +351,17 @@ def report_figures():
 
 
 def regenerate_command():
-    """What the report header gives as the command that regenerates it."""
+    """What the report header gives as the command that regenerates it; paths quoted, as
+    it is meant to be pasted into a shell."""
     configfiles = [os.path.relpath(path) for path in workflow.overwrite_configfiles]
     extra = "".join(
-        f" --configfile {path}" for path in configfiles if path != "config.yaml"
+        f" --configfile {shlex.quote(path)}"
+        for path in configfiles
+        if path != "config.yaml"
     )
+    config_args = workflow.config_settings.config_args or []  # --config KEY=VALUE ...
+    if config_args:
+        extra += " --config " + " ".join(shlex.quote(arg) for arg in config_args)
     return f"snakemake --cores 2 --forcerun aggregate{extra}"
 
 

@@ -12,6 +12,6 @@ rule data:
         val_fraction=config["data"]["val_fraction"],
         test_fraction=config["data"]["test_fraction"],
     shell:
-        "python -m neuroevo data --dataset {wildcards.dataset} --out {output} "
-        "--data-dir {params.data_dir:q} {params.download} --split-seed {params.split_seed} "
-        "--val-fraction {params.val_fraction} --test-fraction {params.test_fraction} > {log} 2>&1"
+        "python -m neuroevo data --dataset {wildcards.dataset:q} --out {output:q} "
+        "--data-dir {params.data_dir:q} {params.download:q} --split-seed {params.split_seed:q} "
+        "--val-fraction {params.val_fraction:q} --test-fraction {params.test_fraction:q} > {log:q} 2>&1"

@@ -19,16 +19,17 @@ rule discover:
     threads: 1
     resources:
         gpu=discovery_gpus,
+        slurm_partition=gpu_partition(discovery_gpus),
+        slurm_account=gpu_account(discovery_gpus),
         runtime=config["cluster"]["run_minutes"],  # a study cut off resumes when resubmitted
     params:
         study=discovery_ga_block,
-        data=lambda wildcards, input: " ".join(
-            f"{name}={path}" for name, path in input.items()
-        ),
+        # DATASET=PATH words, each quoted by the shell command's :q.
+        data=lambda wildcards, input: [f"{name}={path}" for name, path in input.items()],
         out_dir=lambda wildcards, output: Path(output.genome).parent,
     shell:
-        "python -m neuroevo discover --study-json {params.study:q} --data {params.data} "
-        "--threads {threads} --out-dir {params.out_dir} > {log} 2>&1"
+        "python -m neuroevo discover --study-json {params.study:q} --data {params.data:q} "
+        "--threads {threads:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
 rule compare_run:
@@ -47,14 +48,16 @@ rule compare_run:
     threads: 1
     resources:
         gpu=discovery_gpus,
+        slurm_partition=gpu_partition(discovery_gpus),
+        slurm_account=gpu_account(discovery_gpus),
         runtime=config["cluster"]["short_run_minutes"],
     params:
         spec=comparison_spec,
         out_dir=lambda wildcards, output: Path(output.summary).parent,
     shell:
-        "python -m neuroevo train --data {input.data} --dataset {wildcards.dataset} "
-        "--optimizer {wildcards.optimizer} --seed {wildcards.seed} --spec {params.spec:q} "
-        "--out-dir {params.out_dir} > {log} 2>&1"
+        "python -m neuroevo train --data {input.data:q} --dataset {wildcards.dataset:q} "
+        "--optimizer {wildcards.optimizer:q} --seed {wildcards.seed:q} --spec {params.spec:q} "
+        "--out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
 rule discovery_section:
@@ -78,6 +81,6 @@ rule discovery_section:
         test=config["report"]["test"],
         discovery_dir=lambda wildcards, input: Path(input.genome).parent,
     shell:
-        "python -m neuroevo discovery-report --name {wildcards.name} --study-json {params.study:q} "
-        "--discovery-dir {params.discovery_dir} --alpha {params.alpha} --test {params.test} --out {output.section} "
-        "{input.runs} > {log} 2>&1"
+        "python -m neuroevo discovery-report --name {wildcards.name:q} --study-json {params.study:q} "
+        "--discovery-dir {params.discovery_dir:q} --alpha {params.alpha:q} --test {params.test:q} "
+        "--out {output.section:q} {input.runs:q} > {log:q} 2>&1"

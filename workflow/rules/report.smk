@@ -30,8 +30,8 @@ rule report_figures:
         summary_dir=lambda wildcards, input: Path(input.runs).parent,
         out_dir=lambda wildcards, output: Path(output.figures[0]).parent,
     shell:
-        "python -m neuroevo report-figures --summary-dir {params.summary_dir} --out-dir {params.out_dir} "
-        "--alpha {params.alpha} --target-fraction {params.target_fraction} --targets {params.targets:q} > {log} 2>&1"
+        "python -m neuroevo report-figures --summary-dir {params.summary_dir:q} --out-dir {params.out_dir:q} "
+        "--alpha {params.alpha:q} --target-fraction {params.target_fraction:q} --targets {params.targets:q} > {log:q} 2>&1"
 
 
 rule report:
@@ -62,6 +62,6 @@ rule report:
         source_dir=REPOSITORY,
         command=regenerate_command(),
     shell:
-        "python -m neuroevo report --summary-dir {params.summary_dir} --template {input.template:q} "
-        "--tuning {input.tuning} --studies {input.studies} --config-json {params.config:q} --source-dir {params.source_dir:q} "
-        "--figures-dir {params.figures_dir} --command {params.command:q} --out {output} > {log} 2>&1"
+        "python -m neuroevo report --summary-dir {params.summary_dir:q} --template {input.template:q} "
+        "--tuning {input.tuning:q} --studies {input.studies:q} --config-json {params.config:q} --source-dir {params.source_dir:q} "
+        "--figures-dir {params.figures_dir:q} --command {params.command:q} --out {output:q} > {log:q} 2>&1"

@@ -6,6 +6,7 @@
 rule study_run:
     input:
         data=study_data,
+        genome=study_genome,
     output:
         summary="results/studies/{study}/{variant}/{seed}/summary.json",
         history="results/studies/{study}/{variant}/{seed}/history.parquet",
@@ -17,7 +18,9 @@ rule study_run:
         "../../envs/neuroevo.yaml"
     threads: study_run_threads
     resources:
-        gpu=lambda wildcards: dataset_gpus(study_dataset(wildcards)),
+        gpu=study_gpus,
+        slurm_partition=gpu_partition(study_gpus),
+        slurm_account=gpu_account(study_gpus),
         runtime=lambda wildcards: dataset_run_minutes(study_dataset(wildcards)),
     params:
         spec=study_spec,
@@ -25,9 +28,9 @@ rule study_run:
         optimizer=study_optimizer,
         out_dir=lambda wildcards, output: Path(output.summary).parent,
     shell:
-        "python -m neuroevo train --data {input.data} --dataset {params.dataset} "
-        "--optimizer {params.optimizer} --seed {wildcards.seed} --spec {params.spec:q} "
-        "--out-dir {params.out_dir} > {log} 2>&1"
+        "python -m neuroevo train --data {input.data:q} --dataset {params.dataset:q} "
+        "--optimizer {params.optimizer:q} --seed {wildcards.seed:q} --spec {params.spec:q} "
+        "--out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
 rule study_alignment:
@@ -47,8 +50,8 @@ rule study_alignment:
             alignment_settings(load_study(wildcards.study), config), sort_keys=True
         ),
     shell:
-        "python -m neuroevo study-alignment --data {input.data} --settings {params.settings:q} "
-        "--threads {threads} --out {output} > {log} 2>&1"
+        "python -m neuroevo study-alignment --data {input.data:q} --settings {params.settings:q} "
+        "--threads {threads:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule study:
@@ -64,10 +67,11 @@ rule study:
         "../../envs/neuroevo.yaml"
     params:
         study=lambda wildcards: json.dumps(load_study(wildcards.study), sort_keys=True),
+        # An option and its value as two words, each quoted; none without alignment.
         alignment=lambda wildcards, input: (
-            f"--alignment {input.alignment}" if input.alignment else ""
+            ["--alignment", input.alignment] if input.alignment else []
         ),
     shell:
-        "python -m neuroevo study-report --name {wildcards.study} --study-json {params.study:q} "
-        "{params.alignment} --figures-dir {output.figures} --out {output.section} "
-        "{input.summaries} > {log} 2>&1"
+        "python -m neuroevo study-report --name {wildcards.study:q} --study-json {params.study:q} "
+        "{params.alignment:q} --figures-dir {output.figures:q} --out {output.section:q} "
+        "{input.summaries:q} > {log:q} 2>&1"

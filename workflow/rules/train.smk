@@ -2,6 +2,7 @@ rule train:
     input:
         data="resources/data/{dataset}.npz",
         tuned=tuning_results,
+        genome=run_genome,
     output:
         summary="results/runs/{dataset}/{optimizer}/{seed}/summary.json",
         history="results/runs/{dataset}/{optimizer}/{seed}/history.parquet",
@@ -14,13 +15,18 @@ rule train:
     threads: run_threads
     resources:
         gpu=gpus_for_run,
+        slurm_partition=gpu_partition(gpus_for_run),
+        slurm_account=gpu_account(gpus_for_run),
         runtime=run_minutes,
     params:
         spec=run_spec,
         out_dir=lambda wildcards, output: Path(output.summary).parent,
-        tuned=lambda wildcards, input: f"--tuned {input.tuned}" if input.tuned else "",
-        tracking=tracking_arguments(),
+        # An option and its value as two words, each quoted; none without tuning.
+        tuned=lambda wildcards, input: ["--tuned", input.tuned] if input.tuned else [],
+        tracking=config["tracking"],
+        tracking_project=config["tracking_project"],
     shell:
-        "python -m neuroevo train --data {input.data} --dataset {wildcards.dataset} "
-        "--optimizer {wildcards.optimizer} --seed {wildcards.seed} --spec {params.spec:q} "
-        "{params.tuned} --tracking {params.tracking} --out-dir {params.out_dir} > {log} 2>&1"
+        "python -m neuroevo train --data {input.data:q} --dataset {wildcards.dataset:q} "
+        "--optimizer {wildcards.optimizer:q} --seed {wildcards.seed:q} --spec {params.spec:q} "
+        "{params.tuned:q} --tracking {params.tracking:q} --tracking-project {params.tracking_project:q} "
+        "--out-dir {params.out_dir:q} > {log:q} 2>&1"

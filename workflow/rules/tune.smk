@@ -1,6 +1,7 @@
 rule tune:
     input:
         data="resources/data/{dataset}.npz",
+        genome=run_genome,
     output:
         best="results/tuning/{dataset}/{optimizer}.json",
         trials="results/tuning/{dataset}/{optimizer}.trials.parquet",
@@ -23,8 +24,8 @@ rule tune:
         # The Optuna journal is not an output, so a killed job's trials survive for the rerun.
         storage=lambda wildcards, output: Path(output.best).with_suffix(".journal"),
     shell:
-        "python -m neuroevo tune --data {input.data} --dataset {wildcards.dataset} "
-        "--optimizer {wildcards.optimizer} --spec {params.spec:q} "
-        "--search-space {params.search_space:q} --seeds {params.seeds} --trials {params.trials} "
-        "--startup-trials {params.startup_trials} --study-seed {params.study_seed} "
-        "--storage {params.storage} --out {output.best} --trials-out {output.trials} > {log} 2>&1"
+        "python -m neuroevo tune --data {input.data:q} --dataset {wildcards.dataset:q} "
+        "--optimizer {wildcards.optimizer:q} --spec {params.spec:q} "
+        "--search-space {params.search_space:q} --seeds {params.seeds:q} --trials {params.trials:q} "
+        "--startup-trials {params.startup_trials:q} --study-seed {params.study_seed:q} "
+        "--storage {params.storage:q} --out {output.best:q} --trials-out {output.trials:q} > {log:q} 2>&1"
