@@ -96,6 +96,7 @@ def test_a_crafted_checkpoint_runs_no_code_and_is_set_aside(iris_data, tmp_path)
     [
         lambda path: torch.save(torch.zeros(3), path),  # loads, but is no checkpoint
         lambda path: path.write_bytes(b"\x80\x04truncated"),
+        lambda path: (save_checkpoint(path, SETTINGS, {"state": torch.zeros(1000)}), path.write_bytes(path.read_bytes()[:900])),
         lambda path: path.write_bytes(os.urandom(4096)),
         # The right format and fingerprint, but a class no checkpoint may hold (no code runs: it is refused by name).
         lambda path: torch.save(
@@ -104,7 +105,7 @@ def test_a_crafted_checkpoint_runs_no_code_and_is_set_aside(iris_data, tmp_path)
             path,
         ),
     ],
-    ids=["tensor", "truncated", "random-bytes", "unregistered-class"],
+    ids=["tensor", "truncated", "torn-real-checkpoint", "random-bytes", "unregistered-class"],
 )
 def test_a_checkpoint_that_is_not_one_is_set_aside_and_the_run_starts_over(content, tmp_path, caplog):
     path = tmp_path / "checkpoint.pt"

@@ -41,10 +41,12 @@ def _train_args(data, out_dir, spec=GOOD_SPEC, optimizer="sgd", seed="0", datase
         ({"hyperparameters": {"lr": -0.1}}, "hyperparameters.lr"),
         ({"hyperparameters": {"momentum": "high"}}, "hyperparameters.momentum"),
         ({"trainig": {}}, "'trainig'"),
+        ('{"training": {"min_delta": NaN}}', "--spec: NaN is not a number JSON allows"),
+        ('{"hyperparameters": {"lr": Infinity}}', "--spec: Infinity is not a number JSON allows"),
     ],
 )
 def test_a_malformed_spec_is_refused_by_key_before_any_work(change, named, iris_data, tmp_path, capsys):
-    spec = {key: GOOD_SPEC.get(key, {}) | change.get(key, {}) for key in {*GOOD_SPEC, *change}}
+    spec = change if isinstance(change, str) else {key: GOOD_SPEC.get(key, {}) | change.get(key, {}) for key in {*GOOD_SPEC, *change}}
     out_dir = tmp_path / "run"
     assert main(_train_args(iris_data, out_dir, spec)) == 1
     error = capsys.readouterr().err
@@ -69,11 +71,25 @@ def test_bad_command_line_values_are_refused_by_name(arguments, named, iris_data
     assert not (tmp_path / "run" / "summary.json").exists()
 
 
-@pytest.mark.parametrize("flag, value", [("--seed", "-1"), ("--seed", "one"), ("--checkpoint-seconds", "-5")])
-def test_bad_numbers_on_the_command_line_are_refused_by_flag(flag, value, iris_data, tmp_path, capsys):
-    arguments = _train_args(iris_data, tmp_path / "run", seed=value if flag == "--seed" else "0")
-    if flag != "--seed":
-        arguments += [flag, value]
+DATA_ARGS = ["data", "--dataset", "iris", "--out", "iris.npz"]
+AGGREGATE_ARGS = ["aggregate", "--out-dir", "summary", "summary.json"]
+
+
+@pytest.mark.parametrize(
+    "flag, value, command",
+    [
+        ("--seed", "-1", None), ("--seed", "one", None), ("--checkpoint-seconds", "-5", None), ("--checkpoint-seconds", "nan", None),
+        ("--val-fraction", "0.5", DATA_ARGS), ("--test-fraction", "nan", DATA_ARGS), ("--val-fraction", "-0.1", DATA_ARGS),
+        ("--alpha", "0", AGGREGATE_ARGS), ("--alpha", "inf", AGGREGATE_ARGS),
+    ],
+)
+def test_bad_numbers_on_the_command_line_are_refused_by_flag(flag, value, command, iris_data, tmp_path, capsys):
+    if command:
+        arguments = [*command, flag, value]
+    else:
+        arguments = _train_args(iris_data, tmp_path / "run", seed=value if flag == "--seed" else "0")
+        if flag != "--seed":
+            arguments += [flag, value]
     with pytest.raises(SystemExit) as exit_:
         main(arguments)
     assert exit_.value.code == 2
@@ -154,3 +170,14 @@ def test_bad_json_and_lists_on_other_commands_are_refused_by_flag(arguments, nam
     assert main(arguments) == 1
     assert named in capsys.readouterr().err
     assert sorted(path.name for path in tmp_path.iterdir()) == []  # refused before anything was written
+
+
+def test_partial_files_a_killed_write_left_are_removed_by_the_next_writer(iris_data, tmp_path):
+    out_dir = tmp_path / "run"
+    (out_dir / "finished" / "old").mkdir(parents=True)
+    leftovers = [out_dir / "summary.json.k2j3.partial", out_dir / "finished" / "old" / "history.parquet.x9.partial"]
+    for path in leftovers:
+        path.write_text("half a file")
+    assert main(_train_args(iris_data, out_dir)) == 0
+    assert not any(path.exists() for path in leftovers)
+    assert not list(out_dir.rglob("*.partial"))

@@ -125,3 +125,12 @@ def test_tables_bold_the_best_and_mark_only_what_a_test_cannot_separate():
     # 6 seed pairs and 2 comparisons: Holm-corrected Wilcoxon cannot reach 0.05 (2 x 1/32).
     _, untestable = fitness_tables(runs[runs["seed"] < 6], ["evolved", "adam", "adamw"], ["a", "b"], alpha=0.05)
     assert untestable == ["adam", "adamw"]
+
+
+def test_an_optimizer_whose_runs_diverged_is_never_bold_in_the_discovery_tables():
+    runs = _runs({"evolved": [0.5] * 8, "adam": [0.3] * 8})
+    runs.loc[runs["optimizer"] == "evolved", "status"] = "diverged"  # the higher score, but every run diverged
+    lines, _ = fitness_tables(runs, ["evolved", "adam"], ["a", "b"], alpha=0.05)
+    evolved, adam = ([line for line in lines if line.startswith(f"| {name} |")] for name in ("evolved", "adam"))
+    assert len(evolved) == 2 and not any("**" in line for line in evolved)  # overall and per-task tables
+    assert all("**0.3" in line for line in adam)

@@ -35,6 +35,24 @@ def test_bad_config_is_refused_before_any_job_with_the_key_named(config, key, pr
     assert not (tmp_path / "results").exists()
 
 
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ("training: {batch_size: 32.0}", "config: training.batch_size: 32.0 is not of type 'integer'"),
+        ("seeds: 3.0", "config: seeds: 3.0 is not valid under any of the given schemas"),
+        ("training: {min_delta: .nan}", "config: training.min_delta: NaN and infinity are not allowed"),
+        ("optimizer_settings: {cmaes: {sigma0: .inf}}", "config: optimizer_settings.cmaes.sigma0: NaN and infinity"),
+    ],
+)
+def test_what_json_schema_lets_through_but_a_job_would_fail_on_is_refused_by_key(config, message, tmp_path):
+    configfile = tmp_path / "config.yaml"
+    configfile.write_text(config + "\n")
+    result = snakemake(tmp_path, "--dry-run", configfile=configfile, check=False)
+    assert result.returncode != 0
+    assert message in result.stdout + result.stderr
+    assert not (tmp_path / "results").exists()
+
+
 def _enum(schema_part):
     return set(schema_part["items"]["enum"])
 

@@ -37,7 +37,7 @@ def test_a_failed_rerun_on_damaged_data_loses_no_finished_run(tmp_path):
         log = (workdir / "results" / "logs" / "train" / path.split("/", 2)[2].rsplit("/", 1)[0]).with_suffix(".log").read_text()
         assert f"{data.relative_to(workdir)}: corrupt prepared dataset" in log and "snakemake --forcerun data" in log
         assert not (workdir / path).exists()  # Snakemake deleted the outputs of the failed rerun ...
-        assert (workdir / path).parent.joinpath("finished", "summary.json").exists()  # ... but not the kept copy
+        assert list((workdir / path).parent.glob("finished/*/summary.json"))  # ... but not the kept copy
 
     snakemake(workdir, "--cores", "2", "--forcerun", "data", *RUNS, configfile=config)  # the message's remedy
     assert {path: (workdir / path).read_text() for path in RUNS} == before  # restored, not retrained
@@ -55,7 +55,7 @@ def test_a_kept_result_is_restored_only_for_the_same_settings_data_and_code(iris
 
     other = RunSpec("iris", "sgd", 0, hidden=8, training=TrainingSettings(max_epochs=2, patience=10))
     assert train(other, iris_data, run_dir / "checkpoint.pt")[0]["epochs"] == 2  # other settings: trained
-    (run_dir / "finished" / "summary.json").write_text("{torn")
+    (run_dir / "finished" / summary["result_key"] / "summary.json").write_text("{torn")
     assert train(spec, iris_data, run_dir / "checkpoint.pt")[0]["wall_time_s"] != summary["wall_time_s"]  # damaged copy: trained
 
     monkeypatch.setattr(finished, "source_digest", lambda: "an edited optimizer")

@@ -60,7 +60,9 @@ def uninterrupted(digits_data, tmp_path_factory):
     return folder / "adam.journal", result, trials
 
 
-def test_a_tuning_job_killed_mid_trial_reruns_to_the_uninterrupted_study(digits_data, uninterrupted, tmp_path):
+# kill -9 (the scheduler, the OOM killer) and Ctrl-C, which Optuna would turn into a failed trial.
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGINT], ids=["kill -9", "ctrl-c"])
+def test_a_tuning_job_killed_mid_trial_reruns_to_the_uninterrupted_study(stop, digits_data, uninterrupted, tmp_path):
     _, reference_result, reference_trials = uninterrupted
     journal = tmp_path / "adam.journal"
     process = subprocess.Popen(_command(digits_data, tmp_path), env=tool_environment(),
@@ -74,7 +76,7 @@ def test_a_tuning_job_killed_mid_trial_reruns_to_the_uninterrupted_study(digits_
         if len(finished) >= 3 and reporting:
             break
         time.sleep(0.005)
-    process.send_signal(signal.SIGKILL)
+    process.send_signal(stop)
     process.wait()
     storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(journal)))
     states = [t.state for t in optuna.load_study(study_name=None, storage=storage).get_trials()]

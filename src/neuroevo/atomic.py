@@ -66,4 +66,24 @@ def folder_lock(folder: str | Path, name: str = ".lock") -> Iterator[Path]:
         handle.truncate()
         handle.write(f"pid {os.getpid()} on {os.uname().nodename}\n")
         handle.flush()
+        _check_writable(folder)
         yield folder / name
+
+
+def _check_writable(folder: Path) -> None:
+    """The lock file may be an old one (writable) in a folder no longer writable: try a new file."""
+    try:
+        handle, probe = tempfile.mkstemp(dir=folder, prefix=".write-test.", suffix=".partial")
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as error:
+        raise PermissionError(f"{folder}: cannot write there ({error.strerror}); fix its permissions or choose another folder") from None
+
+
+def remove_partials(folder: str | Path, prefixes: tuple[str, ...] = ("",), recursive: bool = False) -> None:
+    """Delete the partial files a killed write left in `folder` (and below, if `recursive`)
+    whose names start with one of `prefixes`. Only the holder of the lock on what they are
+    partial copies of may call this: no one else is writing them."""
+    for partial in (Path(folder).rglob if recursive else Path(folder).glob)("*.partial"):
+        if partial.is_file() and partial.name.startswith(prefixes):
+            partial.unlink(missing_ok=True)

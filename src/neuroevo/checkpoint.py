@@ -154,6 +154,9 @@ class _Decoder:
         raise CheckpointError(f"unknown entry type {kind!r}")
 
 
+TRANSIENT = (OSError, MemoryError, torch.OutOfMemoryError)
+
+
 def fingerprint(settings: dict) -> str:
     return json.dumps(settings, sort_keys=True, default=str)
 
@@ -181,6 +184,8 @@ def load_checkpoint(path: str | Path, settings: dict) -> dict | None:
     try:
         # weights_only: tensors and plain data only; a pickled payload is refused, not run.
         record = torch.load(path, weights_only=True)
+    except TRANSIENT:
+        raise  # a read error or a full GPU says nothing about the file: never set a good checkpoint aside
     except Exception as error:
         _set_aside(path, f"unreadable, or not a checkpoint of this program: {str(error).splitlines()[0][:200]}")
         return None
@@ -196,6 +201,8 @@ def load_checkpoint(path: str | Path, settings: dict) -> dict | None:
             raise CheckpointError("its state is not a mapping")
         numpy_state = payload.pop("numpy_random_state")
         np.random.set_state(numpy_state)
+    except TRANSIENT:
+        raise
     except Exception as error:
         _set_aside(path, f"malformed: {error}")
         return None

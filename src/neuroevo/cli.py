@@ -15,8 +15,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
+import math
 import shlex
 import sys
 from pathlib import Path
@@ -35,7 +35,7 @@ def _data(args: argparse.Namespace) -> None:
 
 
 def _train(args: argparse.Namespace) -> None:
-    from neuroevo.atomic import folder_lock
+    from neuroevo.atomic import folder_lock, remove_partials
     from neuroevo.spec_check import check_spec
     from neuroevo.train import RunSpec
 
@@ -44,13 +44,16 @@ def _train(args: argparse.Namespace) -> None:
         spec.hyperparameters = spec.hyperparameters | _tuned_values(args.tuned)
         check_spec({"hyperparameters": spec.hyperparameters}, args.optimizer, f"--spec with --tuned {args.tuned}")
     with folder_lock(args.out_dir):  # before any work: one writer per run folder, and it is writable
+        remove_partials(args.out_dir, recursive=True)  # a killed write's leftovers: the folder is this job's alone
         _run_training(args, spec)
 
 
 def _tuned_values(path: str) -> dict:
     """The tune command's best values; a file that is not one is refused by name."""
+    from neuroevo.spec_check import load_json
+
     try:
-        tuned = json.loads(Path(path).read_text())["tuned_values"]
+        tuned = load_json(Path(path).read_text(), f"--tuned {path}")["tuned_values"]
         if not isinstance(tuned, dict):
             raise TypeError("tuned_values is not a mapping")
     except (OSError, ValueError, KeyError, TypeError) as error:
@@ -85,7 +88,7 @@ def _run_training(args: argparse.Namespace, spec) -> None:
 def _tune(args: argparse.Namespace) -> None:
     import dataclasses
 
-    from neuroevo.atomic import folder_lock, write_atomic, write_json
+    from neuroevo.atomic import folder_lock, remove_partials, write_atomic, write_json
     from neuroevo.optimizers import get_optimizer
     from neuroevo.search_space import check_search_space
     from neuroevo.train import RunSpec
@@ -99,6 +102,7 @@ def _tune(args: argparse.Namespace) -> None:
     storage = Path(args.storage)
     # One writer per journal (not Optuna's own NAME.lock, which it makes and breaks itself).
     with folder_lock(storage.parent, f"{storage.name}.writer.lock"):
+        remove_partials(storage.parent, tuple(Path(path).name + "." for path in (args.out, args.trials_out, args.storage)))
         result, trials = tune(spec, args.data, space, seeds, args.trials, args.storage, args.study_seed, args.startup_trials)
         write_atomic(args.trials_out, lambda partial: trials.to_parquet(partial, index=False))
         write_json(args.out, result)  # last: its presence means the tuning job finished
@@ -108,10 +112,9 @@ def _tune(args: argparse.Namespace) -> None:
 
 def _json_argument(text: str, flag: str) -> dict:
     """A JSON object given on the command line; anything else is refused naming the flag."""
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{flag}: not valid JSON ({error})") from None
+    from neuroevo.spec_check import load_json
+
+    value = load_json(text, flag)
     if not isinstance(value, dict):
         raise ValueError(f"{flag}: expected a JSON object, got {type(value).__name__}")
     return value
@@ -171,7 +174,7 @@ def _study_report(args: argparse.Namespace) -> None:
 def _discover(args: argparse.Namespace) -> None:
     import torch
 
-    from neuroevo.atomic import folder_lock
+    from neuroevo.atomic import folder_lock, remove_partials
     from neuroevo.discovery.ga import discover
     from neuroevo.discovery.study import parse_study, write_outputs
     from neuroevo.prepare import load_prepared
@@ -186,6 +189,7 @@ def _discover(args: argparse.Namespace) -> None:
         raise ValueError(f"no --data given for dataset(s) {', '.join(missing)} of the study's tasks")
     out_dir = Path(args.out_dir)
     with folder_lock(out_dir):  # one writer per study folder, and it is writable
+        remove_partials(out_dir, ("checkpoint.json.", "best_genome.json.", "summary.json.", "history.parquet.", "fitness.png."))
         data = {name: load_prepared(path, expected_name=name) for name, path in paths.items()}
         # The checkpoint is kept after the study ends: rerunning an ended study rewrites its outputs at no cost.
         state = discover(tasks, data, settings, out_dir / "checkpoint.json",
@@ -200,24 +204,26 @@ def _discovery_report(args: argparse.Namespace) -> None:
     write_section(args.name, _json_argument(args.study_json, "--study-json"), args.discovery_dir, args.summaries, args.out, args.alpha, args.test)
 
 
-def _bounded(kind: type, low: float, name: str) -> Callable[[str], float]:
-    """An argparse type: a number of `kind` that is at least `low`."""
+def _number(kind: type, name: str, accept: Callable[[float], bool]) -> Callable[[str], float]:
+    """An argparse type: a finite number of `kind` that `accept` takes, else an error naming the flag."""
 
     def parse(text: str):
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {name}, got {text!r}") from None
-        if not value >= low:  # also refuses nan
+        if not (math.isfinite(value) and accept(value)):
             raise argparse.ArgumentTypeError(f"expected {name}, got {text!r}")
         return value
 
     return parse
 
 
-NON_NEGATIVE_INT = _bounded(int, 0, "a non-negative integer")
-POSITIVE_INT = _bounded(int, 1, "a positive integer")
-NON_NEGATIVE_FLOAT = _bounded(float, 0.0, "a non-negative number")
+NON_NEGATIVE_INT = _number(int, "a non-negative integer", lambda value: value >= 0)
+POSITIVE_INT = _number(int, "a positive integer", lambda value: value >= 1)
+NON_NEGATIVE_FLOAT = _number(float, "a non-negative number", lambda value: value >= 0)
+SPLIT_FRACTION = _number(float, "a fraction above 0 and below 0.5", lambda value: 0 < value < 0.5)  # as the schema
+PROBABILITY = _number(float, "a number above 0 and at most 1", lambda value: 0 < value <= 1)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -230,8 +236,8 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--data-dir", default="data", help="raw data in torchvision's layout")
     data.add_argument("--download", action="store_true", help="let torchvision download missing files")
     data.add_argument("--split-seed", type=NON_NEGATIVE_INT, default=0)
-    data.add_argument("--val-fraction", type=float, default=0.15)
-    data.add_argument("--test-fraction", type=float, default=0.15)
+    data.add_argument("--val-fraction", type=SPLIT_FRACTION, default=0.15)
+    data.add_argument("--test-fraction", type=SPLIT_FRACTION, default=0.15)
     data.set_defaults(func=_data)
 
     train = commands.add_parser("train", help="train one (dataset, optimizer, seed)")
@@ -268,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     aggregate = commands.add_parser("aggregate", help="tables and tests over finished runs")
     aggregate.add_argument("summaries", nargs="+", help="summary.json files of the runs to include")
     aggregate.add_argument("--out-dir", required=True)
-    aggregate.add_argument("--alpha", type=float, default=0.05)
+    aggregate.add_argument("--alpha", type=PROBABILITY, default=0.05)
     aggregate.add_argument("--test", choices=["wilcoxon", "mann_whitney"], default="wilcoxon", help="the test that decides the highlighting")
     aggregate.set_defaults(func=_aggregate)
 
@@ -287,8 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
     figures = commands.add_parser("report-figures", help="cost curves, boxplots, cost-to-target and rank tests over the aggregate's tables")
     figures.add_argument("--summary-dir", required=True, help="the aggregate's folder; cost_to_target.parquet and ranks.parquet go there")
     figures.add_argument("--out-dir", required=True, help="folder of the PNG figures")
-    figures.add_argument("--alpha", type=float, default=0.05)
-    figures.add_argument("--target-fraction", type=float, default=0.95, help="target val accuracy: this fraction of the best median")
+    figures.add_argument("--alpha", type=PROBABILITY, default=0.05)
+    figures.add_argument("--target-fraction", type=PROBABILITY, default=0.95, help="target val accuracy: this fraction of the best median")
     figures.add_argument("--targets", default="{}", help='JSON: per dataset, a target val accuracy, e.g. {"iris": 0.9}')
     figures.set_defaults(func=_report_figures)
 
@@ -324,7 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     section.add_argument("--name", required=True)
     section.add_argument("--study-json", required=True, help="the study's config block as JSON")
     section.add_argument("--discovery-dir", required=True, help="folder of the study's best_genome.json, summary.json, fitness.png")
-    section.add_argument("--alpha", type=float, default=0.05)
+    section.add_argument("--alpha", type=PROBABILITY, default=0.05)
     section.add_argument("--test", choices=["wilcoxon", "mann_whitney"], default="wilcoxon", help="the test that decides the highlighting")
     section.add_argument("--out", required=True, help="section.md; comparison.parquet is written beside it")
     section.set_defaults(func=_discovery_report)

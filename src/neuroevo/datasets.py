@@ -222,6 +222,11 @@ def read_cifar10_batch(path: Path, official_md5: str | None = None) -> tuple[np.
         raise CorruptFileError(
             f"{path}: not a CIFAR-10 batch (data of shape {data.shape} and {labels.size} labels; expected [N, 3072] and N); {remedy}"
         )
+    if data.dtype != np.uint8 or labels.dtype.kind not in "iu" or (labels.size and not 0 <= labels.min() <= labels.max() < 10):
+        raise CorruptFileError(
+            f"{path}: not a CIFAR-10 batch (data of dtype {data.dtype}, labels of dtype {labels.dtype}; expected uint8 pixels "
+            f"and labels 0-9); {remedy}"
+        )
     return data.astype(np.float32) / 255.0, labels
 
 

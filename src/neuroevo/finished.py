@@ -1,4 +1,4 @@
-"""A finished run's result, kept in RUN_DIR/finished/ where Snakemake's cleanup cannot reach
+"""A finished run's result, kept in RUN_DIR/finished/KEY/ where Snakemake's cleanup cannot reach
 it: Snakemake deletes a job's outputs when it reruns the job, and again when the rerun fails
 (a damaged input, a killed job), so without this copy a run finished hours ago would be lost
 to a rerun that could only have reproduced it.
@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
 from functools import cache
 from pathlib import Path
 
@@ -43,7 +44,7 @@ def result_key(run_settings: dict) -> str:
 
 def restore(run_dir: str | Path, key: str) -> tuple[dict, pd.DataFrame] | None:
     """The kept result of a run of this key, or None (none kept, another key, or unreadable)."""
-    folder = Path(run_dir) / KEPT_DIR
+    folder = Path(run_dir) / KEPT_DIR / key
     if not (folder / "summary.json").exists():
         return None
     try:
@@ -59,6 +60,12 @@ def restore(run_dir: str | Path, key: str) -> tuple[dict, pd.DataFrame] | None:
 
 
 def keep(run_dir: str | Path, summary: dict, history: pd.DataFrame) -> None:
-    folder = Path(run_dir) / KEPT_DIR
+    """Keep this result under its key (a folder per key: a summary never meets the history
+    of another), then drop the results of other keys, which no rerun can restore."""
+    kept = Path(run_dir) / KEPT_DIR
+    folder = kept / summary["result_key"]
     write_atomic(folder / "history.parquet", lambda partial: history.to_parquet(partial, index=False))
     write_json(folder / "summary.json", summary)
+    for other in kept.iterdir():
+        if other != folder and other.is_dir():
+            shutil.rmtree(other, ignore_errors=True)

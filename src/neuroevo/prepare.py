@@ -122,15 +122,15 @@ def load_prepared(path: str | Path, expected_name: str | None = None) -> Prepare
                 raise corrupt("no checksum: written by an older version, or not by neuroevo")
             name, n_classes, stored = str(archive["name"]), int(archive["n_classes"]), str(archive["checksum"])
             arrays = {key: archive[key] for key in ARRAYS}
-    except FileNotFoundError:
-        raise  # not corrupt, just not made yet: the error already names the path
+    except OSError:
+        raise  # missing or unreadable (permissions, I/O), not corrupt: the error already names the path
     except CorruptFileError:
         raise
     except (zipfile.BadZipFile, EOFError) as error:
         raise corrupt(f"truncated or damaged archive, {type(error).__name__}: {error}") from error
     except KeyError as error:
         raise corrupt(f"an array is missing, {error}") from error
-    except (ValueError, TypeError, OSError) as error:  # e.g. an object array, or a name that is not text
+    except (ValueError, TypeError) as error:  # e.g. an object array, or a name that is not text
         raise corrupt(f"{type(error).__name__}: {error}") from error
     if prepared_checksum(name, n_classes, arrays) != stored:
         raise corrupt("checksum mismatch: its contents changed after it was written")

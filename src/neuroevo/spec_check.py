@@ -10,6 +10,7 @@ hand gets the same refusals, naming the key, as a config would.
 from __future__ import annotations
 
 import json
+import math
 from functools import cache
 from pathlib import Path
 
@@ -30,10 +31,31 @@ def _schema() -> dict:
     return yaml.safe_load(SCHEMA_PATH.read_text())
 
 
-@cache
-def _validator(optimizer: str):
+def _strict(schema: dict):
+    """A validator of `schema` for which only ints are integers (JSON Schema calls 2.0 one, but
+    the training loop and the optimizers need real ints; bools are refused too)."""
     import jsonschema
 
+    strict = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda checker, value: isinstance(value, int) and not isinstance(value, bool)
+    )
+    return jsonschema.validators.extend(jsonschema.Draft202012Validator, type_checker=strict)(schema)
+
+
+def _non_finite(value: object, where: str = "") -> str | None:
+    """The key of the first NaN or infinity in `value` (no minimum or maximum refuses them)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return where or "the value"
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = _non_finite(item, f"{where}.{key}" if where else str(key))
+        if found:
+            return found
+    return None
+
+
+@cache
+def _validator(optimizer: str):
     schema = _schema()
     blocks = schema["properties"]["optimizer_settings"]["properties"]
     if optimizer not in blocks:
@@ -46,28 +68,51 @@ def _validator(optimizer: str):
         "properties": {"model": model, "training": {"$ref": "#/$defs/training"}, "hyperparameters": blocks[optimizer]},
         "$defs": schema["$defs"],
     }
-    # JSON Schema calls 2.0 an integer; the training loop and optimizers need real ints.
-    strict = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
-        "integer", lambda checker, value: isinstance(value, int) and not isinstance(value, bool)
-    )
-    validator_class = jsonschema.validators.extend(jsonschema.Draft202012Validator, type_checker=strict)
-    return validator_class(spec_schema)
+    return _strict(spec_schema)
 
 
 def parse_spec(text: str, optimizer: str, flag: str = "--spec") -> dict:
     """The spec as a dict, or SpecError naming `flag` and the offending key."""
-    try:
-        spec = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise SpecError(f"{flag}: not valid JSON ({error})") from None
+    spec = load_json(text, flag)
     check_spec(spec, optimizer, flag)
     return spec
 
 
+def load_json(text: str, flag: str) -> object:
+    """JSON as the standard has it: NaN and Infinity, which Python's json reads, are refused."""
+
+    def refuse(constant: str):
+        raise SpecError(f"{flag}: {constant} is not a number JSON allows; give a finite value")
+
+    try:
+        return json.loads(text, parse_constant=refuse)
+    except json.JSONDecodeError as error:
+        raise SpecError(f"{flag}: not valid JSON ({error})") from None
+
+
 def check_spec(spec: object, optimizer: str, flag: str = "--spec") -> None:
+    _raise_first_error(_validator(optimizer), spec, flag)
+
+
+def check_config(config: dict) -> None:
+    """The whole config against its schema with the strict integers of a spec, and no NaN or
+    infinity anywhere (YAML's .nan and .inf): what Snakemake's validate lets through but a
+    job would fail on, refused before any job, by key."""
+    _raise_first_error(_config_validator(), config, "config")
+
+
+@cache
+def _config_validator():
+    return _strict(_schema())
+
+
+def _raise_first_error(validator, instance: object, flag: str) -> None:
     import jsonschema
 
-    error = jsonschema.exceptions.best_match(_validator(optimizer).iter_errors(spec))
+    found = _non_finite(instance)
+    if found:
+        raise SpecError(f"{flag}: {found}: NaN and infinity are not allowed; give a finite value")
+    error = jsonschema.exceptions.best_match(validator.iter_errors(instance))
     if error is None:
         return
     where = ".".join(str(part) for part in error.absolute_path)

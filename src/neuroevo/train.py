@@ -196,7 +196,7 @@ def _last_model_fitness(last: dict, step_log: StepLog, status: str) -> dict:
     return {"steps": step_log.steps, "final_train_loss": final_loss, "final_val_acc": last["val_acc"], "fitness": fitness}
 
 
-def _file_digests(hyperparameters: dict) -> dict[str, str]:
+def file_digests(hyperparameters: dict) -> dict[str, str]:
     """sha256 of each file a hyperparameter names (`genome_file`), so that an edited file is
     a change of settings: its checkpoint is not resumed and its kept result not restored."""
     digests = {}
@@ -231,9 +231,10 @@ def train(
         raise ValueError(f"model cnn: {spec.optimizer} is an evolutionary optimizer; the CNN runs gradient optimizers only (use model mlp)")
     data = load_prepared(data_path, expected_name=spec.dataset)  # verified, and of this dataset
     # What shapes the result besides the spec: the data's content and that of files it names.
-    run_settings = asdict(spec) | {"device": device, "data_checksum": data.checksum, "files": _file_digests(spec.hyperparameters)}
+    run_settings = asdict(spec) | {"device": device, "data_checksum": data.checksum, "files": file_digests(spec.hyperparameters)}
     key = result_key(run_settings)
-    kept = restore(Path(checkpoint_path).parent, key) if checkpoint_path else None
+    # A wall-time budget makes the result the machine's: such a run is measured again, never restored.
+    kept = restore(Path(checkpoint_path).parent, key) if checkpoint_path and not settings.max_seconds else None
     if kept:
         return kept
     if settings.augment:
@@ -334,4 +335,5 @@ def write_run(summary: dict, history: pd.DataFrame, out_dir: str | Path) -> None
     history = history.assign(dataset=summary["dataset"], optimizer=summary["optimizer"], seed=summary["seed"])
     write_atomic(out_dir / "history.parquet", lambda partial: history.to_parquet(partial, index=False))
     write_json(out_dir / "summary.json", summary)
-    keep(out_dir, summary, history)  # where a rerun's cleanup cannot delete it
+    if not summary["training"]["max_seconds"]:
+        keep(out_dir, summary, history)  # where a rerun's cleanup cannot delete it

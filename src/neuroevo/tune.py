@@ -28,7 +28,8 @@ import optuna
 import pandas as pd
 
 from neuroevo.search_space import suggest
-from neuroevo.train import RunSpec, train
+from neuroevo.prepare import load_prepared
+from neuroevo.train import RunSpec, file_digests, train
 
 log = logging.getLogger("neuroevo")
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
@@ -135,14 +136,39 @@ def _open_journal(path: Path) -> optuna.storages.JournalStorage:
     return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
 
 
-def _study_name(spec: RunSpec, space: dict, seeds: list[int]) -> str:
-    """Studies of other settings never share trials, even in the same journal file."""
-    settings = json.dumps({"spec": repr(spec), "space": space, "seeds": seeds}, sort_keys=True)
+def _study_name(spec: RunSpec, space: dict, seeds: list[int], data_path: str | Path, study_seed: int, startup_trials: int) -> str:
+    """Studies of other settings never share trials, even in the same journal file: whatever
+    the tune rule passes (but the number of trials, which a rerun may raise) and the content
+    of its inputs (the prepared data, a genome file). The package's code is not in it."""
+    identity = {
+        "spec": repr(spec),
+        "space": space,
+        "seeds": seeds,
+        "study_seed": study_seed,
+        "startup_trials": startup_trials,
+        "data": load_prepared(data_path, expected_name=spec.dataset).checksum,
+        "files": file_digests(spec.hyperparameters),
+    }
+    settings = json.dumps(identity, sort_keys=True)
     return f"{spec.dataset}/{spec.optimizer}/{hashlib.sha256(settings.encode()).hexdigest()[:12]}"
+
+
+class _Interrupted(BaseException):
+    """Carries an error out of a trial past Optuna, which would mark the trial FAIL (it
+    catches Exception and KeyboardInterrupt): the trial stays RUNNING in the journal, so a
+    rerun runs it again with its number and parameters, as after kill -9."""
 
 
 def _objective(spec: RunSpec, data_path: str | Path, space: dict, seeds: list[int]):
     def objective(trial: optuna.Trial) -> float:
+        try:
+            return run_trial(trial)
+        except (optuna.TrialPruned, RuntimeError):  # pruned, or failed as it would fail in any run
+            raise
+        except (Exception, KeyboardInterrupt) as error:  # Ctrl-C, a damaged file, a bug: not the trial's doing
+            raise _Interrupted() from error
+
+    def run_trial(trial: optuna.Trial) -> float:
         hyperparameters = spec.hyperparameters | suggest(trial, space)
         # A trial rerun after a kill already holds the values it reported then.
         reported = next(t for t in trial.study.get_trials(deepcopy=False) if t.number == trial.number).intermediate_values
@@ -180,7 +206,7 @@ def tune(
     storage = _open_journal(storage_path)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
-        study_name=_study_name(spec, space, seeds),
+        study_name=_study_name(spec, space, seeds, data_path, study_seed, startup_trials),
         storage=storage,
         load_if_exists=True,
         direction="minimize",
@@ -196,8 +222,11 @@ def tune(
     ended = len(study.get_trials(deepcopy=False, states=ENDED))
     if ended:
         log.info("resuming study %s with %d ended trials", study.study_name, ended)
-    for _ in range(max(0, trials - ended)):
-        study.optimize(_objective(spec, data_path, space, seeds), n_trials=1, catch=(RuntimeError,))
+    try:
+        for _ in range(max(0, trials - ended)):
+            study.optimize(_objective(spec, data_path, space, seeds), n_trials=1, catch=(RuntimeError,))
+    except _Interrupted as interrupted:
+        raise interrupted.__cause__ from None
 
     completed = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     if not completed:

@@ -16,6 +16,7 @@ from neuroevo.search_space import check_search_space, check_tuning_seeds
 from neuroevo.studies import StudyError, alignment_settings, check_study, study_seeds
 from neuroevo.studies import run_spec as study_run_spec
 from neuroevo.discovery import protocol as discovery_protocol
+from neuroevo.spec_check import SpecError, check_config
 
 # Jobs (`python -m neuroevo ...`) import the package from this checkout, also inside conda
 # envs that hold only its dependencies (envs/neuroevo.yaml); cluster jobs rerun this file.
@@ -369,6 +370,10 @@ def all_study_runs():
     return [path for name in config["studies"] for path in study_runs(name)]
 
 
+try:  # what the schema's validate lets through: 32.0 for an integer, .nan, .inf
+    check_config(config)
+except SpecError as error:
+    raise WorkflowError(str(error)) from None
 check_tuning_config()
 check_discovery_config()
 for name in config["studies"]:  # the report's studies are checked before any job

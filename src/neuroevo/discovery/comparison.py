@@ -64,7 +64,10 @@ def fitness_tables(runs: pd.DataFrame, optimizers: list[str], tasks: list[str], 
     for task in tasks:
         by_task = runs[runs["task"] == task]
         columns[task] = {name: by_task[by_task["optimizer"] == name].set_index("seed")["fitness"] for name in optimizers}
-    tests = {column: compare_with_best(samples, False, alpha, test) for column, samples in columns.items()}
+    # An optimizer can be bold in a column only if some of its runs there did not diverge.
+    sound = runs[runs["status"] != "diverged"]
+    eligible = {"overall": set(sound["optimizer"])} | {task: set(sound[sound["task"] == task]["optimizer"]) for task in tasks}
+    tests = {column: compare_with_best(samples, False, alpha, test, eligible[column]) for column, samples in columns.items()}
     untestable = sorted({name for results in tests.values() for name, result in results.items() if not result["testable"] and not result["is_best"]})
 
     def rows(names: list[str]) -> list[str]:

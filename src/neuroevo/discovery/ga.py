@@ -217,8 +217,12 @@ def discover(
     fitness and the per-generation history."""
     checkpoint_path = Path(checkpoint_path)
     device = resolve_device(settings.device)  # fails here, before any work, if CUDA is missing
+    # The data's checksums too: re-prepared data must not be answered by an ended study's checkpoint.
+    checksums = {name: prepared.checksum for name, prepared in sorted(data.items())}
     data = {name: data_on_device(prepared, device) for name, prepared in data.items()}
-    fingerprint = json.dumps({"tasks": [dataclasses.asdict(task) for task in tasks], "settings": dataclasses.asdict(settings)}, sort_keys=True)
+    fingerprint = json.dumps(
+        {"tasks": [dataclasses.asdict(task) for task in tasks], "settings": dataclasses.asdict(settings), "data": checksums}, sort_keys=True
+    )
     rng = random.Random(settings.study_seed)
     state = load_state(checkpoint_path, settings, fingerprint)
     if state is None:

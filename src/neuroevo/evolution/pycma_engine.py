@@ -68,6 +68,18 @@ class PycmaEngine:
         settings, told = state["settings"], state["told"]
         if not isinstance(told, torch.Tensor) or told.dim() not in (1, 2):
             raise ValueError("pycma engine: its fitness history is not a table")
+        # pycma evaluates string options as code: only plain numbers may reach it.
+        is_int = lambda value: isinstance(value, int) and not isinstance(value, bool)
+        valid = (
+            isinstance(settings, dict)
+            and set(settings) == {"x0", "sigma0", "popsize", "diagonal", "seed"}
+            and isinstance(settings["x0"], torch.Tensor) and settings["x0"].dtype == torch.float64 and settings["x0"].dim() == 1
+            and isinstance(settings["sigma0"], float) and math.isfinite(settings["sigma0"]) and settings["sigma0"] > 0
+            and (settings["popsize"] is None or (is_int(settings["popsize"]) and settings["popsize"] >= 2))
+            and isinstance(settings["diagonal"], bool) and is_int(settings["seed"]) and settings["seed"] >= 0
+        )
+        if not valid:
+            raise ValueError("pycma engine: its settings are not those of a PycmaEngine")
         self.settings, self.dtype, self.device = settings, state["dtype"], state["device"]
         self.diagonal = settings["diagonal"]
         self.told = list(told.double().numpy()) if told.numel() else []
