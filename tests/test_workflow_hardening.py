@@ -12,6 +12,7 @@ import shutil
 import pytest
 
 from conftest import REPOSITORY, snakemake
+from test_discovery_workflow import TINY_DISCOVERY
 from test_workflow import planned_jobs
 
 GENOME = REPOSITORY / "docs" / "example-run" / "default" / "discovery" / "small" / "best_genome.json"
@@ -21,13 +22,6 @@ DATA_DIR = "data $(touch PWNED_data_dir); touch PWNED_data_dir2 `touch PWNED_bac
 GENOME_FILE = "genomes/it's $(touch PWNED_genome).json"
 CONFIGFILE = "config $(touch PWNED_configfile).yaml"
 
-TINY_DISCOVERY = """
-discovery:
-  tiny:
-    tasks: [{dataset: iris, hidden: 8, batch_size: 16}]
-    settings: {population: 3, generations: 2, tournament_size: 2, max_steps: 20}
-    comparison: {optimizers: [evolved, adam], seeds: [10, 11], max_steps: 30}
-"""
 
 # Iris with sgd and `evolved` (its genome_file from the config), the study `genome` (an
 # evolved and an sgd variant), and a discovery study that `discovery_enabled=false` leaves out.
