@@ -6,12 +6,15 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Callable, Iterator
 
 
+log = logging.getLogger("neuroevo")
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -34,6 +37,20 @@ def write_atomic(path: str | Path, write: Callable[[Path], None]) -> None:
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
+
+
+def set_aside(path: Path, reason: str, what: str = "checkpoint", restart: str = "the run starts over") -> Path:
+    """Move an unusable file to PATH.unreadable-<time> (never replacing one set aside earlier)
+    for inspection instead of deleting it, with a warning naming both paths."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    kept = path.with_name(f"{path.name}.unreadable-{stamp}")
+    for number in range(1, 1000):
+        if not kept.exists():
+            break
+        kept = path.with_name(f"{path.name}.unreadable-{stamp}-{number}")
+    os.replace(path, kept)
+    log.warning("ignoring %s %s (%s); moved it to %s, %s", what, path, reason, kept, restart)
+    return kept
 
 
 def write_json(path: str | Path, data: dict) -> None:

@@ -16,15 +16,13 @@ from __future__ import annotations
 import collections
 import json
 import logging
-import os
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from neuroevo.atomic import write_atomic
+from neuroevo.atomic import set_aside, write_atomic
 
 log = logging.getLogger("neuroevo")
 
@@ -169,13 +167,6 @@ def save_checkpoint(path: str | Path, settings: dict, payload: dict) -> None:
     write_atomic(path, lambda partial: torch.save(record, partial))
 
 
-def _set_aside(path: Path, reason: str) -> None:
-    """Keep an unusable checkpoint for inspection instead of deleting it."""
-    kept = path.with_name(f"{path.name}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}")
-    os.replace(path, kept)
-    log.warning("ignoring checkpoint %s (%s); moved it to %s, the run starts over", path, reason, kept)
-
-
 def load_checkpoint(path: str | Path, settings: dict) -> dict | None:
     """The payload of a matching checkpoint (numpy's global RNG restored), else None."""
     path = Path(path)
@@ -187,10 +178,10 @@ def load_checkpoint(path: str | Path, settings: dict) -> dict | None:
     except TRANSIENT:
         raise  # a read error or a full GPU says nothing about the file: never set a good checkpoint aside
     except Exception as error:
-        _set_aside(path, f"unreadable, or not a checkpoint of this program: {str(error).splitlines()[0][:200]}")
+        set_aside(path, f"unreadable, or not a checkpoint of this program: {str(error).splitlines()[0][:200]}")
         return None
     if not isinstance(record, dict) or record.get("format") != FORMAT or not isinstance(record.get("fingerprint"), str):
-        _set_aside(path, "not a checkpoint of this program")
+        set_aside(path, "not a checkpoint of this program")
         return None
     if record["fingerprint"] != fingerprint(settings):  # before any object is rebuilt
         log.warning("ignoring checkpoint %s: it was written with other settings", path)
@@ -204,7 +195,7 @@ def load_checkpoint(path: str | Path, settings: dict) -> dict | None:
     except TRANSIENT:
         raise
     except Exception as error:
-        _set_aside(path, f"malformed: {error}")
+        set_aside(path, f"malformed: {error}")
         return None
     log.info("resuming from checkpoint %s", path)
     return payload

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+from functools import cache
 import subprocess
 from importlib import metadata
 from pathlib import Path
@@ -11,6 +12,12 @@ PACKAGES = ("neuroevo", "torch", "numpy", "cma", "scikit-learn", "scipy", "stats
 
 
 def package_versions() -> dict[str, str]:
+    """A copy of the versions, read once per process (every run and tuning trial asks twice)."""
+    return dict(_package_versions())
+
+
+@cache
+def _package_versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
     for name in PACKAGES:
         try:

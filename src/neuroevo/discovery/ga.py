@@ -13,14 +13,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 import random
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from neuroevo.atomic import write_json
+from neuroevo.atomic import set_aside, write_json
 from neuroevo.discovery.fitness import data_on_device, evaluate_on_task
 from neuroevo.discovery.operators import MutationRates, crossover, mutate, random_genome, tournament
 from neuroevo.discovery.tasks import Task
@@ -141,15 +139,7 @@ def check_state(state: dict, settings: DiscoverySettings) -> None:
 
 
 def _set_aside(path: Path, reason: str) -> None:
-    """Keep an unusable checkpoint for inspection instead of deleting it."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    kept = path.with_name(f"{path.name}.unreadable-{stamp}")
-    for number in range(1, 1000):  # never replace one set aside earlier
-        if not kept.exists():
-            break
-        kept = path.with_name(f"{path.name}.unreadable-{stamp}-{number}")
-    os.replace(path, kept)
-    log.warning("ignoring discovery checkpoint %s (%s); moved it to %s, the study starts over", path, reason, kept)
+    set_aside(path, reason, "discovery checkpoint", "the study starts over")
 
 
 def load_state(path: Path, settings: DiscoverySettings, fingerprint: str) -> dict | None:
