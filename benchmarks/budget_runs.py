@@ -13,9 +13,10 @@ from tempfile import TemporaryDirectory
 import pandas as pd
 import torch
 
-from neuroevo.prepare import load_prepared, prepare, save_prepared
-from neuroevo.problem import Problem
-from neuroevo.train import RunSpec, TrainingSettings, train
+from neuroevo.data.prepare import load_prepared, prepare, save_prepared
+from neuroevo.models.problem import Problem
+from neuroevo.config.run_spec import RunSpec, TrainingSettings
+from neuroevo.training.loop import train
 
 
 def parse_arguments(description: str) -> argparse.Namespace:

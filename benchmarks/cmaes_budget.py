@@ -1,5 +1,5 @@
 """CMA-ES and layerwise CMA-ES against Adam under a wall-time budget (issue 8), through the
-ordinary training loop (`neuroevo.train.train`, the optimizers the report uses).
+ordinary training loop (`neuroevo.training.loop.train`, the optimizers the report uses).
 
 Fashion-MNIST at 14x14, the MLP 196-32-10 (n = 6634), the pipeline's split (val 0.2), seed 0,
 torch on all cores (2 here). Each run stops at the first epoch end past its budget (120 s;
@@ -22,7 +22,7 @@ import torch
 from budget_runs import accuracy_at, parse_arguments, prepared, run_budgeted
 
 from neuroevo.optimizers import get_optimizer
-from neuroevo.problem import Problem
+from neuroevo.models.problem import Problem
 
 TARGET = 0.83  # cmaes and layerwise_cmaes, each
 BEST_TARGET = 0.85  # the best evolutionary run (Adam's level)

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from neuroevo.evolution import PycmaEngine, SepCMA
-from neuroevo.models import MLPSpec, init_parameters, population_cross_entropy, population_logits
+from neuroevo.models.mlp import MLPSpec, init_parameters, population_cross_entropy, population_logits
 
 SPEC = MLPSpec(n_features=196, hidden=32, n_classes=10, activation="relu")
 SIGMA0, BATCH, TARGET_SHARE = 0.05, 512, 0.25

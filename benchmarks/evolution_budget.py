@@ -1,5 +1,5 @@
 """ES + Adam and the deep GA against Adam under a wall-time budget, through the ordinary
-training loop (`neuroevo.train.train`, the same optimizers the report uses).
+training loop (`neuroevo.training.loop.train`, the same optimizers the report uses).
 
 Fashion-MNIST at 14x14, the MLP 196-32-10 (n = 6634), the pipeline's split (val 0.2), seed 0,
 torch on all cores (2 here). Each run stops at the first epoch end past the budget (120 s;
@@ -23,7 +23,7 @@ import torch
 from budget_runs import parse_arguments, prepared, run_budgeted
 
 from neuroevo.optimizers import deep_ga
-from neuroevo.problem import Problem
+from neuroevo.models.problem import Problem
 
 # name: (optimizer, hyperparameters, batch size, target accuracy or None)
 RUNS = {

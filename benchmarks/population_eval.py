@@ -28,7 +28,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from neuroevo.models import MLPSpec, init_parameters, population_cross_entropy, population_logits
+from neuroevo.models.mlp import MLPSpec, init_parameters, population_cross_entropy, population_logits
 
 SPEC = MLPSpec(n_features=196, hidden=32, n_classes=10, activation="relu")
 TARGET_POINT = (64, 512)

@@ -33,7 +33,7 @@ def snakemake(workdir: Path, *args: str, configfile: Path = TINY_CONFIG, check: 
 
 @pytest.fixture(scope="session")
 def iris_data(tmp_path_factory) -> Path:
-    from neuroevo.prepare import prepare, save_prepared
+    from neuroevo.data.prepare import prepare, save_prepared
 
     path = tmp_path_factory.mktemp("data") / "iris.npz"
     save_prepared(prepare("iris", val_fraction=0.2, test_fraction=0.2), path)
@@ -42,7 +42,7 @@ def iris_data(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def digits_data(tmp_path_factory) -> Path:
-    from neuroevo.prepare import prepare, save_prepared
+    from neuroevo.data.prepare import prepare, save_prepared
 
     path = tmp_path_factory.mktemp("data") / "digits.npz"
     save_prepared(prepare("digits", val_fraction=0.2, test_fraction=0.2), path)

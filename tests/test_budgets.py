@@ -3,7 +3,8 @@ message, and still report the best model so far."""
 
 import math
 
-from neuroevo.train import RunSpec, TrainingSettings, train
+from neuroevo.config.run_spec import RunSpec, TrainingSettings
+from neuroevo.training.loop import train
 
 
 def test_sample_evaluation_budget_stops_the_run_within_one_step(iris_data):

@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from conftest import tool_environment
-from neuroevo.checkpoint import TAG, fingerprint, load_checkpoint, save_checkpoint
+from neuroevo.files.checkpoint import TAG, fingerprint, load_checkpoint, save_checkpoint
 from neuroevo.optimizers import OPTIMIZERS, get_optimizer
-from neuroevo.prepare import load_prepared
-from neuroevo.problem import Problem
+from neuroevo.data.prepare import load_prepared
+from neuroevo.models.problem import Problem
 
 ENGINES = {  # the CMA-ES optimizers on each engine; iris' layers are small enough for pycma's full covariance
     "cmaes-pycma": ("cmaes", {"engine": "pycma"}),

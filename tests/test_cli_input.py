@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from conftest import tool_environment
-from neuroevo.atomic import folder_lock, write_atomic
+from neuroevo.files.atomic import folder_lock, write_atomic
 from neuroevo.cli import main
 
 GOOD_SPEC = {"model": {"hidden": 8}, "training": {"max_epochs": 2, "patience": 10}, "hyperparameters": {"lr": 0.1}}

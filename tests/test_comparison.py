@@ -11,13 +11,14 @@ import torch
 import yaml
 
 from conftest import REPOSITORY
-from neuroevo.discovery.comparison import fitness_tables
-from neuroevo.discovery.fitness import task_fitness
+from neuroevo.report.discovery_section import fitness_tables
+from neuroevo.training.fitness import task_fitness
 from neuroevo.discovery.ga import DiscoverySettings
-from neuroevo.discovery.protocol import COMPARISON_DEFAULTS, TASK_DEFAULTS, check_comparison, comparison_run_spec
+from neuroevo.config.discovery import COMPARISON_DEFAULTS, TASK_DEFAULTS, check_comparison, comparison_run_spec
 from neuroevo.discovery.tasks import Task
-from neuroevo.prepare import load_prepared
-from neuroevo.train import RunSpec, subsample_train, train
+from neuroevo.data.prepare import load_prepared
+from neuroevo.config.run_spec import RunSpec
+from neuroevo.training.loop import subsample_train, train
 
 SCHEMA = yaml.safe_load((REPOSITORY / "workflow" / "schemas" / "config.schema.yaml").read_text())
 

@@ -5,9 +5,9 @@ import pytest
 import yaml
 
 from conftest import REPOSITORY, snakemake
-from neuroevo.datasets import DATASETS
+from neuroevo.data.datasets import DATASETS
 from neuroevo.optimizers import OPTIMIZERS
-from neuroevo.train import TrainingSettings
+from neuroevo.config.run_spec import TrainingSettings
 
 SCHEMA = yaml.safe_load((REPOSITORY / "workflow" / "schemas" / "config.schema.yaml").read_text())
 

@@ -14,13 +14,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from neuroevo.aggregate import aggregate
-from neuroevo.datasets import DEBIAN_FASHION_MNIST, load_raw, read_idx
-from neuroevo.discovery.comparison import load_comparison, load_discovery_summary
-from neuroevo.errors import CorruptFileError
-from neuroevo.prepare import load_prepared, prepare, save_prepared
-from neuroevo.report import tuning_tables
-from neuroevo.study_report import load_runs as load_study_runs
+from neuroevo.analysis.aggregate import aggregate
+from neuroevo.data.datasets import DEBIAN_FASHION_MNIST, load_raw, read_idx
+from neuroevo.report.discovery_section import load_comparison, load_discovery_summary
+from neuroevo.files.errors import CorruptFileError
+from neuroevo.data.prepare import load_prepared, prepare, save_prepared
+from neuroevo.report.render import tuning_tables
+from neuroevo.report.study_section import load_runs as load_study_runs
 
 FORCERUN_DATA = "delete it or run snakemake --forcerun data"
 

@@ -4,8 +4,8 @@ import pickle
 import numpy as np
 import pytest
 
-from neuroevo.datasets import DEBIAN_FASHION_MNIST, DatasetNotFoundError, load_raw
-from neuroevo.prepare import load_prepared, prepare, save_prepared
+from neuroevo.data.datasets import DEBIAN_FASHION_MNIST, DatasetNotFoundError, load_raw
+from neuroevo.data.prepare import load_prepared, prepare, save_prepared
 
 
 def _write_idx(path, array, compress=False):

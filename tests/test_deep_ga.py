@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from neuroevo.optimizers import deep_ga
-from neuroevo.prepare import load_prepared
-from neuroevo.problem import Problem
+from neuroevo.data.prepare import load_prepared
+from neuroevo.models.problem import Problem
 
 
 @pytest.fixture

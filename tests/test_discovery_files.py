@@ -9,8 +9,9 @@ import pytest
 
 from neuroevo.discovery.ga import DiscoverySettings, discover
 from neuroevo.discovery.tasks import Task
-from neuroevo.prepare import load_prepared
-from neuroevo.train import RunSpec, TrainingSettings, train
+from neuroevo.data.prepare import load_prepared
+from neuroevo.config.run_spec import RunSpec, TrainingSettings
+from neuroevo.training.loop import train
 from neuroevo.update_rules import PRIOR_GENOME
 from neuroevo.update_rules.genome import GenomeError
 

@@ -6,8 +6,8 @@ import pytest
 
 from neuroevo.discovery.fitness import DIVERGED_FITNESS, evaluate_on_task
 from neuroevo.discovery.tasks import Task
-from neuroevo.image_models import image_shape
-from neuroevo.prepare import PreparedData, load_prepared
+from neuroevo.models.cnn import image_shape
+from neuroevo.data.prepare import PreparedData, load_prepared
 from neuroevo.update_rules import PRIOR_GENOME, Genome
 
 ADAM_LIKE = Genome(term_types=[3], alphas=[1.0], lr_log10=-2.5)

@@ -7,7 +7,7 @@ import pytest
 
 from neuroevo.discovery.ga import DiscoverySettings, discover
 from neuroevo.discovery.tasks import Task
-from neuroevo.prepare import load_prepared
+from neuroevo.data.prepare import load_prepared
 
 SETTINGS = dict(population=4, generations=3, tournament_size=2, max_steps=40, seeds=[0])
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from neuroevo.optimizers import es
-from neuroevo.problem import WorkCounter
+from neuroevo.models.problem import WorkCounter
 
 
 class Quadratic:

@@ -8,8 +8,9 @@ import pandas as pd
 import yaml
 
 from conftest import snakemake
-from neuroevo import finished
-from neuroevo.train import RunSpec, TrainingSettings, train, write_run
+from neuroevo.training import finished
+from neuroevo.config.run_spec import RunSpec, TrainingSettings
+from neuroevo.training.loop import train, write_run
 
 CONFIG = {
     "datasets": ["iris"],

@@ -132,7 +132,8 @@ def test_a_genome_of_wrong_types_or_out_of_range_genes_is_refused_naming_the_fie
 def test_a_run_of_evolved_records_the_sha256_of_the_genome_file_it_read(iris_data, tmp_path):
     import hashlib
 
-    from neuroevo.train import RunSpec, TrainingSettings, train
+    from neuroevo.config.run_spec import RunSpec, TrainingSettings
+    from neuroevo.training.loop import train
 
     genome_file = tmp_path / "genome.json"
     PRIOR_GENOME.save(genome_file)

@@ -1,7 +1,7 @@
 import torch
 
-from neuroevo.models import MLP, MLPSpec, init_parameters, population_cross_entropy, population_logits
-from neuroevo.problem import WorkCounter
+from neuroevo.models.mlp import MLP, MLPSpec, init_parameters, population_cross_entropy, population_logits
+from neuroevo.models.problem import WorkCounter
 
 
 def test_batched_population_loss_equals_a_loop_over_candidates():
@@ -39,8 +39,8 @@ def test_layer_slices_cover_weights_and_bias_of_each_layer():
 
 
 def test_work_counter_counts_population_and_gradient_work(iris_data):
-    from neuroevo.prepare import load_prepared
-    from neuroevo.problem import Problem
+    from neuroevo.data.prepare import load_prepared
+    from neuroevo.models.problem import Problem
 
     problem = Problem.from_data(load_prepared(iris_data), hidden=8, activation="relu")
     batch = problem.batch(torch.arange(10))
@@ -54,7 +54,7 @@ def test_work_counter_counts_population_and_gradient_work(iris_data):
 def test_layerwise_fitness_shares_the_hidden_layer_and_equals_whole_networks():
     """Layerwise CMA-ES's fast path (the output layer's candidates reuse the mean's hidden
     activations) gives the losses of the whole networks, and counts each as a model."""
-    from neuroevo.problem import Problem
+    from neuroevo.models.problem import Problem
 
     spec = MLPSpec(n_features=196, hidden=32, n_classes=10)
     generator = torch.Generator().manual_seed(0)

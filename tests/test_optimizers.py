@@ -4,7 +4,8 @@ import math
 import pytest
 
 from neuroevo.optimizers import OPTIMIZERS, get_optimizer
-from neuroevo.train import RunSpec, TrainingSettings, train
+from neuroevo.config.run_spec import RunSpec, TrainingSettings
+from neuroevo.training.loop import train
 
 
 def _required_settings(name, folder):

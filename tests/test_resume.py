@@ -76,7 +76,8 @@ def test_killed_run_resumes_and_matches_an_uninterrupted_one(dataset, optimizer,
 
 
 def test_checkpoint_of_other_settings_is_not_resumed(iris_data, tmp_path):
-    from neuroevo.train import RunSpec, TrainingSettings, train
+    from neuroevo.config.run_spec import RunSpec, TrainingSettings
+    from neuroevo.training.loop import train
 
     checkpoint = tmp_path / "checkpoint.pt"
     spec = RunSpec("iris", "sgd", 0, hidden=8, training=TrainingSettings(max_epochs=3, patience=10))
@@ -90,7 +91,8 @@ def test_checkpoint_of_other_settings_is_not_resumed(iris_data, tmp_path):
 def test_cuda_without_a_gpu_fails_before_training_with_a_clear_message(iris_data):
     import torch
 
-    from neuroevo.train import RunSpec, TrainingSettings, train
+    from neuroevo.config.run_spec import RunSpec, TrainingSettings
+    from neuroevo.training.loop import train
 
     if torch.cuda.is_available():
         pytest.skip("a GPU is visible here")

@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from neuroevo.aggregate import significance_tests
-from neuroevo.stats import mann_whitney_p, min_attainable_p
+from neuroevo.analysis.aggregate import significance_tests
+from neuroevo.analysis.stats import mann_whitney_p, min_attainable_p
 
 
 def test_three_seeds_can_never_be_significant_and_ten_can():
@@ -55,7 +55,7 @@ def test_an_optimizer_whose_runs_all_diverged_is_never_bold():
 
 
 def test_known_answers_of_the_paired_test_holm_and_a12():
-    from neuroevo.stats import a12, holm, wilcoxon_p
+    from neuroevo.analysis.stats import a12, holm, wilcoxon_p
 
     # Exact two-sided Wilcoxon: 6 pairs all one way is 2/64; W- = 6 is 2 x 14/64.
     assert wilcoxon_p([1, 2, 3, 4, 5, 6], [0, 0, 0, 0, 0, 0]) == pytest.approx(0.03125)

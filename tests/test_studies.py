@@ -7,9 +7,9 @@ import pytest
 import yaml
 
 from conftest import REPOSITORY, snakemake
-from neuroevo.figures import median_band, plot_curves
-from neuroevo.studies import StudyError, check_study, run_spec
-from neuroevo.study_report import rebased
+from neuroevo.report.plots import median_band, plot_curves
+from neuroevo.config.studies import StudyError, check_study, run_spec
+from neuroevo.report.study_section import rebased
 
 CONFIG_SCHEMA = yaml.safe_load((REPOSITORY / "workflow" / "schemas" / "config.schema.yaml").read_text())
 STUDY_SCHEMA = yaml.safe_load((REPOSITORY / "workflow" / "schemas" / "study.schema.yaml").read_text())
@@ -103,8 +103,8 @@ def test_check_study_refuses_repeated_figure_names():
 
 
 def test_es_estimate_aligns_with_the_true_gradient_more_with_more_pairs(iris_data):
-    from neuroevo.gradient_alignment import measure
-    from neuroevo.prepare import load_prepared
+    from neuroevo.analysis.gradient_alignment import measure
+    from neuroevo.data.prepare import load_prepared
 
     alignment = measure(load_prepared(iris_data), hidden=[8], pairs=[1, 16, 256], seeds=[0, 1, 2], batches=2, batch_size=32)
     medians = alignment.groupby("pairs")["cosine_similarity"].median()
@@ -172,7 +172,7 @@ def test_tiny_study_runs_through_snakemake_into_the_report(tmp_path):
 
 
 def test_study_section_names_the_training_keys_a_variant_changes():
-    from neuroevo.study_report import _setup_lines
+    from neuroevo.report.study_section import _setup_lines
 
     def summary(batch_size):
         return {"model": {"hidden": 8, "activation": "relu"}, "n_parameters": 99, "seed": 0,

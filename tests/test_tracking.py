@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from conftest import tool_environment
-from neuroevo.tracking import Tracker, make_tracker
+from neuroevo.training.tracking import Tracker, make_tracker
 
 SECRET = "neuroevo-test-secret-0123456789abcdef01234567"
 

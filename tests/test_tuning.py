@@ -11,8 +11,9 @@ import optuna
 import pytest
 
 from conftest import snakemake, tool_environment
-from neuroevo.train import RunSpec, TrainingSettings, train
-from neuroevo.tune import tune
+from neuroevo.config.run_spec import RunSpec, TrainingSettings
+from neuroevo.training.loop import train
+from neuroevo.training.tune import tune
 
 LR_SPACE = {"lr": {"distribution": "log_uniform", "low": 0.01, "high": 1.0}}
 SETTINGS = TrainingSettings(batch_size=16, max_epochs=20, patience=3)

@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 from conftest import tool_environment
-from neuroevo.train import RunSpec
-from neuroevo.tune import JournalError, tune
+from neuroevo.config.run_spec import RunSpec
+from neuroevo.training.tune import JournalError, tune
 
 SPACE = {"lr": {"distribution": "log_uniform", "low": 0.001, "high": 0.3}}
 SPEC = json.dumps({"model": {"hidden": 8}, "training": {"batch_size": 16, "max_epochs": 10}})

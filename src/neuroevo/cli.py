@@ -26,7 +26,7 @@ log = logging.getLogger("neuroevo")
 
 
 def _data(args: argparse.Namespace) -> None:
-    from neuroevo.prepare import prepare, save_prepared
+    from neuroevo.data.prepare import prepare, save_prepared
 
     data = prepare(args.dataset, args.data_dir, args.download, args.split_seed, args.val_fraction, args.test_fraction)
     save_prepared(data, args.out)
@@ -35,9 +35,9 @@ def _data(args: argparse.Namespace) -> None:
 
 
 def _train(args: argparse.Namespace) -> None:
-    from neuroevo.atomic import folder_lock, remove_partials
-    from neuroevo.spec_check import check_spec
-    from neuroevo.train import RunSpec
+    from neuroevo.files.atomic import folder_lock, remove_partials
+    from neuroevo.config.checks import check_spec
+    from neuroevo.config.run_spec import RunSpec
 
     spec = RunSpec.from_json(args.dataset, args.optimizer, args.seed, args.spec)
     if args.tuned:  # the tuning stage's best values replace the config's
@@ -50,7 +50,7 @@ def _train(args: argparse.Namespace) -> None:
 
 def _tuned_values(path: str) -> dict:
     """The tune command's best values; a file that is not one is refused by name."""
-    from neuroevo.spec_check import load_json
+    from neuroevo.config.checks import load_json
 
     try:
         tuned = load_json(Path(path).read_text(), f"--tuned {path}")["tuned_values"]
@@ -64,8 +64,8 @@ def _tuned_values(path: str) -> dict:
 def _run_training(args: argparse.Namespace, spec) -> None:
     import dataclasses
 
-    from neuroevo.tracking import make_tracker
-    from neuroevo.train import train, write_run
+    from neuroevo.training.tracking import make_tracker
+    from neuroevo.training.loop import train, write_run
 
     checkpoint = Path(args.out_dir) / "checkpoint.pt"
     tracker = make_tracker(
@@ -88,11 +88,11 @@ def _run_training(args: argparse.Namespace, spec) -> None:
 def _tune(args: argparse.Namespace) -> None:
     import dataclasses
 
-    from neuroevo.atomic import folder_lock, remove_partials, write_atomic, write_json
+    from neuroevo.files.atomic import folder_lock, remove_partials, write_atomic, write_json
     from neuroevo.optimizers import get_optimizer
-    from neuroevo.search_space import check_search_space
-    from neuroevo.train import RunSpec
-    from neuroevo.tune import tune
+    from neuroevo.config.search_space import check_search_space
+    from neuroevo.config.run_spec import RunSpec
+    from neuroevo.training.tune import tune
 
     spec = RunSpec.from_json(args.dataset, args.optimizer, 0, args.spec)
     space = _json_argument(args.search_space, "--search-space")
@@ -112,7 +112,7 @@ def _tune(args: argparse.Namespace) -> None:
 
 def _json_argument(text: str, flag: str) -> dict:
     """A JSON object given on the command line; anything else is refused naming the flag."""
-    from neuroevo.spec_check import load_json
+    from neuroevo.config.checks import load_json
 
     value = load_json(text, flag)
     if not isinstance(value, dict):
@@ -131,20 +131,20 @@ def _seed_list(text: str, flag: str) -> list[int]:
 
 
 def _aggregate(args: argparse.Namespace) -> None:
-    from neuroevo.aggregate import aggregate
+    from neuroevo.analysis.aggregate import aggregate
 
     aggregate(args.summaries, args.out_dir, alpha=args.alpha, test=args.test)
 
 
 def _report(args: argparse.Namespace) -> None:
-    from neuroevo.report import render_report
+    from neuroevo.report.render import render_report
 
     render_report(args.summary_dir, args.template, _json_argument(args.config_json, "--config-json"), args.out, args.source_dir, args.tuning, args.studies,
                   args.figures_dir, args.command)
 
 
 def _report_figures(args: argparse.Namespace) -> None:
-    from neuroevo.report_figures import write_report_figures
+    from neuroevo.report.figures import write_report_figures
 
     write_report_figures(args.summary_dir, args.out_dir, args.alpha, args.target_fraction, _json_argument(args.targets, "--targets"))
 
@@ -152,8 +152,8 @@ def _report_figures(args: argparse.Namespace) -> None:
 def _study_alignment(args: argparse.Namespace) -> None:
     import torch
 
-    from neuroevo.gradient_alignment import measure
-    from neuroevo.prepare import load_prepared
+    from neuroevo.analysis.gradient_alignment import measure
+    from neuroevo.data.prepare import load_prepared
 
     torch.set_num_threads(args.threads)
     settings = _json_argument(args.settings, "--settings")
@@ -165,7 +165,7 @@ def _study_alignment(args: argparse.Namespace) -> None:
 
 
 def _study_report(args: argparse.Namespace) -> None:
-    from neuroevo.study_report import write_study_section
+    from neuroevo.report.study_section import write_study_section
 
     figures_dir = args.figures_dir or Path(args.out).parent / "figures"
     write_study_section(args.name, _json_argument(args.study_json, "--study-json"), args.summaries, args.out, figures_dir, args.alignment)
@@ -174,10 +174,10 @@ def _study_report(args: argparse.Namespace) -> None:
 def _discover(args: argparse.Namespace) -> None:
     import torch
 
-    from neuroevo.atomic import folder_lock, remove_partials
+    from neuroevo.files.atomic import folder_lock, remove_partials
     from neuroevo.discovery.ga import discover
     from neuroevo.discovery.study import parse_study, write_outputs
-    from neuroevo.prepare import load_prepared
+    from neuroevo.data.prepare import load_prepared
 
     torch.set_num_threads(args.threads)
     tasks, settings = parse_study(_json_argument(args.study_json, "--study-json"))
@@ -199,7 +199,7 @@ def _discover(args: argparse.Namespace) -> None:
 
 
 def _discovery_report(args: argparse.Namespace) -> None:
-    from neuroevo.discovery.comparison import write_section
+    from neuroevo.report.discovery_section import write_section
 
     write_section(args.name, _json_argument(args.study_json, "--study-json"), args.discovery_dir, args.summaries, args.out, args.alpha, args.test)
 

@@ -12,11 +12,11 @@ from snakemake.resources import Resources
 
 REPOSITORY = Path(workflow.basedir)
 sys.path.insert(0, str(REPOSITORY / "src"))  # for the config checks below, in any env
-from neuroevo.search_space import check_search_space, check_tuning_seeds
-from neuroevo.studies import StudyError, alignment_settings, check_study, study_seeds
-from neuroevo.studies import run_spec as study_run_spec
-from neuroevo.discovery import protocol as discovery_protocol
-from neuroevo.spec_check import SpecError, check_config
+from neuroevo.config.search_space import check_search_space, check_tuning_seeds
+from neuroevo.config.studies import StudyError, alignment_settings, check_study, study_seeds
+from neuroevo.config.studies import run_spec as study_run_spec
+from neuroevo.config import discovery as discovery_protocol
+from neuroevo.config.checks import SpecError, check_config
 
 # Jobs (`python -m neuroevo ...`) import the package from this checkout, also inside conda
 # envs that hold only its dependencies (envs/neuroevo.yaml); cluster jobs rerun this file.
@@ -241,7 +241,7 @@ def study_run_threads(wildcards):
 
 
 def study_spec(wildcards):
-    """One study run's spec as JSON (see neuroevo.studies for how settings are layered)."""
+    """One study run's spec as JSON (see neuroevo.config.studies for how settings are layered)."""
     study = load_study(wildcards.study)
     return json.dumps(study_run_spec(study, wildcards.variant, config), sort_keys=True)
 

@@ -16,20 +16,10 @@ from dataclasses import dataclass
 import torch
 
 from neuroevo.discovery.tasks import Task, build_model
-from neuroevo.image_models import EVAL_CHUNK, augment
-from neuroevo.prepare import PreparedData
+from neuroevo.models.cnn import EVAL_CHUNK, augment
+from neuroevo.data.prepare import PreparedData
+from neuroevo.training.fitness import DIVERGED_FITNESS, EXPLODE_FACTOR, LAST_STEPS, task_fitness
 from neuroevo.update_rules import Genome, GenomeOptimizer
-
-DIVERGED_FITNESS = 0.0  # below any trained model's (val accuracy >= 0 plus a bonus >= 0)
-LAST_STEPS = 50
-EXPLODE_FACTOR = 10.0  # a loss above this multiple of the first loss is divergence (also in training runs)
-
-
-def task_fitness(val_acc: float, final_loss: float) -> float:
-    """The write-up's task-level fitness from the validation accuracy after training and
-    the mean training loss of the last LAST_STEPS steps."""
-    return val_acc + 0.05 * max(0.0, 1.0 - final_loss)
-
 
 @dataclass
 class TaskResult:

@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from neuroevo.atomic import set_aside, write_json
+from neuroevo.files.atomic import set_aside, write_json
 from neuroevo.discovery.fitness import data_on_device, evaluate_on_task
 from neuroevo.discovery.operators import MutationRates, crossover, mutate, random_genome, tournament
 from neuroevo.discovery.tasks import Task
-from neuroevo.prepare import PreparedData
-from neuroevo.train import resolve_device
+from neuroevo.data.prepare import PreparedData
+from neuroevo.models.device import resolve_device
 from neuroevo.update_rules import Genome
 
 log = logging.getLogger("neuroevo")

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from neuroevo.atomic import write_json
-from neuroevo.datasets import DATASETS
+from neuroevo.files.atomic import write_json
+from neuroevo.data.datasets import DATASETS
 from neuroevo.discovery.ga import DiscoverySettings
 from neuroevo.discovery.tasks import Task
 from neuroevo.update_rules import Genome
@@ -18,7 +18,7 @@ from neuroevo.update_rules import Genome
 
 def parse_study(block: dict) -> tuple[list[Task], DiscoverySettings]:
     """Tasks and GA settings from a study block {"tasks": [...], "settings": {...},
-    "comparison": {...}} (the comparison: neuroevo.discovery.protocol); an unknown key or
+    "comparison": {...}} (the comparison: neuroevo.config.discovery); an unknown key or
     dataset is refused with the field named."""
     unknown = sorted(set(block) - {"tasks", "settings", "comparison"})
     if unknown:

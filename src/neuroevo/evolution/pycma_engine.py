@@ -14,7 +14,7 @@ import math
 import numpy as np
 import torch
 
-from neuroevo.checkpoint import checkpointable
+from neuroevo.files.checkpoint import checkpointable
 
 # Our early stopping and budget decide when training ends; pycma's termination criteria,
 # tuned for noiseless functions, would fire on noisy minibatch fitness.

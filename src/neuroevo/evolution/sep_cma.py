@@ -16,7 +16,7 @@ import math
 
 import torch
 
-from neuroevo.checkpoint import checkpointable
+from neuroevo.files.checkpoint import checkpointable
 
 
 @checkpointable

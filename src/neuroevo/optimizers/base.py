@@ -19,8 +19,8 @@ from typing import Any, Callable
 
 import torch
 
-from neuroevo.checkpoint import checkpointable
-from neuroevo.problem import Problem
+from neuroevo.files.checkpoint import checkpointable
+from neuroevo.models.problem import Problem
 from neuroevo.update_rules import GenomeOptimizer
 
 checkpointable(GenomeOptimizer)  # the torch optimizers a TorchOptimizerState holds (torch.optim's: checkpoint.py)

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import torch
 
-from neuroevo.checkpoint import checkpointable
+from neuroevo.files.checkpoint import checkpointable
 from neuroevo.evolution import describe_engine, make_engine, replay_pycma
 from neuroevo.optimizers.base import OptimizerSpec
-from neuroevo.problem import Problem
+from neuroevo.models.problem import Problem
 
 
 @dataclass

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 
 import torch
 
-from neuroevo.models import MLPSpec
-from neuroevo.checkpoint import checkpointable
+from neuroevo.models.mlp import MLPSpec
+from neuroevo.files.checkpoint import checkpointable
 from neuroevo.optimizers.base import OptimizerSpec
-from neuroevo.problem import Problem
+from neuroevo.models.problem import Problem
 
 MUTATIONS = ("normal", "laplace", "uniform")
 FITNESSES = ("cross_entropy", "accuracy", "mix")

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import torch
 
-from neuroevo.checkpoint import checkpointable
+from neuroevo.files.checkpoint import checkpointable
 from neuroevo.optimizers.base import OptimizerSpec
-from neuroevo.problem import Problem
+from neuroevo.models.problem import Problem
 
 INNER_OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}
 

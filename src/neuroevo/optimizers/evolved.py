@@ -4,7 +4,7 @@ run by GenomeOptimizer. The sha256 of the file's content goes into the run's sum
 
 from dataclasses import dataclass
 
-from neuroevo.checkpoint import checkpointable
+from neuroevo.files.checkpoint import checkpointable
 from neuroevo.optimizers.base import OptimizerSpec, TorchOptimizerState, torch_optimizer_parameters, torch_optimizer_step
 from neuroevo.update_rules import Genome, GenomeOptimizer
 

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import friedmanchisquare
 
-from neuroevo.figures import curve_points, median_band, plt
+from neuroevo.report.plots import curve_points, median_band, plt
 
 COST_AXES = (("sample_evals", "sample evaluations"), ("wall_s", "wall time (s)"))
 

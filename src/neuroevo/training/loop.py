@@ -22,82 +22,17 @@ from typing import Callable
 import pandas as pd
 import torch
 
-from neuroevo.atomic import write_atomic, write_json
-from neuroevo.checkpoint import checkpointable, load_checkpoint, save_checkpoint
-from neuroevo.discovery.fitness import DIVERGED_FITNESS, EXPLODE_FACTOR, LAST_STEPS, task_fitness
-from neuroevo.finished import keep, restore, result_key
-from neuroevo.image_models import augment, image_shape
+from neuroevo.files.atomic import write_atomic, write_json
+from neuroevo.files.checkpoint import checkpointable, load_checkpoint, save_checkpoint
+from neuroevo.training.fitness import DIVERGED_FITNESS, EXPLODE_FACTOR, LAST_STEPS, task_fitness
+from neuroevo.training.finished import keep, restore, result_key
+from neuroevo.models.cnn import augment, image_shape
 from neuroevo.optimizers import get_optimizer
-from neuroevo.prepare import SPLITS, PreparedData, load_prepared
-from neuroevo.problem import Problem
-from neuroevo.spec_check import SpecError, parse_spec
-from neuroevo.versions import package_versions
-
-
-@dataclass
-class TrainingSettings:
-    batch_size: int = 32
-    max_epochs: int = 100
-    max_steps: int | None = None  # budget in minibatch steps (None: none)
-    max_sample_evals: int | None = None  # None: no budget besides max_epochs
-    max_seconds: float | None = None  # wall-time budget (benchmarks; makes results machine-dependent)
-    patience: int = 3
-    min_delta: float = 1e-4
-    threads: int = 1
-    device: str = "cpu"  # "cpu", "cuda" or "auto"
-    subsample: int | None = None  # train on this many training examples, drawn per seed
-    augment: bool = False  # random crop + horizontal flip of each batch (square images)
-
-
-@dataclass
-class RunSpec:
-    """Everything that shapes one run's result; the train rule passes it as JSON."""
-
-    dataset: str
-    optimizer: str
-    seed: int
-    model: str = "mlp"  # "mlp", or "cnn" (square images, gradient optimizers only)
-    hidden: int = 16
-    activation: str = "relu"
-    training: TrainingSettings = field(default_factory=TrainingSettings)
-    hyperparameters: dict = field(default_factory=dict)
-
-    @classmethod
-    def from_json(cls, dataset: str, optimizer: str, seed: int, text: str) -> "RunSpec":
-        """The spec of the train and tune commands, checked against the config schema's
-        blocks (neuroevo.spec_check) before any work; errors name the key."""
-        from neuroevo.datasets import DATASETS
-
-        if dataset not in DATASETS:
-            raise SpecError(f"--dataset: unknown dataset {dataset!r}; known: {', '.join(DATASETS)}")
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise SpecError(f"--seed: must be a non-negative integer, got {seed!r}")
-        spec = parse_spec(text, optimizer)
-        model = spec.get("model", {})
-        return cls(
-            dataset,
-            optimizer,
-            seed,
-            model=model.get("kind", "mlp"),
-            hidden=model.get("hidden", 16),
-            activation=model.get("activation", "relu"),
-            training=TrainingSettings(**spec.get("training", {})),
-            hyperparameters=spec.get("hyperparameters", {}),
-        )
-
-
-def resolve_device(device: str) -> str:
-    """"auto": CUDA when a GPU is visible (torch respects CUDA_VISIBLE_DEVICES), else CPU."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        visible = os.environ.get("CUDA_VISIBLE_DEVICES", "unset")
-        raise RuntimeError(
-            f"device {device!r} was asked for, but no CUDA GPU is visible to torch "
-            f"(CUDA_VISIBLE_DEVICES={visible}, torch {torch.__version__}); "
-            "use device: auto to fall back to the CPU, or run on a GPU node"
-        )
-    return device
+from neuroevo.data.prepare import SPLITS, PreparedData, load_prepared
+from neuroevo.models.device import resolve_device
+from neuroevo.models.problem import Problem
+from neuroevo.config.run_spec import RunSpec, TrainingSettings
+from neuroevo.files.versions import package_versions
 
 
 def _scores(problem: Problem, params: torch.Tensor) -> dict[str, float]:
@@ -219,7 +154,7 @@ def train(
     `checkpoint_seconds` have passed since the last save, and a matching checkpoint found
     there at start is resumed from: a killed run ends as an uninterrupted one would.
     `on_epoch` sees each epoch's history row (the tuner reports and prunes there). A result
-    kept beside the checkpoint by `write_run` (neuroevo.finished), of the same settings, data
+    kept beside the checkpoint by `write_run` (neuroevo.training.finished), of the same settings, data
     and code, is returned as it is, without training.
     """
     settings = spec.training

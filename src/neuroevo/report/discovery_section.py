@@ -1,6 +1,6 @@
 """The report section of a discovery study: what the GA found, and the discovered rule
 against the standard optimizers under the write-up's protocol (its section 5; the runs are
-described in neuroevo.discovery.protocol). The tables are the write-up's: overall fitness
+described in neuroevo.config.discovery). The tables are the write-up's: overall fitness
 (per seed, the mean over tasks) and fitness per task, with the best bold and those a test
 cannot separate from it marked, as in every table of the report.
 """
@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from neuroevo.discovery.protocol import comparison_settings
+from neuroevo.config.discovery import comparison_settings
 from neuroevo.discovery.study import parse_study
-from neuroevo.stats import TEST_NAMES, compare_with_best
-from neuroevo.study_report import compact
-from neuroevo.summaries import load_summary, read_json_object
+from neuroevo.analysis.stats import TEST_NAMES, compare_with_best
+from neuroevo.report.study_section import compact
+from neuroevo.analysis.runs import load_summary, read_json_object
 from neuroevo.update_rules import TERM_TYPES, Genome
 
 COLUMNS = ("status", "fitness", "final_val_acc", "final_train_loss", "test_acc", "steps", "train_time_s")

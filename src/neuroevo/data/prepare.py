@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from neuroevo.atomic import write_atomic
-from neuroevo.datasets import load_raw
-from neuroevo.errors import CorruptFileError
+from neuroevo.files.atomic import write_atomic
+from neuroevo.data.datasets import load_raw
+from neuroevo.files.errors import CorruptFileError
 
 SPLITS = ("train", "val", "test")
 ARRAYS = tuple(f"{kind}_{split}" for kind in ("x", "y") for split in SPLITS)

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from neuroevo.atomic import set_aside, write_atomic
+from neuroevo.files.atomic import set_aside, write_atomic
 
 log = logging.getLogger("neuroevo")
 
@@ -94,7 +94,7 @@ class _Encoder:
         name = _class_name(value)
         if SAFE_CLASSES.get(name) is type(value):
             return {TAG: "object", "class": name, "state": self.encode(value.__getstate__())}
-        raise TypeError(f"checkpoint: cannot store a {name} (register its class with neuroevo.checkpoint.checkpointable)")
+        raise TypeError(f"checkpoint: cannot store a {name} (register its class with neuroevo.files.checkpoint.checkpointable)")
 
 
 class _Decoder:

@@ -20,12 +20,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from neuroevo.atomic import write_atomic, write_json
-from neuroevo.versions import package_versions
+from neuroevo.files.atomic import write_atomic, write_json
+from neuroevo.files.versions import package_versions
 
 log = logging.getLogger("neuroevo")
 KEPT_DIR = "finished"
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # the whole neuroevo package
 
 
 @cache

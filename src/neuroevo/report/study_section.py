@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from neuroevo.figures import alignment_by_seed, plot_alignment, plot_curves
-from neuroevo.summaries import load_history, load_summary
+from neuroevo.report.plots import alignment_by_seed, plot_alignment, plot_curves
+from neuroevo.analysis.runs import load_history, load_summary
 
 # What the section reads of each run; a summary without them is refused by name.
 RUN_KEYS = ("seed", "status", "val_acc", "test_acc", "epochs", "sample_evals", "model", "n_parameters", "training", "hyperparameters")

@@ -15,10 +15,10 @@ from __future__ import annotations
 import pandas as pd
 import torch
 
-from neuroevo.models import init_parameters
+from neuroevo.models.mlp import init_parameters
 from neuroevo.optimizers.es import centered_ranks
-from neuroevo.prepare import PreparedData
-from neuroevo.problem import Problem
+from neuroevo.data.prepare import PreparedData
+from neuroevo.models.problem import Problem
 
 
 def estimates_by_pairs(losses: torch.Tensor, noise: torch.Tensor, pairs: list[int], sigma: float, rank_shaping: bool) -> dict[int, torch.Tensor]:

@@ -6,16 +6,16 @@ from dataclasses import dataclass, field
 
 import torch
 
-from neuroevo.checkpoint import checkpointable
-from neuroevo.image_models import FlatCNN
-from neuroevo.models import (
+from neuroevo.files.checkpoint import checkpointable
+from neuroevo.models.cnn import FlatCNN
+from neuroevo.models.mlp import (
     MLPSpec,
     init_parameters,
     last_layer_population_logits,
     population_cross_entropy,
     population_logits,
 )
-from neuroevo.prepare import SPLITS, PreparedData
+from neuroevo.data.prepare import SPLITS, PreparedData
 
 MODELS = ("mlp", "cnn")
 

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Iterable
 
-from neuroevo.errors import CorruptFileError
+from neuroevo.files.errors import CorruptFileError
 
 
 def read_json_object(path: str | Path, required: Iterable[str] = (), what: str = "JSON file", remedy: str = "") -> dict:

@@ -27,9 +27,10 @@ from pathlib import Path
 import optuna
 import pandas as pd
 
-from neuroevo.search_space import suggest
-from neuroevo.prepare import load_prepared
-from neuroevo.train import RunSpec, file_digests, train
+from neuroevo.config.search_space import suggest
+from neuroevo.data.prepare import load_prepared
+from neuroevo.config.run_spec import RunSpec
+from neuroevo.training.loop import file_digests, train
 
 log = logging.getLogger("neuroevo")
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)

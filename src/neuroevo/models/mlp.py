@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from neuroevo.checkpoint import checkpointable
+from neuroevo.files.checkpoint import checkpointable
 
 ACTIVATIONS = {"relu": torch.relu, "tanh": torch.tanh}
 

@@ -19,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from neuroevo.errors import CorruptFileError
+from neuroevo.files.errors import CorruptFileError
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 IDX_FILES = {

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from neuroevo.stats import compare_with_best
-from neuroevo.summaries import load_history, load_summary
+from neuroevo.analysis.stats import compare_with_best
+from neuroevo.analysis.runs import load_history, load_summary
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ def significance_tests(runs: pd.DataFrame, alpha: float, test: str = "wilcoxon")
     """Per dataset and metric: the best optimizer by mean against each other one, by the
     Wilcoxon signed-rank test on seed pairs and by Mann-Whitney U, Holm-corrected within the
     dataset x metric family, with A12 and the bootstrap CI of the median difference; `test`
-    says which test decides `tied_with_best` (neuroevo.stats.compare_with_best)."""
+    says which test decides `tied_with_best` (neuroevo.analysis.stats.compare_with_best)."""
     rows = []
     for dataset, by_dataset in runs.groupby("dataset", sort=False):
         groups = {name: group.set_index("seed") for name, group in by_dataset.groupby("optimizer", sort=False)}

@@ -14,11 +14,11 @@ import jinja2
 import pandas as pd
 import yaml
 
-from neuroevo.aggregate import METRICS
-from neuroevo.stats import TEST_NAMES
-from neuroevo.study_report import rebased
-from neuroevo.summaries import read_json_object
-from neuroevo.versions import git_commit, package_versions
+from neuroevo.analysis.aggregate import METRICS
+from neuroevo.analysis.stats import TEST_NAMES
+from neuroevo.report.study_section import rebased
+from neuroevo.analysis.runs import read_json_object
+from neuroevo.files.versions import git_commit, package_versions
 
 
 def _number(value: float, digits: int = 4) -> str:

@@ -14,7 +14,7 @@ import math
 from functools import cache
 from pathlib import Path
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+SCHEMA_PATH = Path(__file__).resolve().parents[3] / "workflow" / "schemas" / "config.schema.yaml"
 MODEL_KINDS = ("mlp", "cnn")
 
 

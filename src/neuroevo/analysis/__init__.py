@@ -1,0 +1,1 @@
+"""Analysis: loading finished runs, aggregating them, the statistical tests, ranks, cost to target and gradient alignment."""

@@ -1,0 +1,1 @@
+"""Datasets: raw loaders (torchvision's files, scikit-learn's) and the prepared, checksummed splits every job loads once."""

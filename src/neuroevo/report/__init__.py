@@ -1,0 +1,1 @@
+"""Report: the Markdown report, its study and discovery sections, table cells and figures."""
