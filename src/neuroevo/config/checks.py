@@ -22,6 +22,11 @@ class SpecError(ValueError):
     """A run spec that the schema refuses; the message names the key."""
 
 
+def config_schema() -> dict:
+    """The config schema as one dict, as the workflow validates with (callers must not change it)."""
+    return _schema()
+
+
 @cache
 def _schema() -> dict:
     import yaml
