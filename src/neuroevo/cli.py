@@ -36,13 +36,11 @@ def _data(args: argparse.Namespace) -> None:
 
 def _train(args: argparse.Namespace) -> None:
     from neuroevo.files.atomic import folder_lock, remove_partials
-    from neuroevo.config.checks import check_spec
     from neuroevo.config.run_spec import RunSpec
 
     spec = RunSpec.from_json(args.dataset, args.optimizer, args.seed, args.spec)
     if args.tuned:  # the tuning stage's best values replace the config's
-        spec.hyperparameters = spec.hyperparameters | _tuned_values(args.tuned)
-        check_spec({"hyperparameters": spec.hyperparameters}, args.optimizer, f"--spec with --tuned {args.tuned}")
+        spec = spec.with_tuned(_tuned_values(args.tuned), f"--spec with --tuned {args.tuned}")
     with folder_lock(args.out_dir):  # before any work: one writer per run folder, and it is writable
         remove_partials(args.out_dir, recursive=True)  # a killed write's leftovers: the folder is this job's alone
         _run_training(args, spec)
@@ -62,15 +60,13 @@ def _tuned_values(path: str) -> dict:
 
 
 def _run_training(args: argparse.Namespace, spec) -> None:
-    import dataclasses
-
     from neuroevo.training.tracking import make_tracker
     from neuroevo.training.loop import train, write_run
 
     checkpoint = Path(args.out_dir) / "checkpoint.pt"
     tracker = make_tracker(
         args.tracking, args.tracking_project, f"{spec.dataset}/{spec.optimizer}/{spec.seed}", f"{spec.dataset}/{spec.optimizer}",
-        dataclasses.asdict(spec), Path(args.out_dir) / "tracking",
+        spec.to_dict(), Path(args.out_dir) / "tracking",
     )
     summary, history = train(spec, args.data, checkpoint, args.checkpoint_seconds, on_epoch=tracker.on_epoch)
     tracker.finish(summary)

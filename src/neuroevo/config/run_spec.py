@@ -1,11 +1,22 @@
 """One run's settings: what the train and tune commands read from --spec (JSON, checked
-against the config schema's blocks by neuroevo.config.checks before any work)."""
+against the config schema's blocks by neuroevo.config.checks before any work).
+
+One shape on disk and on the wire, `RunSpec.to_dict()`: the --spec layout plus the run's
+dataset, optimizer and seed,
+
+    {"dataset": ..., "optimizer": ..., "seed": ...,
+     "model": {"kind": ..., "hidden": ..., "activation": ...},
+     "training": {...TrainingSettings}, "hyperparameters": {...}}
+
+which `RunSpec.from_dict` reads back; summaries, tracking configs and result keys use it.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import copy
+from dataclasses import asdict, dataclass, field, fields, replace
 
-from neuroevo.config.checks import SpecError, parse_spec
+from neuroevo.config.checks import SpecError, check_spec, parse_spec
 from neuroevo.config.names import DATASET_NAMES
 
 
@@ -24,6 +35,11 @@ class TrainingSettings:
     augment: bool = False  # random crop + horizontal flip of each batch (square images)
 
 
+# The model block of to_dict: its key -> RunSpec's field (the spec calls the model's kind "kind").
+MODEL_KEYS = {"kind": "model", "hidden": "hidden", "activation": "activation"}
+TOP_KEYS = ("dataset", "optimizer", "seed", "model", "training", "hyperparameters")
+
+
 @dataclass
 class RunSpec:
     """Everything that shapes one run's result; the train rule passes it as JSON."""
@@ -37,8 +53,43 @@ class RunSpec:
     training: TrainingSettings = field(default_factory=TrainingSettings)
     hyperparameters: dict = field(default_factory=dict)
 
+    def to_dict(self) -> dict:
+        """The nested layout (the module docstring's), every setting given; a copy."""
+        return {
+            "dataset": self.dataset,
+            "optimizer": self.optimizer,
+            "seed": self.seed,
+            "model": {key: getattr(self, name) for key, name in MODEL_KEYS.items()},
+            "training": asdict(self.training),
+            "hyperparameters": copy.deepcopy(self.hyperparameters),
+        }
+
     @classmethod
-    def from_json(cls, dataset: str, optimizer: str, seed: int, text: str) -> "RunSpec":
+    def from_dict(cls, data: dict) -> RunSpec:
+        """The inverse of to_dict; missing model and training keys take their defaults. Checks
+        the layout only (unknown keys, by name); from_json checks the values too."""
+        unknown = sorted(set(data) - set(TOP_KEYS))
+        missing = [key for key in TOP_KEYS[:3] if key not in data]
+        if unknown or missing:
+            raise SpecError(f"run spec: unknown key(s) {', '.join(unknown) or 'none'}, missing key(s) {', '.join(missing) or 'none'}; "
+                            f"expected {', '.join(TOP_KEYS)}")
+        model, training = data.get("model", {}), data.get("training", {})
+        known_training = {item.name for item in fields(TrainingSettings)}
+        for block, given, known in (("model", model, set(MODEL_KEYS)), ("training", training, known_training)):
+            extra = sorted(set(given) - known)
+            if extra:
+                raise SpecError(f"run spec: unknown key(s) {', '.join(f'{block}.{key}' for key in extra)}; known: {', '.join(sorted(known))}")
+        return cls(
+            data["dataset"],
+            data["optimizer"],
+            data["seed"],
+            **{name: model[key] for key, name in MODEL_KEYS.items() if key in model},
+            training=TrainingSettings(**training),
+            hyperparameters=copy.deepcopy(data.get("hyperparameters", {})),
+        )
+
+    @classmethod
+    def from_json(cls, dataset: str, optimizer: str, seed: int, text: str) -> RunSpec:
         """The spec of the train and tune commands, checked against the config schema's
         blocks (neuroevo.config.checks) before any work; errors name the key."""
         if dataset not in DATASET_NAMES:
@@ -46,14 +97,11 @@ class RunSpec:
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise SpecError(f"--seed: must be a non-negative integer, got {seed!r}")
         spec = parse_spec(text, optimizer)
-        model = spec.get("model", {})
-        return cls(
-            dataset,
-            optimizer,
-            seed,
-            model=model.get("kind", "mlp"),
-            hidden=model.get("hidden", 16),
-            activation=model.get("activation", "relu"),
-            training=TrainingSettings(**spec.get("training", {})),
-            hyperparameters=spec.get("hyperparameters", {}),
-        )
+        return cls.from_dict({"dataset": dataset, "optimizer": optimizer, "seed": seed, **spec})
+
+    def with_tuned(self, tuned: dict, source: str) -> RunSpec:
+        """This spec with the tuning stage's best values replacing its hyperparameters of the
+        same names, checked as a spec's are (`source` names where they came from in errors)."""
+        hyperparameters = self.hyperparameters | tuned
+        check_spec({"hyperparameters": hyperparameters}, self.optimizer, source)
+        return replace(self, hyperparameters=hyperparameters)
