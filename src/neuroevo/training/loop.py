@@ -17,22 +17,28 @@ import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Literal
 
 import pandas as pd
 import torch
 
-from neuroevo.files.atomic import write_atomic, write_json
-from neuroevo.files.checkpoint import checkpointable, load_checkpoint, save_checkpoint
-from neuroevo.training.fitness import DIVERGED_FITNESS, EXPLODE_FACTOR, LAST_STEPS, task_fitness
-from neuroevo.training.finished import keep, restore, result_key
-from neuroevo.models.cnn import augment, image_shape
-from neuroevo.optimizers import get_optimizer
+from neuroevo.config.run_spec import RunSpec, TrainingSettings
 from neuroevo.data.prepare import SPLITS, PreparedData, load_prepared
+from neuroevo.files.atomic import set_aside, write_atomic, write_json
+from neuroevo.files.checkpoint import checkpointable, load_checkpoint, save_checkpoint
+from neuroevo.files.versions import package_versions
+from neuroevo.models.cnn import augment, image_shape
 from neuroevo.models.device import resolve_device
 from neuroevo.models.problem import Problem
-from neuroevo.config.run_spec import RunSpec, TrainingSettings
-from neuroevo.files.versions import package_versions
+from neuroevo.optimizers import get_optimizer
+from neuroevo.training.finished import keep, restore, result_key
+from neuroevo.training.fitness import DIVERGED_FITNESS, EXPLODE_FACTOR, LAST_STEPS, task_fitness
+
+# A run's status in its summary: ran all max_epochs, ran out of patience, reached a budget
+# (steps, sample evaluations or seconds), or diverged (the best model so far is reported).
+RunStatus = Literal["completed", "early_stopped", "budget", "diverged"]
+# How one epoch's minibatches ended: all taken (""), at a non-finite loss, or at a budget.
+EpochOutcome = Literal["", "diverged", "budget"]
 
 
 def _scores(problem: Problem, params: torch.Tensor) -> dict[str, float]:
@@ -78,9 +84,11 @@ class StepLog:
         return sum(self.recent_losses) / len(self.recent_losses) if self.recent_losses else float("nan")
 
 
-def _run_epoch(optimizer, state, problem: Problem, permutation: torch.Tensor, settings: TrainingSettings, log: StepLog) -> tuple[dict, str]:
-    """One pass over the shuffled training set. Returns (epoch stats, status) where status
-    is "" to go on, "diverged" (a non-finite loss) or "budget"."""
+def _run_epoch(
+    optimizer, state, problem: Problem, permutation: torch.Tensor, settings: TrainingSettings, log: StepLog
+) -> tuple[dict, EpochOutcome]:
+    """One pass over the shuffled training set. Returns (epoch stats, outcome); after a
+    "diverged" one the stats are those of the step whose loss was not finite."""
     losses, stats, outcome = [], {}, ""
     for indices in permutation.split(settings.batch_size):
         x, y = problem.batch(indices)
@@ -123,7 +131,7 @@ def _exploded(history: list[dict]) -> str:
             f"initial {initial:.4g}; stopped, best model so far reported")
 
 
-def _last_model_fitness(last: dict, step_log: StepLog, status: str) -> dict:
+def _last_model_fitness(last: dict, step_log: StepLog, status: RunStatus) -> dict:
     """The last model scored as the write-up's fitness: its validation accuracy plus 0.05 x
     max(0, 1 - mean loss of the last 50 steps); a diverged run scores DIVERGED_FITNESS."""
     final_loss = step_log.final_loss()
@@ -139,6 +147,138 @@ def file_digests(hyperparameters: dict) -> dict[str, str]:
         if name.endswith("_file") and value and Path(value).is_file():
             digests[name] = hashlib.sha256(Path(value).read_bytes()).hexdigest()
     return digests
+
+
+# A checkpoint's payload: the RunState fields it stores, then the counter and the wall time so far.
+CHECKPOINTED = ("state", "order_generator", "history", "stopping", "step_log", "train_seconds")
+
+
+@dataclass
+class RunState:
+    """Everything a run carries from epoch to epoch (what a checkpoint holds, with the
+    problem's work counter)."""
+
+    state: Any  # the optimizer's
+    order_generator: torch.Generator  # the data order
+    history: list[dict]  # one row per epoch, epoch 0 the initial model
+    stopping: EarlyStopping
+    step_log: StepLog
+    train_seconds: float  # in optimizer steps, evaluation left out
+    start: float  # perf_counter at the run's start; a resumed run's is moved back by its wall time so far
+    resumed: bool = False
+
+    def payload(self, problem: Problem) -> dict:
+        return {name: getattr(self, name) for name in CHECKPOINTED} | {
+            "counter": problem.counter, "wall_seconds": time.perf_counter() - self.start,
+        }
+
+
+def _start(spec: RunSpec, optimizer, hyperparameters, problem: Problem, device: str, checkpoint_path, run_settings: dict) -> RunState:
+    """The run resumed from a checkpoint of these settings, else a fresh one."""
+    resumed = load_checkpoint(checkpoint_path, run_settings) if checkpoint_path else None
+    if resumed is not None:
+        missing = sorted((set(CHECKPOINTED) | {"counter", "wall_seconds"}) - set(resumed))
+        if not missing:
+            problem.counter = resumed["counter"]
+            return RunState(**{name: resumed[name] for name in CHECKPOINTED}, start=time.perf_counter() - resumed["wall_seconds"], resumed=True)
+        set_aside(Path(checkpoint_path), f"not a training run's state: it lacks {', '.join(missing)}")
+    settings = spec.training
+    # Seed k: the same initial weights and data order for every optimizer.
+    params = problem.initial_parameters(spec.seed).to(device)
+    order_generator = torch.Generator().manual_seed(spec.seed)
+    # Augmentation draws get a stream of their own, so they never shift the data order.
+    step_log = StepLog(augment_generator=torch.Generator().manual_seed(AUGMENT_SEED_OFFSET + spec.seed) if settings.augment else None)
+    state = optimizer.init(params, hyperparameters, problem, spec.seed)
+    initial = optimizer.parameters(state)  # the shared init, or the optimizer's own (deep_ga's base)
+    history = [{"epoch": 0, "wall_s": 0.0, **problem.counter.as_dict(), **_scores(problem, initial)}]
+    stopping = EarlyStopping(settings.patience, settings.min_delta, history[0]["val_loss"], initial.clone())
+    return RunState(state, order_generator, history, stopping, step_log, train_seconds=0.0, start=time.perf_counter())
+
+
+@dataclass
+class Stop:
+    """How the run ended: its status, the message that says why, and its last epoch."""
+
+    status: RunStatus
+    message: str
+    epoch: int
+
+
+def _stop_reason(epoch: int, outcome: EpochOutcome, stats: dict, run: RunState, current, settings: TrainingSettings) -> Stop | None:
+    """Why the run ends after `epoch`, or None to go on. Checked in this order: divergence
+    (a non-finite minibatch loss, then the model's loss exploding), then, after the early
+    stopping has seen the epoch's model `current`, a step or sample budget, the wall-time
+    budget, and the patience running out."""
+    if outcome == "diverged":
+        return Stop("diverged", f"training loss became {stats['loss']} in epoch {epoch}; stopped, best model so far reported", epoch)
+    exploded = _exploded(run.history)
+    if exploded:
+        return Stop("diverged", exploded, epoch)
+    patience_spent = run.stopping.update(epoch, run.history[-1]["val_loss"], current)
+    if outcome == "budget":
+        steps_reached = settings.max_steps and run.step_log.steps >= settings.max_steps
+        reached = f"step budget {settings.max_steps}" if steps_reached else f"sample evaluation budget {settings.max_sample_evals}"
+        return Stop("budget", f"{reached} reached", epoch)
+    if settings.max_seconds and run.history[-1]["wall_s"] >= settings.max_seconds:
+        return Stop("budget", f"wall-time budget of {settings.max_seconds} s reached", epoch)
+    if patience_spent:
+        return Stop("early_stopped", f"no val_loss improvement > {settings.min_delta} for {settings.patience} epochs", epoch)
+    return None
+
+
+def _train_epochs(run: RunState, optimizer, problem: Problem, settings: TrainingSettings, device: str, checkpoint_path,
+                  checkpoint_seconds: float, run_settings: dict, on_epoch: Callable[[dict], None] | None) -> Stop:
+    """The epochs from where `run` is to its end, saving a checkpoint every `checkpoint_seconds`."""
+    last_save, epoch = time.perf_counter(), run.history[-1]["epoch"]
+    for epoch in range(epoch + 1, settings.max_epochs + 1):
+        permutation = torch.randperm(problem.x["train"].shape[0], generator=run.order_generator).to(device)
+        step_start = time.perf_counter()
+        stats, outcome = _run_epoch(optimizer, run.state, problem, permutation, settings, run.step_log)
+        run.train_seconds += time.perf_counter() - step_start
+        current = None
+        if outcome != "diverged":  # a diverged epoch is not scored
+            current = optimizer.parameters(run.state)
+            row = {"epoch": epoch, "wall_s": time.perf_counter() - run.start, **problem.counter.as_dict()}
+            run.history.append(row | _scores(problem, current) | stats)
+        stop = _stop_reason(epoch, outcome, stats, run, current, settings)
+        if on_epoch and not (stop and stop.status == "diverged"):
+            on_epoch(run.history[-1])
+        if stop:
+            return stop
+        if checkpoint_path and time.perf_counter() - last_save >= checkpoint_seconds:
+            save_checkpoint(checkpoint_path, run_settings, run.payload(problem))
+            last_save = time.perf_counter()
+    return Stop("completed", "", epoch)
+
+
+def _summary(spec: RunSpec, run: RunState, stop: Stop, problem: Problem, optimizer, hyperparameters, device: str, key: str) -> dict:
+    """What summary.json holds: the result (the best model's scores, the last model's
+    fitness), the work counted, and the settings that produced it (spec.to_dict's blocks,
+    the hyperparameters as the optimizer resolved them)."""
+    settings = spec.to_dict()
+    return {
+        "dataset": spec.dataset,
+        "optimizer": spec.optimizer,
+        "seed": spec.seed,
+        "status": stop.status,
+        "message": stop.message,
+        "epochs": stop.epoch,
+        "best_epoch": run.stopping.best_epoch,
+        "resumed": run.resumed,
+        "wall_time_s": time.perf_counter() - run.start,
+        "train_time_s": run.train_seconds,
+        **problem.counter.as_dict(),
+        **_scores(problem, run.stopping.best_params),
+        **_last_model_fitness(run.history[-1], run.step_log, stop.status),
+        "n_parameters": problem.n_parameters,
+        "hyperparameters": asdict(hyperparameters) | optimizer.resolved(run.state),
+        "model": settings["model"],
+        "training": settings["training"],
+        "device": device,
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+        "versions": package_versions(),
+        "result_key": key,
+    }
 
 
 def train(
@@ -166,7 +306,7 @@ def train(
         raise ValueError(f"model cnn: {spec.optimizer} is an evolutionary optimizer; the CNN runs gradient optimizers only (use model mlp)")
     data = load_prepared(data_path, expected_name=spec.dataset)  # verified, and of this dataset
     # What shapes the result besides the spec: the data's content and that of files it names.
-    run_settings = asdict(spec) | {"device": device, "data_checksum": data.checksum, "files": file_digests(spec.hyperparameters)}
+    run_settings = spec.to_dict() | {"device": device, "data_checksum": data.checksum, "files": file_digests(spec.hyperparameters)}
     key = result_key(run_settings)
     # A wall-time budget makes the result the machine's: such a run is measured again, never restored.
     kept = restore(Path(checkpoint_path).parent, key) if checkpoint_path and not settings.max_seconds else None
@@ -178,90 +318,9 @@ def train(
         data = subsample_train(data, settings.subsample, spec.seed)
     problem = Problem.from_data(data, spec.hidden, spec.activation, device, spec.model)
 
-    resumed = load_checkpoint(checkpoint_path, run_settings) if checkpoint_path else None
-    if resumed:
-        state, order_generator, history, stopping, step_log = (
-            resumed[key] for key in ("state", "order_generator", "history", "stopping", "step_log")
-        )
-        problem.counter, train_seconds = resumed["counter"], resumed["train_seconds"]
-        start = time.perf_counter() - resumed["wall_seconds"]
-    else:
-        # Seed k: the same initial weights and data order for every optimizer.
-        params = problem.initial_parameters(spec.seed).to(device)
-        order_generator = torch.Generator().manual_seed(spec.seed)
-        # Augmentation draws get a stream of their own, so they never shift the data order.
-        step_log = StepLog(augment_generator=torch.Generator().manual_seed(AUGMENT_SEED_OFFSET + spec.seed) if settings.augment else None)
-        state = optimizer.init(params, hyperparameters, problem, spec.seed)
-        initial = optimizer.parameters(state)  # the shared init, or the optimizer's own (deep_ga's base)
-        history = [{"epoch": 0, "wall_s": 0.0, **problem.counter.as_dict(), **_scores(problem, initial)}]
-        stopping = EarlyStopping(settings.patience, settings.min_delta, history[0]["val_loss"], initial.clone())
-        train_seconds, start = 0.0, time.perf_counter()
-
-    status, message, last_save = "completed", "", time.perf_counter()
-    epoch = history[-1]["epoch"]
-    for epoch in range(epoch + 1, settings.max_epochs + 1):
-        permutation = torch.randperm(problem.x["train"].shape[0], generator=order_generator).to(device)
-        step_start = time.perf_counter()
-        stats, outcome = _run_epoch(optimizer, state, problem, permutation, settings, step_log)
-        train_seconds += time.perf_counter() - step_start
-        if outcome == "diverged":
-            status = "diverged"
-            message = f"training loss became {stats['loss']} in epoch {epoch}; stopped, best model so far reported"
-            break
-        current = optimizer.parameters(state)
-        row = {"epoch": epoch, "wall_s": time.perf_counter() - start, **problem.counter.as_dict()}
-        history.append(row | _scores(problem, current) | stats)
-        exploded = _exploded(history)
-        if exploded:
-            status, message = "diverged", exploded
-            break
-        stop = stopping.update(epoch, history[-1]["val_loss"], current)
-        if on_epoch:
-            on_epoch(history[-1])
-        if outcome == "budget":
-            reached = f"step budget {settings.max_steps}" if settings.max_steps and step_log.steps >= settings.max_steps else (
-                f"sample evaluation budget {settings.max_sample_evals}"
-            )
-            status, message = "budget", f"{reached} reached"
-            break
-        if settings.max_seconds and row["wall_s"] >= settings.max_seconds:
-            status, message = "budget", f"wall-time budget of {settings.max_seconds} s reached"
-            break
-        if stop:
-            status = "early_stopped"
-            message = f"no val_loss improvement > {settings.min_delta} for {settings.patience} epochs"
-            break
-        if checkpoint_path and time.perf_counter() - last_save >= checkpoint_seconds:
-            save_checkpoint(checkpoint_path, run_settings, {
-                "state": state, "order_generator": order_generator, "history": history, "stopping": stopping, "step_log": step_log,
-                "counter": problem.counter, "train_seconds": train_seconds, "wall_seconds": time.perf_counter() - start,
-            })
-            last_save = time.perf_counter()
-
-    summary = {
-        "dataset": spec.dataset,
-        "optimizer": spec.optimizer,
-        "seed": spec.seed,
-        "status": status,
-        "message": message,
-        "epochs": epoch,
-        "best_epoch": stopping.best_epoch,
-        "resumed": resumed is not None,
-        "wall_time_s": time.perf_counter() - start,
-        "train_time_s": train_seconds,
-        **problem.counter.as_dict(),
-        **_scores(problem, stopping.best_params),
-        **_last_model_fitness(history[-1], step_log, status),
-        "n_parameters": problem.n_parameters,
-        "hyperparameters": asdict(hyperparameters) | optimizer.resolved(state),
-        "model": {"kind": spec.model, "hidden": spec.hidden, "activation": spec.activation},
-        "training": asdict(settings),
-        "device": device,
-        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
-        "versions": package_versions(),
-        "result_key": key,
-    }
-    return summary, pd.DataFrame(history)
+    run = _start(spec, optimizer, hyperparameters, problem, device, checkpoint_path, run_settings)
+    stop = _train_epochs(run, optimizer, problem, settings, device, checkpoint_path, checkpoint_seconds, run_settings, on_epoch)
+    return _summary(spec, run, stop, problem, optimizer, hyperparameters, device, key), pd.DataFrame(run.history)
 
 
 def write_run(summary: dict, history: pd.DataFrame, out_dir: str | Path) -> None:

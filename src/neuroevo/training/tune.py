@@ -27,9 +27,9 @@ from pathlib import Path
 import optuna
 import pandas as pd
 
+from neuroevo.config.run_spec import RunSpec
 from neuroevo.config.search_space import suggest
 from neuroevo.data.prepare import load_prepared
-from neuroevo.config.run_spec import RunSpec
 from neuroevo.training.loop import file_digests, train
 
 log = logging.getLogger("neuroevo")
@@ -142,7 +142,7 @@ def _study_name(spec: RunSpec, space: dict, seeds: list[int], data_path: str | P
     the tune rule passes (but the number of trials, which a rerun may raise) and the content
     of its inputs (the prepared data, a genome file). The package's code is not in it."""
     identity = {
-        "spec": repr(spec),
+        "spec": spec.to_dict(),
         "space": space,
         "seeds": seeds,
         "study_seed": study_seed,
