@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -128,3 +129,102 @@ def test_a_state_the_codec_does_not_know_is_refused_when_saving(tmp_path):
     with pytest.raises(TypeError, match="cannot store a .*_Payload"):
         save_checkpoint(tmp_path / "checkpoint.pt", SETTINGS, {"state": _Payload(tmp_path / "x")})
     assert list(tmp_path.iterdir()) == []  # no partial file left behind
+
+
+def test_classes_are_stored_by_module_and_class_name_not_by_package_path(tmp_path):
+    from neuroevo.files.checkpoint import SAFE_CLASSES
+    from neuroevo.training.loop import EarlyStopping
+
+    assert {"cmaes.State", "loop.EarlyStopping", "mlp.MLPSpec", "sgd.SGD"} <= set(SAFE_CLASSES)
+    assert not [name for name in SAFE_CLASSES if name.startswith(("neuroevo.", "torch."))]
+    path = tmp_path / "checkpoint.pt"
+    save_checkpoint(path, SETTINGS, {"stopping": EarlyStopping(3, 0.0, 1.0, torch.zeros(2))})
+    assert _class_names(torch.load(path, weights_only=True)["state"]) == {"loop.EarlyStopping"}
+
+
+def test_two_classes_of_one_stored_name_are_refused():
+    from neuroevo.files.checkpoint import SAFE_CLASSES, checkpointable
+
+    before = dict(SAFE_CLASSES)
+    clash = type("State", (), {"__module__": "elsewhere.cmaes"})  # stored as cmaes.State, as the optimizer's is
+    with pytest.raises(ValueError, match=r"elsewhere\.cmaes\.State and neuroevo\.optimizers\.cmaes\.State .* 'cmaes\.State'"):
+        checkpointable(clash)
+    assert SAFE_CLASSES == before
+    again = type("State", (), {"__module__": "neuroevo.optimizers.cmaes", "__qualname__": "State"})  # a reload
+    try:
+        assert checkpointable(again) is again
+    finally:
+        SAFE_CLASSES.clear()
+        SAFE_CLASSES.update(before)
+
+
+def _class_names(value) -> set[str]:
+    """The class names an encoded state stores."""
+    if isinstance(value, (list, tuple)):
+        return set().union(*map(_class_names, value)) if value else set()
+    if isinstance(value, dict):
+        own = {value["class"]} if value.get(TAG) == "object" else set()
+        return own.union(*map(_class_names, value.values()))
+    return set()
+
+
+def _renamed(value, old: str, new: str):
+    """An encoded state with the class `old` stored as `new`."""
+    if isinstance(value, list):
+        return [_renamed(item, old, new) for item in value]
+    if isinstance(value, tuple):
+        return tuple(_renamed(item, old, new) for item in value)
+    if isinstance(value, dict):
+        renamed = {key: _renamed(item, old, new) for key, item in value.items()}
+        if value.get(TAG) == "object" and value["class"] == old:
+            renamed["class"] = new
+        return renamed
+    return value
+
+
+class _Killed(Exception):
+    """Ends a run between two epochs, as a kill would (the tuner's pruning raises there too)."""
+
+
+TIMINGS = ("wall_time_s", "train_time_s", "resumed")
+
+
+def _result(summary, history):
+    return {key: value for key, value in summary.items() if key not in TIMINGS}, history.drop(columns="wall_s")
+
+
+def test_a_checkpoint_naming_a_class_by_its_path_before_the_move_restarts_the_run(iris_data, tmp_path, caplog):
+    """A checkpoint written before the stage layout names EarlyStopping `neuroevo.train.EarlyStopping`:
+    the run sets it aside, says so naming the file, and ends as an uninterrupted run does."""
+    import shutil
+
+    from neuroevo.config.run_spec import RunSpec, TrainingSettings
+    from neuroevo.training.loop import train
+
+    spec = RunSpec("iris", "adam", 0, hidden=8, training=TrainingSettings(batch_size=16, max_epochs=6, patience=100))
+    old, intact = tmp_path / "old" / "checkpoint.pt", tmp_path / "intact" / "checkpoint.pt"
+
+    def kill_at_epoch_3(row):
+        if row["epoch"] == 3:
+            raise _Killed()
+
+    with pytest.raises(_Killed):
+        train(spec, iris_data, old, checkpoint_seconds=0, on_epoch=kill_at_epoch_3)  # its checkpoint holds epoch 2
+    intact.parent.mkdir()
+    shutil.copy(old, intact)
+    record = torch.load(old, weights_only=True)
+    assert "loop.EarlyStopping" in _class_names(record["state"])
+    torch.save(record | {"state": _renamed(record["state"], "loop.EarlyStopping", "neuroevo.train.EarlyStopping")}, old)
+
+    uninterrupted = _result(*train(spec, iris_data))
+    resumed_summary, resumed_history = train(spec, iris_data, intact, checkpoint_seconds=3600)
+    assert resumed_summary["resumed"]  # the checkpoint as written resumes ...
+    restarted_summary, restarted_history = train(spec, iris_data, old, checkpoint_seconds=3600)
+    assert not restarted_summary["resumed"]  # ... the one naming the old class starts over
+    assert f"ignoring checkpoint {old} (malformed: it holds a 'neuroevo.train.EarlyStopping'" in caplog.text
+    assert "the run starts over" in caplog.text
+    assert len(list(old.parent.glob("checkpoint.pt.unreadable-*"))) == 1
+    for summary, history in ((restarted_summary, restarted_history), (resumed_summary, resumed_history)):
+        result, rows = _result(summary, history)
+        assert result == uninterrupted[0] and result["epochs"] == 6
+        pd.testing.assert_frame_equal(rows, uninterrupted[1])

@@ -9,6 +9,12 @@ cannot run a payload. Objects are rebuilt only for the classes registered here
 the job's settings, compared before any object is rebuilt: a checkpoint of other settings
 is never resumed from, only replaced. An unreadable or malformed one is ignored, with a
 warning, and set aside beside itself.
+
+A class is stored under its module's last name and its qualified name (`cmaes.State`,
+`loop.EarlyStopping`), not its import path, so that moving a module to another package
+keeps the checkpoints already written. One naming a class this program does not know (the
+`neuroevo.train.EarlyStopping` of a checkpoint from before the stage layout, or a renamed
+class) is malformed: set aside, and the run starts over.
 """
 
 from __future__ import annotations
@@ -29,14 +35,33 @@ log = logging.getLogger("neuroevo")
 FORMAT = "neuroevo-checkpoint-2"
 TAG = "__checkpoint_type__"  # marks an encoded object; plain dicts are encoded too, so never ambiguous
 
-# Classes whose instances a checkpoint may hold: name -> class. Rebuilt with cls.__new__ and
-# their __setstate__ (or __dict__), never their constructor.
+# Classes whose instances a checkpoint may hold: stored name -> class. Rebuilt with cls.__new__
+# and their __setstate__ (or __dict__), never their constructor.
 SAFE_CLASSES: dict[str, type] = {}
 
 
+def _import_path(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def stored_name(cls: type) -> str:
+    """The name a checkpoint stores `cls` under: its module's last name and its qualified name
+    (`neuroevo.optimizers.cmaes.State` -> `cmaes.State`), not its whole import path."""
+    return f"{cls.__module__.rpartition('.')[2]}.{cls.__qualname__}"
+
+
 def checkpointable(cls: type) -> type:
-    """Class decorator: instances of `cls` may be stored in (and rebuilt from) checkpoints."""
-    SAFE_CLASSES[f"{cls.__module__}.{cls.__qualname__}"] = cls
+    """Class decorator: instances of `cls` may be stored in (and rebuilt from) checkpoints.
+    Two classes of one stored name are refused: a checkpoint could not tell them apart."""
+    name = stored_name(cls)
+    known = SAFE_CLASSES.get(name)
+    # The same import path again is the same class re-imported (importlib.reload), not a clash.
+    if known is not None and _import_path(known) != _import_path(cls):
+        raise ValueError(
+            f"checkpointable: {_import_path(cls)} and {_import_path(known)} would both be stored in checkpoints as {name!r}; "
+            "rename one of the classes or its module"
+        )
+    SAFE_CLASSES[name] = cls
     return cls
 
 
@@ -46,11 +71,6 @@ for _optimizer in (torch.optim.SGD, torch.optim.Adam, torch.optim.AdamW, torch.o
 
 class CheckpointError(ValueError):
     """A checkpoint file that cannot be a checkpoint of this program."""
-
-
-def _class_name(value: object) -> str:
-    cls = type(value)
-    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 class _Encoder:
@@ -91,10 +111,10 @@ class _Encoder:
             return {TAG: "device", "name": str(value)}
         if isinstance(value, slice):
             return {TAG: "slice", "bounds": (value.start, value.stop, value.step)}
-        name = _class_name(value)
+        name = stored_name(type(value))
         if SAFE_CLASSES.get(name) is type(value):
             return {TAG: "object", "class": name, "state": self.encode(value.__getstate__())}
-        raise TypeError(f"checkpoint: cannot store a {name} (register its class with neuroevo.files.checkpoint.checkpointable)")
+        raise TypeError(f"checkpoint: cannot store a {_import_path(type(value))} (register its class with neuroevo.files.checkpoint.checkpointable)")
 
 
 class _Decoder:
@@ -140,8 +160,11 @@ class _Decoder:
             return slice(*value["bounds"])
         if kind == "object":
             cls = SAFE_CLASSES.get(value["class"])
-            if cls is None:
-                raise CheckpointError(f"it holds a {value['class']!r}, which checkpoints may not hold")
+            if cls is None:  # never imported by name: only registered classes are rebuilt
+                raise CheckpointError(
+                    f"it holds a {value['class']!r}, a class this version of neuroevo does not store in checkpoints "
+                    "(written by another version, or not by neuroevo)"
+                )
             state = self.decode(value["state"])
             instance = cls.__new__(cls)
             if hasattr(cls, "__setstate__"):
@@ -184,7 +207,8 @@ def load_checkpoint(path: str | Path, settings: dict) -> dict | None:
         set_aside(path, "not a checkpoint of this program")
         return None
     if record["fingerprint"] != fingerprint(settings):  # before any object is rebuilt
-        log.warning("ignoring checkpoint %s: it was written with other settings", path)
+        log.warning("ignoring checkpoint %s: it was written with other settings (or by another version of neuroevo); "
+                    "the run starts over and replaces it", path)
         return None
     try:
         payload = _Decoder(record.get("tensors")).decode(record.get("state"))
