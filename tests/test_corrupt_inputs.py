@@ -16,11 +16,11 @@ import pytest
 
 from neuroevo.analysis.aggregate import aggregate
 from neuroevo.data.datasets import DEBIAN_FASHION_MNIST, load_raw, read_idx
-from neuroevo.report.discovery_section import load_comparison, load_discovery_summary
+from neuroevo.analysis.comparison import load_comparison, load_discovery_summary
 from neuroevo.files.errors import CorruptFileError
 from neuroevo.data.prepare import load_prepared, prepare, save_prepared
 from neuroevo.report.render import tuning_tables
-from neuroevo.report.study_section import load_runs as load_study_runs
+from neuroevo.report.study_section import variant_runs as load_study_runs
 
 FORCERUN_DATA = "delete it or run snakemake --forcerun data"
 

@@ -1,19 +1,20 @@
 """All finished runs -> one table of runs, per-optimizer statistics, and significance tests.
 
 Only the summaries passed in are read (the rule passes the runs of the current config),
-so runs left over from an earlier config never mix in.
+so runs left over from an earlier config never mix in. The tables keep a run's settings as
+columns (hyperparameters.lr, training.batch_size, versions.torch: neuroevo.analysis.runs);
+read them with read_table, which gives every value back as it was.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from neuroevo.analysis.runs import SETTING_KEYS, load_histories, load_runs, settings_frame, write_table
 from neuroevo.analysis.stats import compare_with_best
-from neuroevo.analysis.runs import load_history, load_summary
 
 
 @dataclass(frozen=True)
@@ -35,28 +36,13 @@ METRICS = [
     Metric("model_evals", "model evals", True),
     Metric("grad_evals", "grad evals", True),
 ]
-JSON_COLUMNS = ("hyperparameters", "model", "training", "versions")
 # What the tables and the report read of each run; a summary without them is refused by name.
 RUN_KEYS = ("dataset", "optimizer", "seed", "status", "device", *(metric.name for metric in METRICS))
 
 
-def load_runs(summary_paths: list[str | Path]) -> pd.DataFrame:
-    rows = []
-    for path in summary_paths:
-        summary = load_summary(path, RUN_KEYS)
-        for key in JSON_COLUMNS:  # nested settings stay readable as one JSON column each
-            summary[key] = json.dumps(summary.get(key, {}), sort_keys=True)
-        rows.append(summary)
-    return pd.DataFrame(rows)
-
-
-def load_histories(summary_paths: list[str | Path]) -> pd.DataFrame:
-    frames = [load_history(path) for path in summary_paths]
-    return pd.concat(frames, ignore_index=True)
-
-
 def optimizer_statistics(runs: pd.DataFrame) -> pd.DataFrame:
-    """Mean and std over seeds of every metric, per dataset x optimizer, with run counts."""
+    """Mean and std over seeds of every metric, per dataset x optimizer, with run counts and
+    the hyperparameters of its first run (hyperparameters.KEY columns, as in the runs table)."""
     rows = []
     for (dataset, optimizer), group in runs.groupby(["dataset", "optimizer"], sort=False):
         row = {
@@ -64,14 +50,15 @@ def optimizer_statistics(runs: pd.DataFrame) -> pd.DataFrame:
             "optimizer": optimizer,
             "n_runs": len(group),
             "n_diverged": int((group["status"] == "diverged").sum()),
-            "hyperparameters": group["hyperparameters"].iloc[0],
         }
         for metric in METRICS:
             values = group[metric.name].astype(float)
             row[f"{metric.name}_mean"] = values.mean()
             row[f"{metric.name}_std"] = values.std(ddof=1) if len(values) > 1 else float("nan")
-        rows.append(row)
-    return pd.DataFrame(rows)
+        first = group.iloc[0]
+        names = [name for name in first[SETTING_KEYS] if name.startswith("hyperparameters.")]
+        rows.append(row | {name: first[name] for name in names} | {SETTING_KEYS: names})
+    return settings_frame(rows)
 
 
 def significance_tests(runs: pd.DataFrame, alpha: float, test: str = "wilcoxon") -> pd.DataFrame:
@@ -102,9 +89,8 @@ def significance_tests(runs: pd.DataFrame, alpha: float, test: str = "wilcoxon")
 def aggregate(summary_paths: list[str | Path], out_dir: str | Path, alpha: float = 0.05, test: str = "wilcoxon") -> None:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    runs = load_runs(summary_paths)
-    runs.to_parquet(out_dir / "runs.parquet", index=False)
+    runs = load_runs(summary_paths, RUN_KEYS)
+    write_table(runs, out_dir / "runs.parquet")
     load_histories(summary_paths).to_parquet(out_dir / "histories.parquet", index=False)
     for name, table in (("metrics", optimizer_statistics(runs)), ("tests", significance_tests(runs, alpha, test))):
-        table.to_parquet(out_dir / f"{name}.parquet", index=False)
-        table.to_csv(out_dir / f"{name}.csv", index=False)  # for Snakemake's HTML report
+        write_table(table, out_dir / f"{name}.parquet", out_dir / f"{name}.csv")  # the CSV for Snakemake's HTML report

@@ -1,8 +1,9 @@
 """The report section of a discovery study: what the GA found, and the discovered rule
 against the standard optimizers under the write-up's protocol (its section 5; the runs are
-described in neuroevo.config.discovery). The tables are the write-up's: overall fitness
-(per seed, the mean over tasks) and fitness per task, with the best bold and those a test
-cannot separate from it marked, as in every table of the report.
+described in neuroevo.config.discovery, loaded and tested in neuroevo.analysis.comparison).
+The tables are the write-up's: overall fitness (per seed, the mean over tasks) and fitness
+per task, with the best bold and those a test cannot separate from it marked, as in every
+table of the report.
 """
 
 from __future__ import annotations
@@ -14,61 +15,25 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from neuroevo.analysis.comparison import fitness_tests, load_comparison, load_discovery_summary
+from neuroevo.analysis.runs import settings, write_table
+from neuroevo.analysis.stats import TEST_NAMES
 from neuroevo.config.discovery import comparison_settings
 from neuroevo.discovery.study import parse_study
-from neuroevo.analysis.stats import TEST_NAMES, compare_with_best
-from neuroevo.report.study_section import compact
-from neuroevo.analysis.runs import load_summary, read_json_object
+from neuroevo.report.cells import compact, marked
 from neuroevo.update_rules import TERM_TYPES, Genome
 
-COLUMNS = ("status", "fitness", "final_val_acc", "final_train_loss", "test_acc", "steps", "train_time_s")
 
-
-def load_comparison(summary_paths: list[str | Path]) -> pd.DataFrame:
-    """One row per run (task, optimizer, seed) from .../comparison/TASK/OPTIMIZER/SEED/summary.json."""
-    rows = []
-    for path in map(Path, summary_paths):
-        summary = load_summary(path, ("optimizer", "seed", *COLUMNS, "hyperparameters"))
-        rows.append({
-            "task": path.parents[2].name,
-            "optimizer": summary["optimizer"],
-            "seed": summary["seed"],
-            **{column: summary[column] for column in COLUMNS},
-            "hyperparameters": json.dumps(summary["hyperparameters"], sort_keys=True),
-        })
-    return pd.DataFrame(rows)
-
-
-def load_discovery_summary(discovery_dir: str | Path) -> dict:
-    """The GA's summary.json, refused by name if damaged."""
-    path = Path(discovery_dir) / "summary.json"
-    # The GA's folder also holds the comparison runs: redo the GA alone, never delete the folder.
-    return read_json_object(path, ("best_fitness", "generations", "best_per_task"), "discovery summary",
-                            f"rerun the discovery with snakemake --forcerun {path}")
-
-
-def _cell(values: np.ndarray, result: dict) -> str:
-    text = f"{np.mean(values):.4f}" + (f" ± {np.std(values, ddof=1):.4f}" if len(values) > 1 else "")
-    if result["is_best"]:
-        return f"**{text}**"
-    return f"{text} †" if result["tied_with_best"] else text
+def _fitness(values: np.ndarray) -> str:
+    """Fitness differs in the third decimal: fixed four decimals, "mean ± std" over seeds."""
+    return f"{np.mean(values):.4f}" + (f" ± {np.std(values, ddof=1):.4f}" if len(values) > 1 else "")
 
 
 def fitness_tables(runs: pd.DataFrame, optimizers: list[str], tasks: list[str], alpha: float, test: str = "wilcoxon") -> tuple[list[str], list[str]]:
     """Markdown lines of the overall table (per seed, the mean over tasks) and of the per-task
-    table, plus the names the tests could not reach alpha for."""
-    overall = runs.pivot_table(index=["optimizer", "seed"], columns="task", values="fitness").dropna()
-    empty = pd.Series(dtype=float)
-    overall_samples = {name: overall.loc[name].mean(axis=1) if name in overall.index else empty for name in optimizers}
-    columns = {"overall": overall_samples}
-    for task in tasks:
-        by_task = runs[runs["task"] == task]
-        columns[task] = {name: by_task[by_task["optimizer"] == name].set_index("seed")["fitness"] for name in optimizers}
-    # An optimizer can be bold in a column only if some of its runs there did not diverge.
-    sound = runs[runs["status"] != "diverged"]
-    eligible = {"overall": set(sound["optimizer"])} | {task: set(sound[sound["task"] == task]["optimizer"]) for task in tasks}
-    tests = {column: compare_with_best(samples, False, alpha, test, eligible[column]) for column, samples in columns.items()}
-    untestable = sorted({name for results in tests.values() for name, result in results.items() if not result["testable"] and not result["is_best"]})
+    table (neuroevo.analysis.comparison.fitness_tests), plus the names the tests could not
+    reach alpha for."""
+    columns, tests, untestable = fitness_tests(runs, optimizers, tasks, alpha, test)
 
     def rows(names: list[str]) -> list[str]:
         lines = []
@@ -76,7 +41,11 @@ def fitness_tables(runs: pd.DataFrame, optimizers: list[str], tasks: list[str], 
             mine = runs[runs["optimizer"] == optimizer]
             diverged = int((mine["status"] == "diverged").sum())
             count = f"{len(mine)}" + (f" ({diverged} diverged)" if diverged else "")
-            cells = [_cell(columns[name][optimizer], tests[name][optimizer]) if len(columns[name][optimizer]) else "-" for name in names]
+            cells = [
+                marked(_fitness(columns[name][optimizer]), tests[name][optimizer]["is_best"], tests[name][optimizer]["tied_with_best"])
+                if len(columns[name][optimizer]) else "-"
+                for name in names
+            ]
             lines.append(f"| {optimizer} | {count} | {' | '.join(cells)} |")
         return lines
 
@@ -123,7 +92,7 @@ def write_section(
     steps, comparison_seeds = comparison["max_steps"], comparison["seeds"]
     out.parent.mkdir(parents=True, exist_ok=True)
     runs = load_comparison(summary_paths)
-    runs.to_parquet(out.with_name("comparison.parquet"), index=False)
+    write_table(runs, out.with_name("comparison.parquet"))
     summary = load_discovery_summary(discovery_dir)
     genome = Genome.load(discovery_dir / "best_genome.json")
     task_names = [task.dataset for task in tasks]
@@ -131,7 +100,9 @@ def write_section(
     tables, untestable = fitness_tables(runs, optimizers, task_names, alpha, test)
     task_text = ", ".join(f"{task.dataset} ({task.model}{f' {task.hidden}' if task.model == 'mlp' else ''}, {task.subsample} examples)" for task in tasks)
     figure = os.path.relpath(discovery_dir / "fitness.png", out.parent)
-    hyperparameters = {optimizer: json.loads(group["hyperparameters"].iloc[0]) for optimizer, group in runs.groupby("optimizer", sort=False)}
+    hyperparameters = {
+        optimizer: dict(sorted(settings(group.iloc[0], "hyperparameters").items())) for optimizer, group in runs.groupby("optimizer", sort=False)
+    }
     lines = [
         f"## Optimizer discovery: `{name}`",
         "",

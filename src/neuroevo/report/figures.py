@@ -1,13 +1,14 @@
-"""The report's figures and cost tables, from the aggregate's tables (runs and histories):
+"""The main report's figure set (the report-figures command), from the aggregate's tables
+(runs and histories); the plotting primitives they share with the study figures are in
+neuroevo.report.plots.
 
 - cost curves: per dataset, validation accuracy against sample evaluations and against wall
   time, the median over seeds as a line and the interquartile range as a band;
-- cost to target (COCO's runtime-to-target): per dataset and optimizer, the fraction of seeds
-  whose validation accuracy reaches the dataset's target, and the median sample evaluations
-  and seconds they needed;
 - boxplots of final test accuracy per dataset;
-- ranks across datasets: the Friedman test over blocks (dataset, seed) of test accuracy, and a
-  critical-difference diagram of the mean ranks with Nemenyi post-hoc tests (scikit-posthocs).
+- a critical-difference diagram of the mean ranks across datasets with Nemenyi post-hoc tests.
+
+The command also writes the tables these figures come with, computed in neuroevo.analysis:
+cost to target (analysis.cost) and the Friedman ranks (analysis.ranks).
 """
 
 from __future__ import annotations
@@ -16,17 +17,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.stats import friedmanchisquare
 
-from neuroevo.report.plots import curve_points, median_band, plt
+from neuroevo.analysis.cost import cost_to_target, dataset_target
+from neuroevo.analysis.ranks import rank_tests, ranks_table
+from neuroevo.analysis.runs import read_table
+from neuroevo.report.plots import curve_points, median_band, plt, save
 
 COST_AXES = (("sample_evals", "sample evaluations"), ("wall_s", "wall time (s)"))
-
-
-def _save(figure, out: Path) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(out, dpi=120)
-    plt.close(figure)
 
 
 def plot_cost_curves(dataset: str, histories: pd.DataFrame, out: Path) -> None:
@@ -44,7 +41,7 @@ def plot_cost_curves(dataset: str, histories: pd.DataFrame, out: Path) -> None:
         axes.grid(alpha=0.3)
     panels[0].set_ylabel("validation accuracy")
     panels[0].legend(fontsize="small")
-    _save(figure, out)
+    save(figure, out)
 
 
 def plot_test_accuracy_boxes(dataset: str, runs: pd.DataFrame, out: Path) -> None:
@@ -56,55 +53,7 @@ def plot_test_accuracy_boxes(dataset: str, runs: pd.DataFrame, out: Path) -> Non
         axes.scatter(np.full(len(values), index) + np.linspace(-0.08, 0.08, len(values)), values, s=10, alpha=0.6)
     axes.set(ylabel="test accuracy", title=f"{dataset}: final test accuracy over seeds")
     axes.grid(alpha=0.3, axis="y")
-    _save(figure, out)
-
-
-def dataset_target(runs: pd.DataFrame, target_fraction: float, target: float | None) -> float:
-    """The configured target, else target_fraction of the best median final val accuracy."""
-    if target is not None:
-        return float(target)
-    return float(target_fraction * runs.groupby("optimizer")["val_acc"].median().max())
-
-
-def cost_to_target(dataset: str, runs: pd.DataFrame, histories: pd.DataFrame, target: float) -> pd.DataFrame:
-    """Per optimizer: seeds that reach `target` validation accuracy, and the median sample
-    evaluations and seconds to the first epoch that does (among the seeds that reach it)."""
-    # The first epoch at or above the target, per (optimizer, seed): one pass over the histories.
-    reached = histories[histories["val_acc"] >= target].sort_values("epoch").groupby(["optimizer", "seed"]).first()
-    rows = []
-    for optimizer, group in runs.groupby("optimizer", sort=False):
-        costs = [
-            (reached.loc[(optimizer, seed), "sample_evals"], reached.loc[(optimizer, seed), "wall_s"])
-            for seed in group["seed"]
-            if (optimizer, seed) in reached.index
-        ]
-        rows.append({
-            "dataset": dataset,
-            "optimizer": optimizer,
-            "target_val_acc": target,
-            "n_seeds": len(group),
-            "n_reached": len(costs),
-            "median_sample_evals": float(np.median([cost[0] for cost in costs])) if costs else float("nan"),
-            "median_seconds": float(np.median([cost[1] for cost in costs])) if costs else float("nan"),
-        })
-    return pd.DataFrame(rows)
-
-
-def rank_tests(runs: pd.DataFrame, metric: str = "test_acc") -> tuple[dict, pd.Series, pd.DataFrame]:
-    """Friedman over the blocks (dataset, seed) that every optimizer ran, mean ranks (1 =
-    best) and the Nemenyi post-hoc p-values; ({} , empty, empty) with fewer than 3
-    optimizers or 2 blocks."""
-    import scikit_posthocs
-
-    table = runs.pivot_table(index=["dataset", "seed"], columns="optimizer", values=metric).dropna()
-    if table.shape[1] < 3 or table.shape[0] < 2:
-        return {}, pd.Series(dtype=float), pd.DataFrame()
-    statistic, p_value = friedmanchisquare(*[table[name].to_numpy() for name in table.columns])
-    ranks = table.rank(axis=1, ascending=False).mean()
-    nemenyi = scikit_posthocs.posthoc_nemenyi_friedman(table.to_numpy())
-    nemenyi.index = nemenyi.columns = table.columns
-    summary = {"metric": metric, "blocks": int(table.shape[0]), "statistic": float(statistic), "p_value": float(p_value)}
-    return summary, ranks.sort_values(), nemenyi
+    save(figure, out)
 
 
 def plot_critical_difference(ranks: pd.Series, nemenyi: pd.DataFrame, alpha: float, out: Path) -> None:
@@ -117,7 +66,7 @@ def plot_critical_difference(ranks: pd.Series, nemenyi: pd.DataFrame, alpha: flo
     else:
         axes.text(0.5, 0.5, "fewer than 3 optimizers or 2 blocks: no rank test", ha="center", va="center")
         axes.set_axis_off()
-    _save(figure, out)
+    save(figure, out)
 
 
 def write_report_figures(
@@ -126,7 +75,7 @@ def write_report_figures(
     """Figures in out_dir (DATASET_cost.png, DATASET_test_acc.png, critical_difference.png) and
     summary_dir/cost_to_target.parquet (and .csv) and ranks.parquet."""
     summary_dir, out_dir = Path(summary_dir), Path(out_dir)
-    runs = pd.read_parquet(summary_dir / "runs.parquet")
+    runs = read_table(summary_dir / "runs.parquet")
     histories = pd.read_parquet(summary_dir / "histories.parquet")
     costs = []
     for dataset, by_dataset in runs.groupby("dataset", sort=False):
@@ -140,5 +89,4 @@ def write_report_figures(
     costs.to_csv(summary_dir / "cost_to_target.csv", index=False)  # for Snakemake's HTML report
     summary, ranks, nemenyi = rank_tests(runs)
     plot_critical_difference(ranks, nemenyi, alpha, out_dir / "critical_difference.png")
-    rows = [{**summary, "optimizer": name, "mean_rank": float(rank)} for name, rank in ranks.items()]
-    pd.DataFrame(rows, columns=["metric", "blocks", "statistic", "p_value", "optimizer", "mean_rank"]).to_parquet(summary_dir / "ranks.parquet", index=False)
+    ranks_table(summary, ranks).to_parquet(summary_dir / "ranks.parquet", index=False)

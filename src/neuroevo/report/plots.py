@@ -1,5 +1,6 @@
-"""Study figures (PNG, matplotlib's Agg backend): per variant, the median over seeds as a
-line and the interquartile range as a band.
+"""Plotting primitives (PNG, matplotlib's Agg backend) and the study sections' figures:
+per run, the points of a curve; over seeds, the median as a line and the interquartile
+range as a band. The main report's figure set, drawn with these, is neuroevo.report.figures.
 
 Seeds rarely share x values when x is a cost (sample_evals, wall_s), so each seed's curve
 is interpolated linearly onto the union of all seeds' x values, inside its own range only
@@ -47,6 +48,13 @@ def median_band(runs: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame({"x": grid[keep], "median": quartiles[1], "q25": quartiles[0], "q75": quartiles[2], "n": counts[keep]})
 
 
+def save(figure, out: Path) -> None:
+    """Write the figure as PNG (its folder made) and free it."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(out, dpi=120)
+    plt.close(figure)
+
+
 def _band_plot(
     bands: dict[str, pd.DataFrame], xlabel: str, ylabel: str, title: str, out: Path,
     log_x: bool = False, log_y: bool = False, marker: str | None = None,
@@ -67,9 +75,7 @@ def _band_plot(
     axes.grid(alpha=0.3)
     if bands:
         axes.legend(fontsize="small")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(out, dpi=120)
-    plt.close(figure)
+    save(figure, out)
 
 
 def plot_curves(histories: dict[str, list[pd.DataFrame]], figure: dict, out: str | Path) -> None:

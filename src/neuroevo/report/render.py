@@ -1,5 +1,6 @@
-"""Render the Markdown report from the aggregate tables. Numbers and highlighting are
-decided here; the Jinja template only loops and formats."""
+"""Render the Markdown report from the aggregate tables. Which cells are highlighted is
+decided here and the cells are written by neuroevo.report.cells; the Jinja template only
+loops and formats."""
 
 from __future__ import annotations
 
@@ -15,30 +16,13 @@ import pandas as pd
 import yaml
 
 from neuroevo.analysis.aggregate import METRICS
+from neuroevo.analysis.runs import read_json_object, read_table, settings
 from neuroevo.analysis.stats import TEST_NAMES
-from neuroevo.report.study_section import rebased
-from neuroevo.analysis.runs import read_json_object
 from neuroevo.files.versions import git_commit, package_versions
-
-
-def _number(value: float, digits: int = 4) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    return f"{value:.{digits}g}"
-
-
-def _cell(mean: float, std: float, is_best: bool, tied: bool) -> str:
-    text = _number(mean) if math.isnan(std) else f"{_number(mean)} ± {_number(std, 2)}"
-    if is_best:
-        return f"**{text}**"
-    return f"{text} †" if tied else text
-
+from neuroevo.report.cells import marked, mean_std, number, p_value
+from neuroevo.report.study_section import rebased
 
 EFFECT_METRIC = "test_acc"  # the metric whose effects table sits under each dataset's table
-
-
-def _p(value: float) -> str:
-    return "-" if value is None or math.isnan(value) else ("< 0.001" if value < 0.001 else f"{value:.3f}")
 
 
 def effects_rows(dataset_tests: pd.DataFrame) -> list[dict]:
@@ -51,10 +35,10 @@ def effects_rows(dataset_tests: pd.DataFrame) -> list[dict]:
         rows.append({
             "optimizer": optimizer,
             "pairs": int(test["n_pairs"]),
-            "p_wilcoxon": f"{_p(test['p_wilcoxon_holm'])} ({_p(test['p_wilcoxon'])})",
-            "p_mann_whitney": f"{_p(test['p_mann_whitney_holm'])} ({_p(test['p_mann_whitney'])})",
-            "a12": _number(test["a12"], 2),
-            "difference": f"{_number(test['difference'], 3)} [{_number(test['ci_low'], 3)}, {_number(test['ci_high'], 3)}]",
+            "p_wilcoxon": f"{p_value(test['p_wilcoxon_holm'])} ({p_value(test['p_wilcoxon'])})",
+            "p_mann_whitney": f"{p_value(test['p_mann_whitney_holm'])} ({p_value(test['p_mann_whitney'])})",
+            "a12": number(test["a12"], 2),
+            "difference": f"{number(test['difference'], 3)} [{number(test['ci_low'], 3)}, {number(test['ci_high'], 3)}]",
         })
     return rows
 
@@ -65,7 +49,7 @@ def cost_rows(costs: pd.DataFrame) -> list[dict]:
             "optimizer": row["optimizer"],
             "reached": f"{row['n_reached']}/{row['n_seeds']}",
             "sample_evals": "-" if math.isnan(row["median_sample_evals"]) else f"{row['median_sample_evals']:,.0f}",
-            "seconds": _number(row["median_seconds"], 3),
+            "seconds": number(row["median_seconds"], 3),
         }
         for _, row in costs.iterrows()
     ]
@@ -82,7 +66,7 @@ def dataset_tables(metrics: pd.DataFrame, tests: pd.DataFrame, costs: pd.DataFra
             cells = []
             for metric in METRICS:
                 test = dataset_tests.loc[(metric.name, row["optimizer"])]
-                cells.append(_cell(row[f"{metric.name}_mean"], row[f"{metric.name}_std"], test["is_best"], test["tied_with_best"]))
+                cells.append(marked(mean_std(row[f"{metric.name}_mean"], row[f"{metric.name}_std"]), test["is_best"], test["tied_with_best"]))
             runs = f"{row['n_runs']}" + (f" ({row['n_diverged']} diverged)" if row["n_diverged"] else "")
             table_rows.append({"optimizer": row["optimizer"], "runs": runs, "cells": cells})
         untestable = dataset_tests[~dataset_tests["testable"] & ~dataset_tests["is_best"]]
@@ -101,7 +85,7 @@ def dataset_tables(metrics: pd.DataFrame, tests: pd.DataFrame, costs: pd.DataFra
             "target": float(dataset_costs["target_val_acc"].iloc[0]) if len(dataset_costs) else None,
             "costs": cost_rows(dataset_costs),
             "hyperparameters": [
-                {"optimizer": row["optimizer"], "values": json.loads(row["hyperparameters"])} for _, row in rows.iterrows()
+                {"optimizer": row["optimizer"], "values": dict(sorted(settings(row, "hyperparameters").items()))} for _, row in rows.iterrows()
             ],
         })
     return tables
@@ -118,10 +102,10 @@ def tuning_tables(tuning_paths: list[str | Path]) -> dict[str, list[dict]]:
         result = read_json_object(path, TUNING_KEYS, "tuning result")
         by_dataset.setdefault(result["dataset"], []).append({
             "optimizer": result["optimizer"],
-            "values": {key: _number(value) if isinstance(value, float) else value for key, value in result["tuned_values"].items()},
+            "values": {key: number(value) if isinstance(value, float) else value for key, value in result["tuned_values"].items()},
             "n_trials": result["n_trials"],
             "n_pruned": result["n_pruned"],
-            "objective": _number(result["objective"]),
+            "objective": number(result["objective"]),
             "objective_name": result["objective_name"],
         })
     return by_dataset
@@ -147,8 +131,8 @@ def render_report(
     `out`; `figures_dir`: the report's figures (report_figures), linked when present;
     `command`: the command that regenerates the report, printed in its header."""
     summary_dir, out = Path(summary_dir), Path(out)
-    runs = pd.read_parquet(summary_dir / "runs.parquet")
-    metrics = pd.read_parquet(summary_dir / "metrics.parquet")
+    runs = read_table(summary_dir / "runs.parquet")
+    metrics = read_table(summary_dir / "metrics.parquet")
     tests = pd.read_parquet(summary_dir / "tests.parquet")
     costs_path, ranks_path = summary_dir / "cost_to_target.parquet", summary_dir / "ranks.parquet"
     costs = pd.read_parquet(costs_path) if costs_path.exists() else None

@@ -13,41 +13,24 @@ import os
 import re
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
+from neuroevo.analysis.runs import load_history, load_runs, run_summary
+from neuroevo.report.cells import median_iqr
 from neuroevo.report.plots import alignment_by_seed, plot_alignment, plot_curves
-from neuroevo.analysis.runs import load_history, load_summary
 
 # What the section reads of each run; a summary without them is refused by name.
 RUN_KEYS = ("seed", "status", "val_acc", "test_acc", "epochs", "sample_evals", "model", "n_parameters", "training", "hyperparameters")
 
 
-def load_runs(summary_paths: list[str | Path]) -> dict[str, list[tuple[dict, pd.DataFrame]]]:
+def variant_runs(summary_paths: list[str | Path]) -> dict[str, list[tuple[dict, pd.DataFrame]]]:
     """Variant -> [(summary, history)] in seed order."""
+    paths = sorted(map(Path, summary_paths), key=lambda path: (path.parent.parent.name, int(path.parent.name)))
+    summaries = [run_summary(row) for row in load_runs(paths, RUN_KEYS).to_dict("records")]
     runs: dict[str, list[tuple[dict, pd.DataFrame]]] = {}
-    for path in sorted(map(Path, summary_paths), key=lambda path: (path.parent.parent.name, int(path.parent.name))):
-        summary = load_summary(path, RUN_KEYS)
+    for path, summary in zip(paths, summaries):
         runs.setdefault(path.parent.parent.name, []).append((summary, load_history(path)))
     return runs
-
-
-def compact(value: float) -> str:
-    """3 significant digits; thousands as k and millions as M (counts of work)."""
-    for scale, suffix in ((1e6, "M"), (1e4, "k")):
-        if abs(value) >= scale:
-            return f"{value / scale:.3g}{suffix}"
-    return f"{value:.3g}"
-
-
-def median_iqr(values: list[float]) -> str:
-    """"median [q25, q75]" of the finite values."""
-    values = np.asarray(values, dtype=float)
-    values = values[np.isfinite(values)]
-    if not len(values):
-        return "-"
-    q25, median, q75 = np.percentile(values, [25, 50, 75])
-    return f"{compact(median)} [{compact(q25)}, {compact(q75)}]"
 
 
 def _settings_text(settings: dict) -> str:
@@ -114,7 +97,7 @@ def write_study_section(
 ) -> None:
     out, figures_dir = Path(out), Path(figures_dir)
     figures_dir.mkdir(parents=True, exist_ok=True)
-    runs = load_runs(summary_paths)
+    runs = variant_runs(summary_paths)
     histories = {label: [history for _, history in runs.get(label, [])] for label in study["variants"]}
 
     def link(title: str, path: Path) -> str:
