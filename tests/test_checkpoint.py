@@ -193,23 +193,31 @@ def _result(summary, history):
     return {key: value for key, value in summary.items() if key not in TIMINGS}, history.drop(columns="wall_s")
 
 
-def test_a_checkpoint_naming_a_class_by_its_path_before_the_move_restarts_the_run(iris_data, tmp_path, caplog):
-    """A checkpoint written before the stage layout names EarlyStopping `neuroevo.train.EarlyStopping`:
-    the run sets it aside, says so naming the file, and ends as an uninterrupted run does."""
-    import shutil
-
+def _killed_run(data, checkpoint):
+    """A run's spec, and its checkpoint of epoch 2 at `checkpoint`, left by a kill in epoch 3."""
     from neuroevo.config.run_spec import RunSpec, TrainingSettings
     from neuroevo.training.loop import train
 
     spec = RunSpec("iris", "adam", 0, hidden=8, training=TrainingSettings(batch_size=16, max_epochs=6, patience=100))
-    old, intact = tmp_path / "old" / "checkpoint.pt", tmp_path / "intact" / "checkpoint.pt"
 
     def kill_at_epoch_3(row):
         if row["epoch"] == 3:
             raise _Killed()
 
     with pytest.raises(_Killed):
-        train(spec, iris_data, old, checkpoint_seconds=0, on_epoch=kill_at_epoch_3)  # its checkpoint holds epoch 2
+        train(spec, data, checkpoint, checkpoint_seconds=0, on_epoch=kill_at_epoch_3)
+    return spec
+
+
+def test_a_checkpoint_naming_a_class_by_its_path_before_the_move_restarts_the_run(iris_data, tmp_path, caplog):
+    """A checkpoint written before the stage layout names EarlyStopping `neuroevo.train.EarlyStopping`:
+    the run sets it aside, says so naming the file, and ends as an uninterrupted run does."""
+    import shutil
+
+    from neuroevo.training.loop import train
+
+    old, intact = tmp_path / "old" / "checkpoint.pt", tmp_path / "intact" / "checkpoint.pt"
+    spec = _killed_run(iris_data, old)
     intact.parent.mkdir()
     shutil.copy(old, intact)
     record = torch.load(old, weights_only=True)
@@ -228,3 +236,18 @@ def test_a_checkpoint_naming_a_class_by_its_path_before_the_move_restarts_the_ru
         result, rows = _result(summary, history)
         assert result == uninterrupted[0] and result["epochs"] == 6
         pd.testing.assert_frame_equal(rows, uninterrupted[1])
+
+
+def test_a_checkpoint_lacking_part_of_a_runs_state_restarts_the_run(iris_data, tmp_path, caplog):
+    from neuroevo.training.loop import train
+
+    checkpoint = tmp_path / "run" / "checkpoint.pt"
+    spec = _killed_run(iris_data, checkpoint)
+    record = torch.load(checkpoint, weights_only=True)
+    items = [(key, value) for key, value in record["state"]["items"] if key != "stopping"]
+    torch.save(record | {"state": record["state"] | {"items": items}}, checkpoint)  # decodes, but has no early stopping
+    summary, history = train(spec, iris_data, checkpoint, checkpoint_seconds=3600)
+    assert not summary["resumed"]
+    assert f"ignoring checkpoint {checkpoint} (malformed: its state lacks stopping)" in caplog.text
+    assert len(list(checkpoint.parent.glob("checkpoint.pt.unreadable-*"))) == 1
+    assert _result(summary, history)[0] == _result(*train(spec, iris_data))[0]

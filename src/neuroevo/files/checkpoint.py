@@ -190,8 +190,9 @@ def save_checkpoint(path: str | Path, settings: dict, payload: dict) -> None:
     write_atomic(path, lambda partial: torch.save(record, partial))
 
 
-def load_checkpoint(path: str | Path, settings: dict) -> dict | None:
-    """The payload of a matching checkpoint (numpy's global RNG restored), else None."""
+def load_checkpoint(path: str | Path, settings: dict, required: tuple[str, ...] = ()) -> dict | None:
+    """The payload of a matching checkpoint (numpy's global RNG restored), else None; one
+    lacking a `required` key is malformed."""
     path = Path(path)
     if not path.exists():
         return None
@@ -214,6 +215,9 @@ def load_checkpoint(path: str | Path, settings: dict) -> dict | None:
         payload = _Decoder(record.get("tensors")).decode(record.get("state"))
         if not isinstance(payload, dict):
             raise CheckpointError("its state is not a mapping")
+        missing = [key for key in ("numpy_random_state", *required) if key not in payload]
+        if missing:
+            raise CheckpointError(f"its state lacks {', '.join(missing)}")
         numpy_state = payload.pop("numpy_random_state")
         np.random.set_state(numpy_state)
     except TRANSIENT:

@@ -24,7 +24,7 @@ import torch
 
 from neuroevo.config.run_spec import RunSpec, TrainingSettings
 from neuroevo.data.prepare import SPLITS, PreparedData, load_prepared
-from neuroevo.files.atomic import set_aside, write_atomic, write_json
+from neuroevo.files.atomic import write_atomic, write_json
 from neuroevo.files.checkpoint import checkpointable, load_checkpoint, save_checkpoint
 from neuroevo.files.versions import package_versions
 from neuroevo.models.cnn import augment, image_shape
@@ -174,14 +174,12 @@ class RunState:
 
 
 def _start(spec: RunSpec, optimizer, hyperparameters, problem: Problem, device: str, checkpoint_path, run_settings: dict) -> RunState:
-    """The run resumed from a checkpoint of these settings, else a fresh one."""
-    resumed = load_checkpoint(checkpoint_path, run_settings) if checkpoint_path else None
+    """The run resumed from a checkpoint of these settings, else a fresh one (a checkpoint
+    that is not a run's state, or not of these settings, is set aside or replaced)."""
+    resumed = load_checkpoint(checkpoint_path, run_settings, (*CHECKPOINTED, "counter", "wall_seconds")) if checkpoint_path else None
     if resumed is not None:
-        missing = sorted((set(CHECKPOINTED) | {"counter", "wall_seconds"}) - set(resumed))
-        if not missing:
-            problem.counter = resumed["counter"]
-            return RunState(**{name: resumed[name] for name in CHECKPOINTED}, start=time.perf_counter() - resumed["wall_seconds"], resumed=True)
-        set_aside(Path(checkpoint_path), f"not a training run's state: it lacks {', '.join(missing)}")
+        problem.counter = resumed["counter"]
+        return RunState(**{name: resumed[name] for name in CHECKPOINTED}, start=time.perf_counter() - resumed["wall_seconds"], resumed=True)
     settings = spec.training
     # Seed k: the same initial weights and data order for every optimizer.
     params = problem.initial_parameters(spec.seed).to(device)
