@@ -1,3 +1,4 @@
+import copy
 import dataclasses
 
 import jsonschema
@@ -5,11 +6,16 @@ import pytest
 import yaml
 
 from conftest import REPOSITORY, snakemake
+from neuroevo.config.checks import OPTIMIZERS_SCHEMA_PATH, SCHEMA_PATH, config_schema, resolved
+from neuroevo.config.discovery import compared
+from neuroevo.config.names import DATASET_NAMES
 from neuroevo.data.datasets import DATASETS
 from neuroevo.optimizers import OPTIMIZERS
+from neuroevo.optimizers.schema import schema_text
 from neuroevo.config.run_spec import TrainingSettings
 
-SCHEMA = yaml.safe_load((REPOSITORY / "workflow" / "schemas" / "config.schema.yaml").read_text())
+SCHEMA = config_schema()  # config.schema.yaml with optimizers.schema.yaml written in
+STUDY_SCHEMA_PATH = REPOSITORY / "workflow" / "schemas" / "study.schema.yaml"
 
 
 @pytest.mark.parametrize(
@@ -53,14 +59,85 @@ def test_what_json_schema_lets_through_but_a_job_would_fail_on_is_refused_by_key
     assert not (tmp_path / "results").exists()
 
 
-def _enum(schema_part):
-    return set(schema_part["items"]["enum"])
+def test_the_written_optimizer_schema_is_fresh():
+    assert OPTIMIZERS_SCHEMA_PATH.read_text() == schema_text(), (
+        f"{OPTIMIZERS_SCHEMA_PATH} is stale: it differs from what the optimizer registry writes; run `python -m neuroevo schema`"
+    )
 
 
 def test_schema_enums_match_the_registries():
-    assert _enum(SCHEMA["properties"]["datasets"]) == set(DATASETS)
-    assert _enum(SCHEMA["properties"]["optimizers"]) == set(OPTIMIZERS)
-    assert set(SCHEMA["properties"]["optimizer_settings"]["properties"]) == set(OPTIMIZERS)
+    assert DATASET_NAMES == tuple(DATASETS)
+    assert SCHEMA["properties"]["datasets"]["items"]["enum"] == list(DATASETS)
+    assert SCHEMA["properties"]["optimizers"]["items"]["enum"] == list(OPTIMIZERS)
+    assert list(SCHEMA["properties"]["optimizer_settings"]["properties"]) == list(OPTIMIZERS)
+    assert list(SCHEMA["properties"]["tuning"]["properties"]["search_spaces"]["properties"]) == list(OPTIMIZERS)
+    assert compared() == tuple(name for name, spec in OPTIMIZERS.items() if spec.kind == "gradient")
+
+
+def _enums(node, where=""):
+    """(where, enum) of every enum in a schema as written."""
+    if isinstance(node, dict):
+        if isinstance(node.get("enum"), list):
+            yield where, node["enum"]
+        for key, value in node.items():
+            yield from _enums(value, f"{where}.{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _enums(value, f"{where}[{index}]")
+
+
+@pytest.mark.parametrize("path", [SCHEMA_PATH, STUDY_SCHEMA_PATH], ids=lambda path: path.name)
+def test_the_names_of_datasets_and_optimizers_are_written_once(path):
+    """Only optimizers.schema.yaml lists them; the hand-written schemas refer to it."""
+    names = set(DATASET_NAMES) | set(OPTIMIZERS)
+    lists = [where for where, enum in _enums(yaml.safe_load(path.read_text())) if names & set(map(str, enum))]
+    assert lists == [], f"{path.name} lists dataset or optimizer names at {lists}; refer to optimizers.schema.yaml's $defs instead"
+
+
+def test_the_study_schema_takes_the_config_schemas_datasets():
+    study = resolved(yaml.safe_load(STUDY_SCHEMA_PATH.read_text()), STUDY_SCHEMA_PATH)
+    assert study["properties"]["dataset"]["enum"] == list(DATASETS)
+
+
+def _refs(node):
+    if isinstance(node, dict):
+        yield from [node["$ref"]] if "$ref" in node else []
+        for value in node.values():
+            yield from _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _refs(value)
+
+
+def test_the_resolved_schema_is_one_dict():
+    written = list(_refs(yaml.safe_load(SCHEMA_PATH.read_text())))
+    assert any(ref.startswith("optimizers.schema.yaml#") for ref in written)
+    assert [ref for ref in _refs(SCHEMA) if not ref.startswith("#/$defs/")] == []  # only refs into its own $defs are left
+    assert resolved(SCHEMA) == SCHEMA
+
+
+def test_snakemake_fills_in_the_defaults_of_the_referenced_file():
+    """The Snakefile's validate follows config.schema.yaml's $refs into optimizers.schema.yaml
+    and fills in the defaults there, as it did when the blocks were in one file."""
+    from snakemake.utils import validate
+
+    config = {"dataset_overrides": {"digits": {"batch_size": 32}}, "optimizer_settings": {"cmaes": {"sigma0": 0.05}}}
+    validate(config, str(SCHEMA_PATH))
+    defaults = {name: {field.name: field.default for field in dataclasses.fields(spec.hyperparameters)} for name, spec in OPTIMIZERS.items()}
+    assert config["optimizer_settings"] == defaults | {"cmaes": defaults["cmaes"] | {"sigma0": 0.05}}
+    assert config["tuning"]["search_spaces"] == {name: spec.search_space for name, spec in OPTIMIZERS.items()}
+    assert config["dataset_overrides"] == {"digits": {"batch_size": 32}}  # an override gets no defaults
+    assert config["discovery"] == {} and config["report"]["targets"] == {}
+
+
+def test_training_overrides_take_the_training_keys_without_their_defaults():
+    training = SCHEMA["$defs"]["training"]["properties"]
+    overrides = SCHEMA["$defs"]["training_overrides"]["properties"]
+    assert list(overrides) == list(training)
+    assert all(value == {"$ref": f"#/$defs/training/properties/{key}"} for key, value in overrides.items())
+    refused = copy.deepcopy(SCHEMA) | {"properties": {"override": {"$ref": "#/$defs/training_overrides"}}}
+    errors = list(jsonschema.Draft202012Validator(refused).iter_errors({"override": {"batch_size": 0}}))
+    assert [error.message for error in errors] == ["0 is less than the minimum of 1"]  # the training key's bound
 
 
 def _properties(schema_part):
@@ -88,3 +165,17 @@ SHIPPED_CONFIGS = sorted((REPOSITORY / "config").glob("*.yaml")) + sorted((REPOS
 @pytest.mark.parametrize("path", SHIPPED_CONFIGS + [REPOSITORY / "config.yaml"], ids=lambda path: path.name)
 def test_shipped_configs_are_valid(path):
     jsonschema.validate(yaml.safe_load(path.read_text()), SCHEMA)
+
+
+def test_the_schema_command_writes_the_file_and_its_check_names_a_stale_one(tmp_path, capsys):
+    from neuroevo.cli import main
+
+    out = tmp_path / "optimizers.schema.yaml"
+    assert main(["schema", "--check", "--out", str(out)]) == 1  # missing
+    assert f"{out} is stale" in capsys.readouterr().err
+    assert main(["schema", "--out", str(out)]) == 0
+    assert out.read_text() == OPTIMIZERS_SCHEMA_PATH.read_text()
+    assert main(["schema", "--check", "--out", str(out)]) == 0
+    out.write_text(out.read_text().replace("default: 0.1}", "default: 0.2}", 1))
+    assert main(["schema", "--check", "--out", str(out)]) == 1
+    assert "run `python -m neuroevo schema`" in capsys.readouterr().err

@@ -3,9 +3,26 @@ import math
 
 import pytest
 
-from neuroevo.optimizers import OPTIMIZERS, get_optimizer
+import toy_optimizer
+from neuroevo.optimizers import OPTIMIZERS, get_optimizer, register
+from neuroevo.optimizers.schema import optimizer_schema
 from neuroevo.config.run_spec import RunSpec, TrainingSettings
 from neuroevo.training.loop import train
+
+# The registry's optimizers, and a toy one (tests/toy_optimizer.py) that a test registers as
+# a new optimizer is: every test below that takes `name` runs on both.
+NAMES = sorted(OPTIMIZERS) + [toy_optimizer.OPTIMIZER.name]
+
+
+@pytest.fixture(autouse=True)
+def toy_registered(monkeypatch):
+    """The toy in the registry for one test: through `register`, the function each line of
+    REGISTRY goes through, into a copy of OPTIMIZERS that the test's end throws away."""
+    monkeypatch.setattr("neuroevo.optimizers.OPTIMIZERS", dict(OPTIMIZERS))
+    import neuroevo.optimizers
+
+    register(toy_optimizer)
+    return neuroevo.optimizers.OPTIMIZERS
 
 
 def _required_settings(name, folder):
@@ -22,24 +39,73 @@ def _required_settings(name, folder):
 EPOCHS = {"evolved": 40, "evolved_prior": 40}
 
 
-@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
-def test_every_optimizer_lowers_the_loss_on_iris(name, iris_data, tmp_path):
+@pytest.mark.parametrize("name", NAMES)
+def test_every_optimizer_lowers_the_loss_on_iris(name, iris_data, tmp_path, toy_registered):
     training = TrainingSettings(batch_size=16, max_epochs=EPOCHS.get(name, 10), patience=10)
     spec = RunSpec("iris", name, seed=1, hidden=8, training=training, hyperparameters=_required_settings(name, tmp_path))
     summary, history = train(spec, iris_data)
     assert summary["status"] in ("completed", "early_stopped")
     assert history["train_loss"].iloc[-1] < 0.8 * history["train_loss"].iloc[0]
     assert summary["val_acc"] > history["val_acc"].iloc[0]
-    counts_gradients = OPTIMIZERS[name].kind == "gradient"
+    counts_gradients = toy_registered[name].kind == "gradient"
     assert (summary["grad_evals"] > 0) == counts_gradients
     assert summary["sample_evals"] >= summary["model_evals"] > 0
 
 
-@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
-def test_hyperparameters_are_a_dataclass_with_defaults(name):
-    spec = OPTIMIZERS[name]
+@pytest.mark.parametrize("name", NAMES)
+def test_the_same_seed_gives_the_same_run(name, iris_data, tmp_path):
+    def run(seed):
+        training = TrainingSettings(batch_size=16, max_epochs=2)
+        spec = RunSpec("iris", name, seed=seed, hidden=8, training=training, hyperparameters=_required_settings(name, tmp_path))
+        summary, history = train(spec, iris_data)
+        timings = [key for key in summary if key.endswith("_time_s")]
+        return {key: value for key, value in summary.items() if key not in timings + ["result_key"]}, history.drop(columns="wall_s")
+
+    (first, first_history), (again, again_history) = run(3), run(3)
+    assert first == again
+    assert first_history.equals(again_history)
+    assert first["train_loss"] > 0 and len(first_history) == 3  # epoch 0 and two epochs: the runs did run
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_hyperparameters_are_a_dataclass_with_defaults(name, toy_registered):
+    spec = toy_registered[name]
     assert dataclasses.is_dataclass(spec.hyperparameters)
     spec.hyperparameters()  # every field has a default
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_written_schema_has_a_block_and_a_search_space_for_every_optimizer(name, toy_registered):
+    schema = optimizer_schema(toy_registered)["$defs"]
+    block = schema["optimizer_settings"]["properties"][name]
+    fields = dataclasses.fields(toy_registered[name].hyperparameters)
+    assert {key: value["default"] for key, value in block["properties"].items()} == {field.name: field.default for field in fields}
+    assert all(value["description"] for value in block["properties"].values())
+    assert schema["search_spaces"]["properties"][name]["default"] == toy_registered[name].search_space
+    assert name in schema["optimizer"]["enum"]
+    assert (name in schema["gradient_optimizer"]["enum"]) == (toy_registered[name].kind == "gradient")
+
+
+def test_the_toy_block_carries_its_fields_bounds():
+    block = optimizer_schema({"toy": toy_optimizer.OPTIMIZER})["$defs"]["optimizer_settings"]["properties"]["toy"]
+    assert block["properties"] == {
+        "lr": {"description": "Step size.", "type": "number", "exclusiveMinimum": 0, "default": 0.5},
+        "steps_per_batch": {"description": "Gradient steps on each minibatch.", "type": "integer", "minimum": 1, "default": 1},
+    }
+
+
+def test_register_refuses_a_module_that_breaks_the_contract_by_name(toy_registered):
+    import types
+
+    with pytest.raises(ValueError, match="optimizer 'toy' is registered already"):
+        register(toy_optimizer)
+    bare = types.ModuleType("my_optimizer")
+    with pytest.raises(TypeError, match="optimizer module my_optimizer: needs OPTIMIZER"):
+        register(bare)
+    bare.OPTIMIZER, bare.Hyperparameters = dataclasses.replace(toy_optimizer.OPTIMIZER, name="mine"), toy_optimizer.Hyperparameters
+    with pytest.raises(TypeError, match="my_optimizer: OPTIMIZER.search_space must be the module's SEARCH_SPACE"):
+        register(bare)
+    assert "mine" not in toy_registered
 
 
 def test_unknown_hyperparameter_is_refused_by_name():

@@ -15,6 +15,8 @@ from functools import cache
 from pathlib import Path
 
 SCHEMA_PATH = Path(__file__).resolve().parents[3] / "workflow" / "schemas" / "config.schema.yaml"
+# The registries' part, written by `python -m neuroevo schema` and referred to by SCHEMA_PATH.
+OPTIMIZERS_SCHEMA_PATH = SCHEMA_PATH.with_name("optimizers.schema.yaml")
 MODEL_KINDS = ("mlp", "cnn")
 
 
@@ -23,17 +25,61 @@ class SpecError(ValueError):
 
 
 def config_schema() -> dict:
-    """The config schema as one dict, as the workflow validates with (callers must not change it)."""
+    """The config schema as one dict, as the workflow validates with, with the parts it refers
+    to in other files (optimizers.schema.yaml) written in: `$ref`s left are to its own $defs
+    (callers must not change it)."""
     return _schema()
 
 
 @cache
 def _schema() -> dict:
+    return resolved(_load(SCHEMA_PATH), SCHEMA_PATH)
+
+
+def optimizers_schema() -> dict:
+    """The file `python -m neuroevo schema` writes (names and blocks of the registries)."""
+    return _load(OPTIMIZERS_SCHEMA_PATH)
+
+
+@cache
+def _load(path: Path) -> dict:
     import yaml
 
-    if not SCHEMA_PATH.is_file():
-        raise SpecError(f"the config schema {SCHEMA_PATH} is missing: run neuroevo from its checkout (pip install -e .)")
-    return yaml.safe_load(SCHEMA_PATH.read_text())
+    if not path.is_file():
+        hint = "run `python -m neuroevo schema`" if path == OPTIMIZERS_SCHEMA_PATH else "run neuroevo from its checkout (pip install -e .)"
+        raise SpecError(f"the schema file {path} is missing: {hint}")
+    return yaml.safe_load(path.read_text())
+
+
+def resolved(schema: object, path: Path = SCHEMA_PATH) -> object:
+    """`schema` (read from `path`) with every `$ref` to another file replaced by what it points
+    to, and the keywords beside the `$ref` (description, default) kept over it; refs to
+    `path`'s own $defs stay, as do those that point back to it. A dict without such refs comes
+    back equal, so a resolved schema may be resolved again."""
+    return _inline(schema, path.resolve(), path.resolve())
+
+
+def _inline(node: object, here: Path, root: Path) -> object:
+    if isinstance(node, list):
+        return [_inline(item, here, root) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _inline(value, here, root) for key, value in node.items()}
+    ref = node.get("$ref")
+    if not isinstance(ref, str):
+        return node
+    file, _, pointer = ref.partition("#")
+    target = (here.parent / file).resolve() if file else here
+    if target == root:
+        return node | {"$ref": f"#{pointer}"}
+    found = _load(target)
+    for part in filter(None, pointer.split("/")):
+        part = part.replace("~1", "/").replace("~0", "~")
+        if not isinstance(found, dict) or part not in found:
+            raise SpecError(f"{here.name}: $ref {ref!r}: {target} has no {pointer!r}; if it is optimizers.schema.yaml, run `python -m neuroevo schema`")
+        found = found[part]
+    siblings = {key: value for key, value in node.items() if key != "$ref"}
+    return _inline(found, target, root) | siblings
 
 
 def _strict(schema: dict):

@@ -9,7 +9,15 @@ is not scored on the runs it was picked for.
 
 from __future__ import annotations
 
-COMPARED = ("evolved", "evolved_prior", "sgd", "rmsprop", "adam", "adamw")
+from neuroevo.config.checks import optimizers_schema, resolved
+
+
+def compared() -> tuple[str, ...]:
+    """The optimizers a comparison may include: those of kind gradient (a task may be a CNN,
+    which only they train), as `python -m neuroevo schema` wrote them from the registry."""
+    return tuple(optimizers_schema()["$defs"]["gradient_optimizer"]["enum"])
+
+
 # The write-up does not give its baselines' settings: these are the usual defaults (SGD with
 # momentum 0.9, torch's lr for Adam and RMSprop, AdamW's usual decay). Config values win.
 DEFAULT_HYPERPARAMETERS = {
@@ -18,7 +26,8 @@ DEFAULT_HYPERPARAMETERS = {
     "adam": {"lr": 0.001},
     "adamw": {"lr": 0.001, "weight_decay": 0.01},
 }
-COMPARISON_DEFAULTS = {"optimizers": list(COMPARED), "seeds": [100, 101, 102, 103, 104, 105, 106, 107], "max_steps": 1000, "hyperparameters": {}}
+# The default selection (in the order the section lists them); compared() is what may be chosen.
+COMPARISON_DEFAULTS = {"optimizers": ["evolved", "evolved_prior", "sgd", "rmsprop", "adam", "adamw"], "seeds": [100, 101, 102, 103, 104, 105, 106, 107], "max_steps": 1000, "hyperparameters": {}}
 TASK_DEFAULTS = {"model": "mlp", "hidden": 32, "subsample": 15000, "batch_size": 128, "augment": False}
 SET_BY_PROTOCOL = ("genome_file", "total_steps")  # the study's genome and max_steps
 
@@ -32,19 +41,21 @@ def ga_seeds(study: dict) -> list[int]:
 
 
 def check_comparison(study: dict, config_schema: dict) -> None:
-    """What the schema cannot say; raises ValueError naming the key."""
+    """What the schema cannot say; raises ValueError naming the key. `config_schema` as read
+    from config.schema.yaml, or resolved."""
+    compared_optimizers = compared()
     comparison = comparison_settings(study)
     datasets = [task["dataset"] for task in study["tasks"]]
     repeated = sorted({name for name in datasets if datasets.count(name) > 1})
     if repeated:
         raise ValueError(f"tasks: dataset(s) {', '.join(repeated)} appear twice; a task is named by its dataset")
-    unknown = [name for name in comparison["optimizers"] if name not in COMPARED]
+    unknown = [name for name in comparison["optimizers"] if name not in compared_optimizers]
     if unknown:
-        raise ValueError(f"comparison.optimizers: {', '.join(unknown)} cannot be compared; known: {', '.join(COMPARED)}")
-    blocks = config_schema["properties"]["optimizer_settings"]["properties"]
+        raise ValueError(f"comparison.optimizers: {', '.join(unknown)} cannot be compared; known: {', '.join(compared_optimizers)}")
+    blocks = resolved(config_schema)["properties"]["optimizer_settings"]["properties"]
     for name, values in comparison["hyperparameters"].items():
-        if name not in COMPARED:
-            raise ValueError(f"comparison.hyperparameters.{name}: not a compared optimizer; known: {', '.join(COMPARED)}")
+        if name not in compared_optimizers:
+            raise ValueError(f"comparison.hyperparameters.{name}: not a compared optimizer; known: {', '.join(compared_optimizers)}")
         known = set(blocks[name]["properties"]) - set(SET_BY_PROTOCOL)
         extra = sorted(set(values) - known)
         if extra:

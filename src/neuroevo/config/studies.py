@@ -12,6 +12,8 @@ the main config already says, so the settings of a run are layered:
 
 from __future__ import annotations
 
+from neuroevo.config.checks import resolved
+
 
 class StudyError(ValueError):
     """A study the schema lets through but that cannot run; the message names the key."""
@@ -33,9 +35,10 @@ def check_study(study: dict, config_schema: dict) -> None:
     """What the study schema cannot say: every variant's optimizer is one the config knows,
     and its settings (the study's shared ones included) fit that optimizer's block of the
     config schema, so a misspelt hyperparameter is refused before any job. Figure names
-    are unique (each is a file)."""
+    are unique (each is a file). `config_schema` as read from config.schema.yaml, or resolved."""
     import jsonschema
 
+    config_schema = resolved(config_schema)  # the optimizer blocks are in optimizers.schema.yaml
     blocks = config_schema["properties"]["optimizer_settings"]["properties"]
     known = ", ".join(sorted(blocks))
     for optimizer in study.get("optimizer_settings", {}):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import torch
 
+from neuroevo.evolution.protocol import SearchDistribution
 from neuroevo.evolution.pycma_engine import PycmaEngine
 from neuroevo.evolution.pycma_engine import replay as replay_pycma
 from neuroevo.evolution.sep_cma import SepCMA
 
-__all__ = ["PycmaEngine", "SepCMA", "describe_engine", "make_engine", "replay_pycma", "use_diagonal"]
+__all__ = ["PycmaEngine", "SearchDistribution", "SepCMA", "describe_engine", "make_engine", "replay_pycma", "use_diagonal"]
 
 # Past this many parameters a full covariance costs O(n^2) memory and O(n^3) eigen-
 # decompositions per update; the diagonal (separable) variant scales linearly.
@@ -27,7 +28,7 @@ def make_engine(
     engine: str,
     seed: int,
     mirrored: bool = False,
-) -> PycmaEngine | SepCMA:
+) -> SearchDistribution:
     """engine 'auto': the torch sep-CMA-ES for the diagonal case (pycma's per-candidate
     Python work dominates a generation there), pycma for the full covariance."""
     diagonal = use_diagonal(diagonal, x0.numel())
@@ -43,7 +44,7 @@ def make_engine(
     return PycmaEngine(x0, sigma0, popsize, diagonal, seed)
 
 
-def describe_engine(engine: PycmaEngine | SepCMA) -> dict:
+def describe_engine(engine: SearchDistribution) -> dict:
     """What `auto` and `None` settings resolved to, for the summary and the report."""
     if isinstance(engine, SepCMA):
         return {"popsize": engine.popsize, "diagonal": True, "engine": "torch", "mirrored": engine.mirrored}

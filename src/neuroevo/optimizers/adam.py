@@ -6,6 +6,7 @@ import torch
 
 from neuroevo.optimizers.base import (
     OptimizerSpec,
+    setting,
     TorchOptimizerState,
     torch_optimizer_parameters,
     torch_optimizer_step,
@@ -14,10 +15,13 @@ from neuroevo.optimizers.base import (
 
 @dataclass
 class Hyperparameters:
-    lr: float = 0.01
-    beta1: float = 0.9
-    beta2: float = 0.999
-    weight_decay: float = 0.0
+    lr: float = setting(0.01, "Learning rate.", exclusiveMinimum=0)
+    beta1: float = setting(0.9, "Decay of the first moment.", minimum=0, exclusiveMaximum=1)
+    beta2: float = setting(0.999, "Decay of the second moment.", minimum=0, exclusiveMaximum=1)
+    weight_decay: float = setting(0.0, "L2 penalty.", minimum=0)
+
+
+SEARCH_SPACE = {"lr": {"distribution": "log_uniform", "low": 0.0001, "high": 0.1}}
 
 
 def init(params: torch.Tensor, hyperparameters: Hyperparameters, problem, seed: int) -> TorchOptimizerState:
@@ -34,7 +38,9 @@ def init(params: torch.Tensor, hyperparameters: Hyperparameters, problem, seed: 
 OPTIMIZER = OptimizerSpec(
     name="adam",
     kind="gradient",
+    description="torch.optim.Adam.",
     hyperparameters=Hyperparameters,
+    search_space=SEARCH_SPACE,
     init=init,
     step=torch_optimizer_step,
     parameters=torch_optimizer_parameters,

@@ -1,7 +1,10 @@
 """The contract every optimizer implements, and the helpers the gradient ones share.
 
 An optimizer is a module with a `Hyperparameters` dataclass (its fields are the config and
-tuning keys, its defaults those of the config schema) and three functions:
+tuning keys; each is a `setting`, whose default, description and bounds
+`python -m neuroevo schema` writes into the config schema), a default search space
+`SEARCH_SPACE` (hyperparameter -> distribution, as in neuroevo.config.search_space), an
+`OPTIMIZER = OptimizerSpec(...)` and three functions:
 
     init(params, hyperparameters, problem, seed) -> state
     step(state, problem, batch) -> stats   # dict with at least "loss" (mean batch loss)
@@ -26,11 +29,24 @@ from neuroevo.update_rules import GenomeOptimizer
 checkpointable(GenomeOptimizer)  # the torch optimizers a TorchOptimizerState holds (torch.optim's: checkpoint.py)
 
 
+KINDS = ("gradient", "evolution")
+
+
+def setting(default: Any, description: str, **schema: Any) -> Any:
+    """A Hyperparameters field: its default and what the config schema says of it. `schema`
+    holds JSON Schema keywords (minimum, exclusiveMinimum, maximum, exclusiveMaximum, enum,
+    oneOf, items); the type comes from the annotation (`X | None` allows null) unless an
+    enum or oneOf says it all."""
+    return dataclasses.field(default=default, metadata={"description": description, "schema": schema})
+
+
 @dataclass(frozen=True)
 class OptimizerSpec:
     name: str
     kind: str  # "gradient" or "evolution"
+    description: str  # one line: the schema's description of its optimizer_settings block
     hyperparameters: type
+    search_space: dict  # the default tuning search space ({}: not tuned)
     init: Callable[[torch.Tensor, Any, Problem, int], Any]
     step: Callable[[Any, Problem, tuple[torch.Tensor, torch.Tensor]], dict]
     parameters: Callable[[Any], torch.Tensor]

@@ -13,24 +13,30 @@ from dataclasses import dataclass
 import torch
 
 from neuroevo.files.checkpoint import checkpointable
-from neuroevo.evolution import describe_engine, make_engine, replay_pycma
-from neuroevo.optimizers.base import OptimizerSpec
+from neuroevo.evolution import SearchDistribution, describe_engine, make_engine, replay_pycma
+from neuroevo.optimizers.base import OptimizerSpec, setting
 from neuroevo.models.problem import Problem
 
 
 @dataclass
 class Hyperparameters:
-    popsize: int | None = None  # None: the CMA-ES default 4 + 3 ln n
-    sigma0: float = 0.1
-    diagonal: bool | str = "auto"  # "auto": diagonal above 1000 parameters
-    engine: str = "auto"  # "auto", "pycma" or "torch" (torch: diagonal only)
-    mirrored: bool = False  # mirrored sampling with pairwise selection (torch engine only)
+    popsize: int | None = setting(None, "Population size; null for the CMA-ES default 4 + 3 ln(n).", minimum=2)
+    sigma0: float = setting(0.1, "Initial step size.", exclusiveMinimum=0)
+    diagonal: bool | str = setting("auto", 'Separable (diagonal covariance) CMA-ES; "auto" uses it above 1000 parameters.', enum=[True, False, "auto"])
+    engine: str = setting("auto", "auto: torch sep-CMA-ES when diagonal, pycma otherwise; pycma; torch (diagonal only).", enum=["auto", "pycma", "torch"])
+    mirrored: bool = setting(False, "Mirrored sampling with pairwise selection (torch engine only); halves the normals drawn.")
+
+
+SEARCH_SPACE = {
+    "popsize": {"distribution": "int", "low": 8, "high": 64, "log": True},
+    "sigma0": {"distribution": "log_uniform", "low": 0.01, "high": 0.5},
+}
 
 
 @checkpointable
 @dataclass
 class State:
-    engine: object
+    engine: SearchDistribution
 
     def __setstate__(self, values: dict) -> None:  # from a checkpoint
         self.__dict__.update(values)
@@ -58,7 +64,9 @@ def parameters(state: State) -> torch.Tensor:
 OPTIMIZER = OptimizerSpec(
     name="cmaes",
     kind="evolution",
+    description="CMA-ES over all parameters.",
     hyperparameters=Hyperparameters,
+    search_space=SEARCH_SPACE,
     init=init,
     step=step,
     parameters=parameters,

@@ -23,7 +23,7 @@ import torch
 
 from neuroevo.models.mlp import MLPSpec
 from neuroevo.files.checkpoint import checkpointable
-from neuroevo.optimizers.base import OptimizerSpec
+from neuroevo.optimizers.base import OptimizerSpec, setting
 from neuroevo.models.problem import Problem
 
 MUTATIONS = ("normal", "laplace", "uniform")
@@ -37,14 +37,18 @@ Genome = tuple[Gene, ...]
 @checkpointable
 @dataclass
 class Hyperparameters:
-    popsize: int = 64
-    parents: int = 10  # truncation: the best `parents` of a generation have the children
-    elites: int = 1  # the best `elites` pass unchanged (and are re-evaluated) to the next
-    sigma: float = 0.01  # initial mutation scale of every layer
-    gamma: float = 1.0  # sigma self-adaptation factor; 1.0 keeps sigma constant
-    mutation: str = "normal"  # "normal", "laplace" (the write-up's exponential) or "uniform"
-    fitness_batch: int | str = "minibatch"  # "minibatch" (the loop's), "full", or a sample size
-    fitness: str = "cross_entropy"  # "cross_entropy", "accuracy" (error rate) or "mix" (sum)
+    popsize: int = setting(64, "Genomes per generation.", minimum=2)
+    parents: int = setting(10, "Truncation: the best this many have the children.", minimum=1)
+    elites: int = setting(1, "Best genomes kept unchanged (and re-evaluated); fewer than popsize.", minimum=0)
+    sigma: float = setting(0.01, "Initial mutation scale of every layer.", exclusiveMinimum=0)
+    gamma: float = setting(1.0, "Per-layer sigma is x gamma, / gamma or kept at each mutation; 1.0 keeps it constant.", exclusiveMinimum=0)
+    mutation: str = setting("normal", "Mutation distribution (unit variance; laplace is the write-up's exponential).", enum=list(MUTATIONS))
+    fitness_batch: int | str = setting(
+        "minibatch",
+        "Examples the fitness sees: minibatch (the loop's), full (the training set), or a sample size drawn each generation.",
+        oneOf=[{"enum": ["minibatch", "full"]}, {"type": "integer", "minimum": 1}],
+    )
+    fitness: str = setting("cross_entropy", "cross_entropy, accuracy (error rate) or mix (their sum).", enum=list(FITNESSES))
 
     def __post_init__(self):
         def refuse(key, problem):
@@ -67,6 +71,12 @@ class Hyperparameters:
         batch = self.fitness_batch
         if not (batch in ("minibatch", "full") or (isinstance(batch, int) and not isinstance(batch, bool) and batch >= 1)):
             refuse("fitness_batch", f"must be 'minibatch', 'full' or a positive sample size, got {batch!r}")
+
+
+SEARCH_SPACE = {
+    "sigma": {"distribution": "log_uniform", "low": 0.002, "high": 0.1},
+    "popsize": {"distribution": "int", "low": 16, "high": 128, "log": True},
+}
 
 
 def he_initialization(spec: MLPSpec, seed: int, device) -> torch.Tensor:
@@ -206,7 +216,9 @@ def parameters(state: State) -> torch.Tensor:
 OPTIMIZER = OptimizerSpec(
     name="deep_ga",
     kind="evolution",
+    description="Deep GA with seed-chain genomes, truncation selection, elitism and self-adapting per-layer sigma.",
     hyperparameters=Hyperparameters,
+    search_space=SEARCH_SPACE,
     init=init,
     step=step,
     parameters=parameters,

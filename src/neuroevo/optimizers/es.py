@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 
 from neuroevo.files.checkpoint import checkpointable
-from neuroevo.optimizers.base import OptimizerSpec
+from neuroevo.optimizers.base import OptimizerSpec, setting
 from neuroevo.models.problem import Problem
 
 INNER_OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}
@@ -25,11 +25,11 @@ INNER_OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}
 @checkpointable
 @dataclass
 class Hyperparameters:
-    pairs: int = 16  # antithetic pairs per step: 2 * pairs model evaluations
-    sigma: float = 0.02  # perturbation scale (the smoothing of the loss surface)
-    lr: float = 0.01  # learning rate of the inner optimizer
-    inner: str = "adam"  # "adam" or "sgd": the optimizer the estimate is handed to
-    rank_shaping: bool = True
+    pairs: int = setting(16, "Antithetic pairs per step (2 * pairs model evaluations).", minimum=1)
+    sigma: float = setting(0.02, "Perturbation scale (smoothing of the loss surface).", exclusiveMinimum=0)
+    lr: float = setting(0.01, "Learning rate of the inner optimizer.", exclusiveMinimum=0)
+    inner: str = setting("adam", "The torch optimizer the estimate is handed to.", enum=["adam", "sgd"])  # keys of INNER_OPTIMIZERS
+    rank_shaping: bool = setting(True, "Replace losses by centered ranks.")
 
     def __post_init__(self):
         if self.pairs < 1:
@@ -38,6 +38,12 @@ class Hyperparameters:
             raise ValueError(f"es: sigma must be positive, got {self.sigma}")
         if self.inner not in INNER_OPTIMIZERS:
             raise ValueError(f"es: unknown inner optimizer {self.inner!r} (known: {', '.join(INNER_OPTIMIZERS)})")
+
+
+SEARCH_SPACE = {
+    "lr": {"distribution": "log_uniform", "low": 0.001, "high": 0.1},
+    "sigma": {"distribution": "log_uniform", "low": 0.005, "high": 0.1},
+}
 
 
 @checkpointable
@@ -88,7 +94,9 @@ def parameters(state: State) -> torch.Tensor:
 OPTIMIZER = OptimizerSpec(
     name="es",
     kind="evolution",
+    description="ES gradient estimator (antithetic pairs) stepped by an ordinary torch optimizer.",
     hyperparameters=Hyperparameters,
+    search_space=SEARCH_SPACE,
     init=init,
     step=step,
     parameters=parameters,

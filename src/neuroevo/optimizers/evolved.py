@@ -5,18 +5,25 @@ run by GenomeOptimizer. The sha256 of the file's content goes into the run's sum
 from dataclasses import dataclass
 
 from neuroevo.files.checkpoint import checkpointable
-from neuroevo.optimizers.base import OptimizerSpec, TorchOptimizerState, torch_optimizer_parameters, torch_optimizer_step
+from neuroevo.optimizers.base import OptimizerSpec, TorchOptimizerState, setting, torch_optimizer_parameters, torch_optimizer_step
 from neuroevo.update_rules import Genome, GenomeOptimizer
 
 
 @dataclass
 class Hyperparameters:
-    genome_file: str = ""  # path of the genome JSON; required
-    total_steps: int = 1000  # the horizon of the cosine decay
+    genome_file: str = setting(
+        "",  # no default genome: init refuses an empty path
+        "Path of the genome JSON (required when `evolved` runs), relative to the working directory; an input of the runs "
+        "that use it, so a changed file reruns them.",
+    )
+    total_steps: int = setting(1000, "Horizon of the genome's cosine decay (steps).", minimum=1)
 
     def __post_init__(self):
         if self.total_steps < 1:
             raise ValueError(f"evolved: total_steps must be at least 1, got {self.total_steps}")
+
+
+SEARCH_SPACE: dict = {}  # the genome is the rule: nothing to tune
 
 
 @checkpointable
@@ -43,7 +50,9 @@ def init(params, hyperparameters: Hyperparameters, problem, seed: int) -> Genome
 OPTIMIZER = OptimizerSpec(
     name="evolved",
     kind="gradient",
+    description="An update rule from a genome JSON file, run by GenomeOptimizer.",
     hyperparameters=Hyperparameters,
+    search_space=SEARCH_SPACE,
     init=init,
     step=torch_optimizer_step,
     parameters=torch_optimizer_parameters,

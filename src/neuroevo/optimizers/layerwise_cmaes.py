@@ -14,25 +14,36 @@ from dataclasses import dataclass
 import torch
 
 from neuroevo.files.checkpoint import checkpointable
-from neuroevo.evolution import describe_engine, make_engine, replay_pycma
-from neuroevo.optimizers.base import OptimizerSpec
+from neuroevo.evolution import SearchDistribution, describe_engine, make_engine, replay_pycma
+from neuroevo.optimizers.base import OptimizerSpec, setting
 from neuroevo.models.problem import Problem
 
 
 @dataclass
 class Hyperparameters:
-    popsize: int | list[int | None] | None = None  # per layer, or a list of one per layer; None: 4 + 3 ln n_layer
-    sigma0: float = 0.1
-    diagonal: bool | str = "auto"  # "auto": diagonal for layers above 1000 parameters
-    engine: str = "auto"  # "auto", "pycma" or "torch" (torch: diagonal only)
-    mirrored: bool = False  # mirrored sampling with pairwise selection (torch engine only)
+    popsize: int | None | list[int | None] = setting(
+        None,
+        "Population size of every layer, or a list of one per layer; null for the CMA-ES default 4 + 3 ln(n) of the layer.",
+        minimum=2,
+        items={"type": ["integer", "null"], "minimum": 2},
+    )
+    sigma0: float = setting(0.1, "Initial step size.", exclusiveMinimum=0)
+    diagonal: bool | str = setting("auto", 'Separable (diagonal covariance) CMA-ES; "auto" uses it for layers above 1000 parameters.', enum=[True, False, "auto"])
+    engine: str = setting("auto", "auto: torch sep-CMA-ES when diagonal, pycma otherwise; pycma; torch (diagonal only).", enum=["auto", "pycma", "torch"])
+    mirrored: bool = setting(False, "Mirrored sampling with pairwise selection (torch engine only); halves the normals drawn.")
+
+
+SEARCH_SPACE = {
+    "popsize": {"distribution": "int", "low": 8, "high": 64, "log": True},
+    "sigma0": {"distribution": "log_uniform", "low": 0.01, "high": 0.5},
+}
 
 
 @checkpointable
 @dataclass
 class State:
     slices: list[slice]
-    engines: list[object]
+    engines: list[SearchDistribution]
 
     def __setstate__(self, values: dict) -> None:  # from a checkpoint
         self.__dict__.update(values)
@@ -72,7 +83,9 @@ def step(state: State, problem: Problem, batch) -> dict:
 OPTIMIZER = OptimizerSpec(
     name="layerwise_cmaes",
     kind="evolution",
+    description="One CMA-ES per layer; popsize is per layer.",
     hyperparameters=Hyperparameters,
+    search_space=SEARCH_SPACE,
     init=init,
     step=step,
     parameters=parameters,

@@ -7,6 +7,7 @@ import torch
 
 from neuroevo.optimizers.base import (
     OptimizerSpec,
+    setting,
     torch_optimizer_init,
     torch_optimizer_parameters,
     torch_optimizer_step,
@@ -15,16 +16,21 @@ from neuroevo.optimizers.base import (
 
 @dataclass
 class Hyperparameters:
-    lr: float = 0.001
-    alpha: float = 0.99  # decay of the squared-gradient average
-    momentum: float = 0.0
-    weight_decay: float = 0.0
+    lr: float = setting(0.001, "Learning rate.", exclusiveMinimum=0)
+    alpha: float = setting(0.99, "Decay of the squared-gradient average.", minimum=0, exclusiveMaximum=1)
+    momentum: float = setting(0.0, "Momentum factor.", minimum=0, maximum=1)
+    weight_decay: float = setting(0.0, "L2 penalty.", minimum=0)
+
+
+SEARCH_SPACE = {"lr": {"distribution": "log_uniform", "low": 0.0001, "high": 0.1}}
 
 
 OPTIMIZER = OptimizerSpec(
     name="rmsprop",
     kind="gradient",
+    description="torch.optim.RMSprop.",
     hyperparameters=Hyperparameters,
+    search_space=SEARCH_SPACE,
     init=torch_optimizer_init(torch.optim.RMSprop),
     step=torch_optimizer_step,
     parameters=torch_optimizer_parameters,

@@ -6,6 +6,7 @@ import torch
 
 from neuroevo.optimizers.base import (
     OptimizerSpec,
+    setting,
     torch_optimizer_init,
     torch_optimizer_parameters,
     torch_optimizer_step,
@@ -14,15 +15,20 @@ from neuroevo.optimizers.base import (
 
 @dataclass
 class Hyperparameters:
-    lr: float = 0.1
-    momentum: float = 0.0
-    weight_decay: float = 0.0
+    lr: float = setting(0.1, "Learning rate.", exclusiveMinimum=0)
+    momentum: float = setting(0.0, "Momentum factor.", minimum=0, maximum=1)
+    weight_decay: float = setting(0.0, "L2 penalty.", minimum=0)
+
+
+SEARCH_SPACE = {"lr": {"distribution": "log_uniform", "low": 0.001, "high": 1.0}}
 
 
 OPTIMIZER = OptimizerSpec(
     name="sgd",
     kind="gradient",
+    description="torch.optim.SGD.",
     hyperparameters=Hyperparameters,
+    search_space=SEARCH_SPACE,
     init=torch_optimizer_init(torch.optim.SGD),
     step=torch_optimizer_step,
     parameters=torch_optimizer_parameters,
