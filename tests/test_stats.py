@@ -82,3 +82,22 @@ def test_the_same_optimizer_under_two_names_is_never_significant():
         assert not tests.loc["worse", "tied_with_best"] and tests.loc["worse", "a12"] == 1.0
         low, high = tests.loc["worse", ["ci_low", "ci_high"]]
         assert low - 1e-9 <= 0.1 <= high + 1e-9
+
+
+def test_of_equal_means_the_first_optimizer_is_the_best_whatever_the_hash_seed():
+    import os
+    import subprocess
+    import sys
+
+    # Three optimizers tied on every metric; the best was once picked from a set, so by PYTHONHASHSEED.
+    script = (
+        "import pandas as pd; from neuroevo.analysis.aggregate import significance_tests; "
+        "rows = [{'dataset': 'toy', 'optimizer': name, 'seed': seed, 'status': 'completed', "
+        "**{m: 1.0 for m in ('train_time_s', 'train_loss', 'train_acc', 'val_loss', 'val_acc', 'test_loss', 'test_acc', "
+        "'model_evals', 'grad_evals')}} for name in ('zeta', 'alpha', 'mu') for seed in range(3)]; "
+        "tests = significance_tests(pd.DataFrame(rows), alpha=0.05); print(sorted(set(tests[tests['is_best']]['optimizer'])))"
+    )
+    for hash_seed in ("0", "1", "2", "3"):
+        result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                                env={**os.environ, "PYTHONHASHSEED": hash_seed})
+        assert result.stdout.strip() == "['zeta']"

@@ -112,7 +112,8 @@ def compare_with_best(
     if test not in TESTS:
         raise ValueError(f"report.test: unknown test {test!r}; known: {', '.join(TESTS)}")
     samples = {name: pd.Series(values, dtype=float) if not isinstance(values, pd.Series) else values.astype(float) for name, values in samples.items()}
-    candidates = samples.keys() if eligible is None else samples.keys() & eligible
+    # In the samples' order, never a set's: of equal means the first is the best, in every process.
+    candidates = [name for name in samples if eligible is None or name in eligible]
     means = {name: samples[name].mean() for name in candidates if len(samples[name]) and np.isfinite(samples[name].mean())}
     if not means:
         empty = {"best": None, "is_best": False, "p_value": float("nan"), "p_holm": float("nan"), "testable": False, "tied_with_best": False}
