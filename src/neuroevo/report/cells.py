@@ -34,9 +34,10 @@ def marked(text: str, is_best: bool, tied: bool) -> str:
 
 
 def compact(value: float) -> str:
-    """3 significant digits; thousands as k and millions as M (counts of work)."""
-    for scale, suffix in ((1e6, "M"), (1e4, "k")):
-        if abs(value) >= scale:
+    """3 significant digits; from 10,000 on thousands as k, from a million on millions as M
+    (counts of work)."""
+    for threshold, scale, suffix in ((1e6, 1e6, "M"), (1e4, 1e3, "k")):
+        if abs(value) >= threshold:
             return f"{value / scale:.3g}{suffix}"
     return f"{value:.3g}"
 
