@@ -10,6 +10,7 @@
     python -m neuroevo study-report --name NAME --study-json '{...}' --out results/studies/NAME/study.md SUMMARY.json ...
     python -m neuroevo discover --study-json '{...}' --data digits=resources/data/digits.npz --out-dir results/discovery/NAME
     python -m neuroevo discovery-report --name NAME --study-json '{...}' --discovery-dir DIR --out section.md SUMMARY.json ...
+    python -m neuroevo schema [--check]    # workflow/schemas/optimizers.schema.yaml from the optimizer registry
 """
 
 from __future__ import annotations
@@ -200,6 +201,18 @@ def _discovery_report(args: argparse.Namespace) -> None:
     write_section(args.name, _json_argument(args.study_json, "--study-json"), args.discovery_dir, args.summaries, args.out, args.alpha, args.test)
 
 
+def _schema(args: argparse.Namespace) -> None:
+    from neuroevo.optimizers.schema import stale, write
+
+    out = Path(args.out)
+    if args.check:
+        if stale(out):
+            raise ValueError(f"{out} is stale (or missing): it differs from the optimizer registry; run `python -m neuroevo schema`")
+        log.info("%s is up to date", out)
+        return
+    log.info("%s %s", "wrote" if write(out) else "unchanged:", out)
+
+
 def _number(kind: type, name: str, accept: Callable[[float], bool]) -> Callable[[str], float]:
     """An argparse type: a finite number of `kind` that `accept` takes, else an error naming the flag."""
 
@@ -330,6 +343,11 @@ def build_parser() -> argparse.ArgumentParser:
     section.add_argument("--test", choices=["wilcoxon", "mann_whitney"], default="wilcoxon", help="the test that decides the highlighting")
     section.add_argument("--out", required=True, help="section.md; comparison.parquet is written beside it")
     section.set_defaults(func=_discovery_report)
+
+    schema = commands.add_parser("schema", help="write the optimizer part of the config schema from the registry")
+    schema.add_argument("--out", default="workflow/schemas/optimizers.schema.yaml", help="the file config.schema.yaml refers to")
+    schema.add_argument("--check", action="store_true", help="write nothing; fail, naming the file, when it is stale")
+    schema.set_defaults(func=_schema)
     return parser
 
 
