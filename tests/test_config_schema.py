@@ -130,6 +130,37 @@ def test_snakemake_fills_in_the_defaults_of_the_referenced_file():
     assert config["discovery"] == {} and config["report"]["targets"] == {}
 
 
+def _filling_validator(schema):
+    """A validator that fills in defaults as Snakemake's validate does (jsonschema's FAQ recipe)."""
+    base = jsonschema.Draft202012Validator
+
+    def properties(validator, properties, instance, schema):
+        for key, subschema in properties.items():
+            if "default" in subschema and isinstance(instance, dict):
+                instance.setdefault(key, copy.deepcopy(subschema["default"]))
+        yield from base.VALIDATORS["properties"](validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(base, {"properties": properties})(schema)
+
+
+SHIPPED_STUDIES = sorted((REPOSITORY / "config" / "studies").glob("*.yaml")) + sorted((REPOSITORY / "tests" / "tiny" / "studies").glob("*.yaml"))
+
+
+@pytest.mark.parametrize(
+    "path, schema_path",
+    [(REPOSITORY / "config.yaml", SCHEMA_PATH), (None, SCHEMA_PATH)] + [(path, STUDY_SCHEMA_PATH) for path in SHIPPED_STUDIES],
+    ids=lambda value: value.name if value else "empty",
+)
+def test_the_resolved_schema_fills_in_what_snakemake_fills_in_from_the_files(path, schema_path):
+    from snakemake.utils import validate
+
+    instance = yaml.safe_load(path.read_text()) if path else {}
+    by_snakemake, by_resolved = copy.deepcopy(instance), copy.deepcopy(instance)
+    validate(by_snakemake, str(schema_path))
+    _filling_validator(resolved(yaml.safe_load(schema_path.read_text()), schema_path)).validate(by_resolved)
+    assert by_resolved == by_snakemake
+
+
 def test_training_overrides_take_the_training_keys_without_their_defaults():
     training = SCHEMA["$defs"]["training"]["properties"]
     overrides = SCHEMA["$defs"]["training_overrides"]["properties"]

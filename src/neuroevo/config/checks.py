@@ -55,7 +55,11 @@ def resolved(schema: object, path: Path = SCHEMA_PATH) -> object:
     """`schema` (read from `path`) with every `$ref` to another file replaced by what it points
     to, and the keywords beside the `$ref` (description, default) kept over it; refs to
     `path`'s own $defs stay, as do those that point back to it. A dict without such refs comes
-    back equal, so a resolved schema may be resolved again."""
+    back equal, so a resolved schema may be resolved again.
+
+    What a $ref points to loses its own top-level `default`: Snakemake fills in a default only
+    where a property names it, not one reached through a $ref (training_overrides relies on
+    that), so the resolved dict fills in exactly the defaults the files do."""
     return _inline(schema, path.resolve(), path.resolve())
 
 
@@ -79,7 +83,8 @@ def _inline(node: object, here: Path, root: Path) -> object:
             raise SpecError(f"{here.name}: $ref {ref!r}: {target} has no {pointer!r}; if it is optimizers.schema.yaml, run `python -m neuroevo schema`")
         found = found[part]
     siblings = {key: value for key, value in node.items() if key != "$ref"}
-    return _inline(found, target, root) | siblings
+    inlined = _inline(found, target, root)
+    return {key: value for key, value in inlined.items() if key != "default"} | siblings
 
 
 def _strict(schema: dict):
