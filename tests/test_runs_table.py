@@ -6,8 +6,10 @@ import math
 
 import pandas as pd
 import pyarrow.parquet
+import pytest
 
 from neuroevo.analysis.aggregate import aggregate
+from neuroevo.files.errors import CorruptFileError
 from neuroevo.analysis.runs import SETTING_KEYS, read_table, run_summary, runs_table, settings, write_table
 from neuroevo.report.cells import compact, marked, mean_std, median_iqr, number, p_value
 
@@ -69,3 +71,10 @@ def test_cells_write_numbers_p_values_and_the_marks():
     assert marked("1", True, True) == "**1**" and marked("1", False, True) == "1 †" and marked("1", False, False) == "1"
     assert compact(28_800) == "28.8k" and compact(3_200_000) == "3.2M" and compact(3150) == "3.15e+03"
     assert median_iqr([1, 2, 3, float("inf")]) == "2 [1.5, 2.5]" and median_iqr([]) == "-"
+
+
+def test_a_table_of_an_older_aggregate_is_refused_with_how_to_remake_it(tmp_path):
+    path = tmp_path / "runs.parquet"
+    pd.DataFrame({"optimizer": ["sgd"], "hyperparameters": ['{"lr": 0.1}']}).to_parquet(path)
+    with pytest.raises(CorruptFileError, match=f"^{path}: a table of an older aggregate .*hyperparameters.*snakemake --forcerun {path}$"):
+        read_table(path)

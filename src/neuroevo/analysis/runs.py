@@ -176,6 +176,12 @@ def read_table(path: str | Path) -> pd.DataFrame:
     """A table of write_table with its settings exactly as written: ints stay ints beside nulls,
     lists come back as lists, JSON text columns decoded under their GROUP.KEY names."""
     table = pyarrow.parquet.read_table(path)
+    old = [name for name in table.column_names if name in SETTING_GROUPS]
+    if old:  # settings as JSON text in one column per group, as aggregates before the settings columns wrote them
+        raise CorruptFileError(
+            f"{path}: a table of an older aggregate (settings as JSON in column(s) {', '.join(old)}); "
+            f"remake it with snakemake --forcerun {path}"
+        )
     frame = table.to_pandas()
     for column in table.column_names:
         if not (is_setting(column) or column == SETTING_KEYS):
