@@ -33,7 +33,7 @@ SUMMARIES = [
 def test_settings_survive_parquet_and_null_is_not_a_missing_key(tmp_path):
     write_table(runs_table(SUMMARIES), tmp_path / "runs.parquet")
     back = read_table(tmp_path / "runs.parquet")
-    assert [run_summary(row) for row in back.to_dict("records")] == SUMMARIES
+    assert [run_summary(row) for row in back.to_dict("records")] == [summary | {"training": {}} for summary in SUMMARIES]
     cmaes, layerwise, deep_ga, sgd, _ = (row for _, row in back.iterrows())
     assert settings(cmaes, "hyperparameters") == {"sigma0": 0.5, "popsize": None, "diagonal": False}  # null, a key of cmaes
     assert settings(sgd, "hyperparameters") == {"lr": 1} and type(settings(sgd, "hyperparameters")["lr"]) is int

@@ -120,9 +120,10 @@ def settings(row, group: str) -> dict:
 
 def run_summary(row) -> dict:
     """A table row (a dict, e.g. of frame.to_dict("records")) as a summary again: plain
-    columns as they are, each settings group nested."""
+    columns as they are, each settings group nested (every group: an empty one, or one the
+    summary lacked, is {})."""
     summary = {key: value for key, value in row.items() if not is_setting(key) and key != SETTING_KEYS}
-    return summary | {group: settings(row, group) for group in SETTING_GROUPS if any(name.startswith(f"{group}.") for name in row[SETTING_KEYS])}
+    return summary | {group: settings(row, group) for group in SETTING_GROUPS}
 
 
 def only_groups(frame: pd.DataFrame, groups: Iterable[str]) -> pd.DataFrame:
