@@ -4,6 +4,36 @@
 # study's report section.
 
 
+def comparison_runs(name):
+    return [
+        f"results/discovery/{name}/comparison/{dataset}/{optimizer}/{seed}/summary.json"
+        for dataset, optimizer, seed in comparison_keys(config["discovery"][name])
+    ]
+
+
+def all_comparison_runs():
+    studies = specs.discovery_studies(config)
+    return [path for name in studies for path in comparison_runs(name)]
+
+
+def comparison_settings(wildcards):
+    """A comparison run's settings; the evolved runs train with the study's best genome."""
+    genome = f"results/discovery/{wildcards.name}/best_genome.json"
+    return specs.comparison_settings(
+        config, wildcards.name, wildcards.dataset, wildcards.optimizer, genome
+    )
+
+
+def discovery_gpus(wildcards):
+    return specs.discovery_gpus(config, wildcards.name)
+
+
+def discovery_data(wildcards):
+    """Prepared data of a discovery study's tasks, by dataset."""
+    tasks = config["discovery"][wildcards.name]["tasks"]
+    return {task["dataset"]: f"resources/data/{task['dataset']}.npz" for task in tasks}
+
+
 rule discover:
     input:
         unpack(discovery_data),
@@ -23,7 +53,7 @@ rule discover:
         slurm_account=gpu_account(discovery_gpus),
         runtime=config["cluster"]["run_minutes"],  # a study cut off resumes when resubmitted
     params:
-        study=discovery_ga_block,
+        study=lambda wildcards: specs.discovery_ga_spec(config, wildcards.name),
         # DATASET=PATH words, each quoted by the shell command's :q.
         data=lambda wildcards, input: [f"{name}={path}" for name, path in input.items()],
         out_dir=lambda wildcards, output: Path(output.genome).parent,
@@ -35,14 +65,14 @@ rule discover:
 rule compare_run:
     input:
         data="resources/data/{dataset}.npz",
-        genome=comparison_genome,
+        genome=lambda wildcards: specs.genome_inputs(comparison_settings(wildcards)),
     output:
         summary="results/discovery/{name}/comparison/{dataset}/{optimizer}/{seed}/summary.json",
         history="results/discovery/{name}/comparison/{dataset}/{optimizer}/{seed}/history.parquet",
     log:
         "results/logs/discovery/{name}/{dataset}/{optimizer}/{seed}.log",
-    group:
-        comparison_group
+    group:  # CPU comparison runs take seconds: on a cluster several share a submission
+        lambda wildcards: None if discovery_gpus(wildcards) else "short_runs"
     conda:
         "../../envs/neuroevo.yaml"
     threads: 1
@@ -52,7 +82,7 @@ rule compare_run:
         slurm_account=gpu_account(discovery_gpus),
         runtime=config["cluster"]["short_run_minutes"],
     params:
-        spec=comparison_spec,
+        spec=lambda wildcards: specs.to_json(comparison_settings(wildcards)),
         out_dir=lambda wildcards, output: Path(output.summary).parent,
     shell:
         "python -m neuroevo train --data {input.data:q} --dataset {wildcards.dataset:q} "
@@ -74,9 +104,7 @@ rule discovery_section:
     conda:
         "../../envs/neuroevo.yaml"
     params:
-        study=lambda wildcards: json.dumps(
-            config["discovery"][wildcards.name], sort_keys=True
-        ),
+        study=lambda wildcards: specs.to_json(config["discovery"][wildcards.name]),
         alpha=config["report"]["alpha"],
         test=config["report"]["test"],
         discovery_dir=lambda wildcards, input: Path(input.genome).parent,

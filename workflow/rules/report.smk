@@ -1,3 +1,51 @@
+# The report's inputs (figures, tuning results, study and discovery sections), its figures
+# and the report itself.
+
+
+def all_tuning_results():
+    return [
+        f"results/tuning/{dataset}/{optimizer}.json"
+        for dataset in config["datasets"]
+        for optimizer in config["optimizers"]
+        if specs.tuned(config, optimizer)
+    ]
+
+
+def study_sections():
+    return [f"results/studies/{name}/study.md" for name in config["studies"]]
+
+
+def discovery_sections():
+    """The report section of every discovery study: it needs the study and its comparison."""
+    studies = specs.discovery_studies(config)
+    return [f"results/discovery/{name}/section.md" for name in studies]
+
+
+def report_figures():
+    """The report's figures, one cost curve and one boxplot per dataset, and the ranks."""
+    per_dataset = [
+        f"results/report/figures/{dataset}_{kind}.png"
+        for dataset in config["datasets"]
+        for kind in ("cost", "test_acc")
+    ]
+    return per_dataset + ["results/report/figures/critical_difference.png"]
+
+
+def regenerate_command():
+    """What the report header gives as the command that regenerates it; paths quoted, as
+    it is meant to be pasted into a shell."""
+    configfiles = [os.path.relpath(path) for path in workflow.overwrite_configfiles]
+    extra = "".join(
+        f" --configfile {shlex.quote(path)}"
+        for path in configfiles
+        if path != "config.yaml"
+    )
+    config_args = workflow.config_settings.config_args or []  # --config KEY=VALUE ...
+    if config_args:
+        extra += " --config " + " ".join(shlex.quote(arg) for arg in config_args)
+    return f"snakemake --cores 2 --forcerun aggregate{extra}"
+
+
 rule report_figures:
     input:
         runs="results/summary/runs.parquet",
@@ -26,7 +74,7 @@ rule report_figures:
     params:
         alpha=config["report"]["alpha"],
         target_fraction=config["report"]["target_fraction"],
-        targets=json.dumps(config["report"]["targets"], sort_keys=True),
+        targets=specs.to_json(config["report"]["targets"]),
         summary_dir=lambda wildcards, input: Path(input.runs).parent,
         out_dir=lambda wildcards, output: Path(output.figures[0]).parent,
     shell:
@@ -56,7 +104,7 @@ rule report:
     conda:
         "../../envs/neuroevo.yaml"
     params:
-        config=json.dumps(config, sort_keys=True),
+        config=specs.to_json(config),
         summary_dir=lambda wildcards, input: Path(input.runs).parent,
         figures_dir=lambda wildcards, input: Path(input.figures[0]).parent,
         source_dir=REPOSITORY,

@@ -3,6 +3,62 @@
 # and its figures. The report includes the sections of the studies listed in `studies`.
 
 
+@cache
+def load_study(name):
+    """Study NAME, validated, with its schema's defaults: listed studies are checked before
+    any job, one that is only a target when the DAG reaches it."""
+    try:
+        return specs.load_study(config, name, REPOSITORY)
+    except specs.ConfigError as error:
+        raise WorkflowError(str(error)) from None
+
+
+def study_dataset(wildcards):
+    return load_study(wildcards.study)["dataset"]
+
+
+def study_optimizer(wildcards):
+    return load_study(wildcards.study)["variants"][wildcards.variant]["optimizer"]
+
+
+def study_data(wildcards):
+    return f"resources/data/{study_dataset(wildcards)}.npz"
+
+
+def study_runs(name):
+    study = load_study(name)
+    return [
+        f"results/studies/{name}/{variant}/{seed}/summary.json"
+        for variant in study["variants"]
+        for seed in study_seeds(study)
+    ]
+
+
+def all_study_runs():
+    return [path for name in config["studies"] for path in study_runs(name)]
+
+
+def study_alignment(wildcards):
+    """The alignment measurement, for studies with an `alignment` block."""
+    if "alignment" not in load_study(wildcards.study):
+        return []
+    return f"results/studies/{wildcards.study}/alignment.parquet"
+
+
+def study_genome(wildcards):
+    study = load_study(wildcards.study)
+    return specs.study_genome_inputs(config, study, wildcards.variant)
+
+
+def study_run_threads(wildcards):
+    study = load_study(wildcards.study)
+    return specs.study_run_threads(config, study, wildcards.variant)
+
+
+def study_gpus(wildcards):
+    return specs.dataset_gpus(config, study_dataset(wildcards))
+
+
 rule study_run:
     input:
         data=study_data,
@@ -13,7 +69,7 @@ rule study_run:
     log:
         "results/logs/studies/{study}/{variant}/{seed}.log",
     group:
-        lambda wildcards: run_group(study_dataset(wildcards))
+        lambda wildcards: specs.run_group(config, study_dataset(wildcards))
     conda:
         "../../envs/neuroevo.yaml"
     threads: study_run_threads
@@ -21,9 +77,11 @@ rule study_run:
         gpu=study_gpus,
         slurm_partition=gpu_partition(study_gpus),
         slurm_account=gpu_account(study_gpus),
-        runtime=lambda wildcards: dataset_run_minutes(study_dataset(wildcards)),
+        runtime=lambda wildcards: specs.run_minutes(config, study_dataset(wildcards)),
     params:
-        spec=study_spec,
+        spec=lambda wildcards: specs.study_spec(
+            config, load_study(wildcards.study), wildcards.variant
+        ),
         dataset=study_dataset,
         optimizer=study_optimizer,
         out_dir=lambda wildcards, output: Path(output.summary).parent,
@@ -44,10 +102,10 @@ rule study_alignment:
         "../../envs/neuroevo.yaml"
     threads: 1
     resources:
-        runtime=lambda wildcards: dataset_run_minutes(study_dataset(wildcards)),
+        runtime=lambda wildcards: specs.run_minutes(config, study_dataset(wildcards)),
     params:
-        settings=lambda wildcards: json.dumps(
-            alignment_settings(load_study(wildcards.study), config), sort_keys=True
+        settings=lambda wildcards: specs.alignment_spec(
+            config, load_study(wildcards.study)
         ),
     shell:
         "python -m neuroevo study-alignment --data {input.data:q} --settings {params.settings:q} "
@@ -66,7 +124,7 @@ rule study:
     conda:
         "../../envs/neuroevo.yaml"
     params:
-        study=lambda wildcards: json.dumps(load_study(wildcards.study), sort_keys=True),
+        study=lambda wildcards: specs.to_json(load_study(wildcards.study)),
         # An option and its value as two words, each quoted; none without alignment.
         alignment=lambda wildcards, input: (
             ["--alignment", input.alignment] if input.alignment else []

@@ -9,15 +9,15 @@ rule train:
     log:
         "results/logs/train/{dataset}/{optimizer}/{seed}.log",
     group:
-        train_group
+        lambda wildcards: specs.run_group(config, wildcards.dataset)
     conda:
         "../../envs/neuroevo.yaml"
     threads: run_threads
     resources:
-        gpu=gpus_for_run,
-        slurm_partition=gpu_partition(gpus_for_run),
-        slurm_account=gpu_account(gpus_for_run),
-        runtime=run_minutes,
+        gpu=run_gpus,
+        slurm_partition=gpu_partition(run_gpus),
+        slurm_account=gpu_account(run_gpus),
+        runtime=lambda wildcards: specs.run_minutes(config, wildcards.dataset),
     params:
         spec=run_spec,
         out_dir=lambda wildcards, output: Path(output.summary).parent,

@@ -14,8 +14,8 @@ rule tune:
         runtime=config["cluster"]["run_minutes"],  # a study cut off resumes when resubmitted
     params:
         spec=run_spec,
-        search_space=lambda wildcards: json.dumps(
-            config["tuning"]["search_spaces"][wildcards.optimizer], sort_keys=True
+        search_space=lambda wildcards: specs.search_space_spec(
+            config, wildcards.optimizer
         ),
         seeds=",".join(str(seed) for seed in config["tuning"]["seeds"]),
         trials=config["tuning"]["trials"],

@@ -1,0 +1,226 @@
+"""What the workflow takes from its config while it builds the DAG: the checks run before any
+job (`check_config`), the study files (config/studies/NAME.yaml) and the spec of every job.
+
+Torch-free and free of Snakemake: the Snakefile imports it, turns its ConfigError into a
+WorkflowError and keeps paths, input functions and resources itself. A spec is JSON with
+sorted keys because a rule's params are what Snakemake compares to decide on a rerun: a
+change in one optimizer's block changes only that optimizer's specs, so only its jobs rerun.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from functools import cache
+from pathlib import Path
+
+from neuroevo.config import checks, discovery
+from neuroevo.config.search_space import SearchSpaceError, check_search_space, check_tuning_seeds
+from neuroevo.config.studies import StudyError, alignment_settings, check_study, study_seeds
+from neuroevo.config.studies import run_spec as study_run_settings
+
+STUDY_SCHEMA_PATH = checks.SCHEMA_PATH.with_name("study.schema.yaml")
+
+
+class ConfigError(ValueError):
+    """A config or study file that cannot run; the message names the key or the file."""
+
+
+def check_config(config: dict, root: Path) -> None:
+    """Every check of a config (already validated against its schema, defaults filled) before
+    any job: what the schema's validate lets through (integers as 32.0, NaN, infinity), search
+    spaces and tuning seeds, each discovery study's comparison and each listed study's file
+    (study_dir is relative to `root`, the checkout)."""
+    try:
+        checks.check_config(config)
+        for optimizer, space in config["tuning"]["search_spaces"].items():
+            check_search_space(optimizer, space, config["optimizer_settings"][optimizer])
+        if config["tuning"]["enabled"]:
+            check_tuning_seeds(config["tuning"]["seeds"], study_seeds(config))
+    except (checks.SpecError, SearchSpaceError) as error:
+        raise ConfigError(str(error)) from None
+    for name, study in config["discovery"].items():
+        try:
+            discovery.check_comparison(study, checks.config_schema())
+        except ValueError as error:
+            raise ConfigError(f"discovery.{name}: {error}") from None
+    for name in config["studies"]:
+        load_study(config, name, root)
+
+
+def to_json(value: object) -> str:
+    """The channel from rule to job: the same settings always give the same string."""
+    return json.dumps(value, sort_keys=True)
+
+
+# The main runs: dataset x optimizer x seed (the config is a study too: `seeds: N | list`, read
+# by study_seeds).
+
+
+def training_settings(config: dict, dataset: str) -> dict:
+    """The training block with the dataset's overrides applied."""
+    return {**config["training"], **config["dataset_overrides"].get(dataset, {})}
+
+
+def run_settings(config: dict, dataset: str, optimizer: str) -> dict:
+    """Everything that shapes one main run's result, in the --spec layout of train and tune."""
+    return {
+        "model": config["model"],
+        "training": training_settings(config, dataset),
+        "hyperparameters": config["optimizer_settings"][optimizer],
+    }
+
+
+def run_threads(config: dict, dataset: str) -> int:
+    """A run reserves as many cores as it runs torch threads (`training.threads`), so that
+    runs under a wall-time budget never share cores."""
+    return training_settings(config, dataset)["threads"]
+
+
+def run_spec(config: dict, dataset: str, optimizer: str) -> str:
+    return to_json(run_settings(config, dataset, optimizer))
+
+
+def tuned(config: dict, optimizer: str) -> bool:
+    """Whether an optimizer is tuned: tuning is on and it has a non-empty search space."""
+    return config["tuning"]["enabled"] and bool(config["tuning"]["search_spaces"].get(optimizer))
+
+
+def search_space_spec(config: dict, optimizer: str) -> str:
+    return to_json(config["tuning"]["search_spaces"][optimizer])
+
+
+def genome_inputs(settings: dict) -> list[str]:
+    """The genome file a run's settings name (`evolved`'s genome_file), as the run's input, so
+    that a changed genome reruns exactly the runs that train with it."""
+    genome_file = settings["hyperparameters"].get("genome_file", "")
+    return [genome_file] if genome_file else []
+
+
+# Studies (config/studies/NAME.yaml; see neuroevo.config.studies for how settings are layered).
+
+
+def load_study(config: dict, name: str, root: Path) -> dict:
+    """Study `name` from the config's study_dir, validated against study.schema.yaml with its
+    defaults filled in and checked against the optimizers' blocks; ConfigError names the file
+    and the key."""
+    import yaml
+
+    path = Path(root) / config["study_dir"] / f"{name}.yaml"
+    if not path.exists():
+        raise ConfigError(f"study {name!r}: no study file {path}")
+    try:
+        study = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise ConfigError(f"invalid study file {path}: not valid YAML ({error})") from None
+    try:
+        _fill_and_validate(study)
+        check_study(study, checks.config_schema())
+    except StudyError as error:
+        raise ConfigError(f"invalid study file {path}: {error}") from None
+    return study
+
+
+def _fill_and_validate(study: object) -> None:
+    """Fills in the schema's defaults as Snakemake's validate does (each object's missing
+    properties, at every depth), then raises StudyError naming the key of the best error."""
+    import jsonschema
+
+    error = jsonschema.exceptions.best_match(_study_validator().iter_errors(study))
+    if error is None:
+        return
+    where = ".".join(str(part) for part in error.absolute_path)
+    message = error.message
+    if error.validator == "additionalProperties":
+        message += f"; known here: {', '.join(sorted(error.schema.get('properties', {})))}"
+    raise StudyError(f"{where}: {message}" if where else message)
+
+
+@cache
+def _study_validator():
+    import jsonschema
+    import yaml
+
+    schema = checks.resolved(yaml.safe_load(STUDY_SCHEMA_PATH.read_text()), STUDY_SCHEMA_PATH)
+    base = jsonschema.Draft202012Validator
+    check_properties = base.VALIDATORS["properties"]
+
+    def properties_with_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for key, subschema in properties.items():
+                if "default" in subschema:  # a copy: studies never share a default's object
+                    instance.setdefault(key, copy.deepcopy(subschema["default"]))
+        yield from check_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(base, {"properties": properties_with_defaults})(schema)
+
+
+def study_schema() -> dict:
+    """study.schema.yaml with the parts of other schema files it refers to written in."""
+    return _study_validator().schema
+
+
+def study_run_threads(config: dict, study: dict, variant: str) -> int:
+    """The cores of a study run: its torch threads, as a main run's."""
+    return study_run_settings(study, variant, config)["training"]["threads"]
+
+
+def study_spec(config: dict, study: dict, variant: str) -> str:
+    return to_json(study_run_settings(study, variant, config))
+
+
+def study_genome_inputs(config: dict, study: dict, variant: str) -> list[str]:
+    return genome_inputs(study_run_settings(study, variant, config))
+
+
+def alignment_spec(config: dict, study: dict) -> str:
+    """The study-alignment command's --settings."""
+    return to_json(alignment_settings(study, config))
+
+
+# Discovery studies (config `discovery`; see neuroevo.config.discovery for the comparison).
+
+
+def discovery_studies(config: dict) -> list[str]:
+    """The discovery studies of the report and `all`: none when `discovery_enabled` is false
+    (a deep-merged --configfile or --config cannot remove the default's `small`); each is
+    still a target of its own."""
+    return list(config["discovery"]) if config["discovery_enabled"] else []
+
+
+def comparison_settings(config: dict, name: str, dataset: str, optimizer: str, genome_file: str) -> dict:
+    return discovery.comparison_run_spec(config["discovery"][name], dataset, optimizer, genome_file)
+
+
+def discovery_ga_spec(config: dict, name: str) -> str:
+    """The GA's part of a study: editing the comparison does not rerun the GA."""
+    study = config["discovery"][name]
+    return to_json({key: study[key] for key in ("tasks", "settings")})
+
+
+def discovery_gpus(config: dict, name: str) -> int:
+    """A GPU for the study's GA and comparison runs when its settings say device: cuda."""
+    return 1 if config["discovery"][name].get("settings", {}).get("device", "cpu") == "cuda" else 0
+
+
+# Cluster resources (config `cluster`), which the rules declare.
+
+
+def run_group(config: dict, dataset: str) -> str | None:
+    """On a cluster, runs of short datasets join the group "short_runs", so that several
+    share one submission (the profile's group-components says how many); long runs keep
+    a submission each. `--cores N` runs ignore groups."""
+    cluster = config["cluster"]
+    short = dataset in cluster["short_datasets"]
+    return "short_runs" if short and dataset not in cluster["gpu_datasets"] else None
+
+
+def run_minutes(config: dict, dataset: str) -> int:
+    """Time limit of one training job on a cluster, in minutes."""
+    cluster = config["cluster"]
+    return cluster["short_run_minutes"] if dataset in cluster["short_datasets"] else cluster["run_minutes"]
+
+
+def dataset_gpus(config: dict, dataset: str) -> int:
+    """GPUs a training job asks the scheduler for (the SLURM plugin's `gpu` resource)."""
+    return 1 if dataset in config["cluster"]["gpu_datasets"] else 0
