@@ -8,11 +8,13 @@ import yaml
 
 from conftest import REPOSITORY, snakemake
 from neuroevo.report.plots import median_band, plot_curves
+from neuroevo.config.checks import config_schema
 from neuroevo.config.studies import StudyError, check_study, run_spec
+from neuroevo.config.workflow import study_schema
 from neuroevo.report.study_section import rebased
 
-CONFIG_SCHEMA = yaml.safe_load((REPOSITORY / "workflow" / "schemas" / "config.schema.yaml").read_text())
-STUDY_SCHEMA = yaml.safe_load((REPOSITORY / "workflow" / "schemas" / "study.schema.yaml").read_text())
+CONFIG_SCHEMA = config_schema()
+STUDY_SCHEMA = study_schema()
 SHIPPED_STUDIES = ["ga_mutation", "ga_gamma", "ga_fitness_batch", "es_gradient", "cmaes_speed"]
 TINY_STUDY = REPOSITORY / "tests" / "tiny" / "studies" / "tiny.yaml"
 

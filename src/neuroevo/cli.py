@@ -23,6 +23,8 @@ import sys
 from pathlib import Path
 from typing import Callable
 
+from neuroevo.config import defaults
+
 log = logging.getLogger("neuroevo")
 
 
@@ -245,8 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--data-dir", default="data", help="raw data in torchvision's layout")
     data.add_argument("--download", action="store_true", help="let torchvision download missing files")
     data.add_argument("--split-seed", type=NON_NEGATIVE_INT, default=0)
-    data.add_argument("--val-fraction", type=SPLIT_FRACTION, default=0.15)
-    data.add_argument("--test-fraction", type=SPLIT_FRACTION, default=0.15)
+    data.add_argument("--val-fraction", type=SPLIT_FRACTION, default=defaults.SPLIT_FRACTION)
+    data.add_argument("--test-fraction", type=SPLIT_FRACTION, default=defaults.SPLIT_FRACTION)
     data.set_defaults(func=_data)
 
     train = commands.add_parser("train", help="train one (dataset, optimizer, seed)")
@@ -311,8 +313,8 @@ def build_parser() -> argparse.ArgumentParser:
     alignment.add_argument("--data", required=True)
     alignment.add_argument(
         "--settings", required=True,
-        help='JSON: {"hidden": [8, 32], "pairs": [1, 16], "seeds": [0, 1], "sigma": 0.02, "rank_shaping": true, '
-        '"batches": 4, "batch_size": 256, "activation": "relu"}',
+        help=f'JSON: {{"hidden": [8, 32], "pairs": [1, 16], "seeds": [0, 1], "sigma": {defaults.ALIGNMENT_SIGMA}, "rank_shaping": true, '
+        '"batches": 4, "batch_size": 256, "activation": "relu"}',  # sigma: the study schema's default
     )
     alignment.add_argument("--threads", type=POSITIVE_INT, default=1)
     alignment.add_argument("--out", required=True, help="Parquet: one row per hidden x seed x minibatch x pairs")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import pandas as pd
 import torch
 
+from neuroevo.config.defaults import ALIGNMENT_SIGMA
 from neuroevo.models.mlp import init_parameters
 from neuroevo.optimizers.es import centered_ranks
 from neuroevo.data.prepare import PreparedData
@@ -39,7 +40,7 @@ def measure(
     hidden: list[int],
     pairs: list[int],
     seeds: list[int],
-    sigma: float = 0.02,
+    sigma: float = ALIGNMENT_SIGMA,
     rank_shaping: bool = True,
     batches: int = 4,
     batch_size: int = 256,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from neuroevo.config.defaults import SPLIT_FRACTION
 from neuroevo.files.atomic import write_atomic
 from neuroevo.data.datasets import load_raw
 from neuroevo.files.errors import CorruptFileError
@@ -38,8 +39,8 @@ def prepare(
     data_dir: str | Path = "data",
     download: bool = False,
     split_seed: int = 0,
-    val_fraction: float = 0.15,
-    test_fraction: float = 0.15,
+    val_fraction: float = SPLIT_FRACTION,  # the pipeline's (config.schema.yaml's data block)
+    test_fraction: float = SPLIT_FRACTION,
 ) -> PreparedData:
     """Fixed stratified split from `split_seed`; standardization fitted on train only.
 
