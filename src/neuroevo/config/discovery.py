@@ -27,7 +27,12 @@ DEFAULT_HYPERPARAMETERS = {
     "adamw": {"lr": 0.001, "weight_decay": 0.01},
 }
 # The default selection (in the order the section lists them); compared() is what may be chosen.
-COMPARISON_DEFAULTS = {"optimizers": ["evolved", "evolved_prior", "sgd", "rmsprop", "adam", "adamw"], "seeds": [100, 101, 102, 103, 104, 105, 106, 107], "max_steps": 1000, "hyperparameters": {}}
+COMPARISON_DEFAULTS = {
+    "optimizers": ["evolved", "evolved_prior", "sgd", "rmsprop", "adam", "adamw"],
+    "seeds": [100, 101, 102, 103, 104, 105, 106, 107],
+    "max_steps": 1000,
+    "hyperparameters": {},
+}
 TASK_DEFAULTS = {"model": "mlp", "hidden": 32, "subsample": 15000, "batch_size": 128, "augment": False}
 SET_BY_PROTOCOL = ("genome_file", "total_steps")  # the study's genome and max_steps
 

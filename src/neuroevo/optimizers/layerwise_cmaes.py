@@ -28,7 +28,9 @@ class Hyperparameters:
         items={"type": ["integer", "null"], "minimum": 2},
     )
     sigma0: float = setting(0.1, "Initial step size.", exclusiveMinimum=0)
-    diagonal: bool | str = setting("auto", 'Separable (diagonal covariance) CMA-ES; "auto" uses it for layers above 1000 parameters.', enum=[True, False, "auto"])
+    diagonal: bool | str = setting(
+        "auto", 'Separable (diagonal covariance) CMA-ES; "auto" uses it for layers above 1000 parameters.', enum=[True, False, "auto"]
+    )
     engine: str = setting("auto", "auto: torch sep-CMA-ES when diagonal, pycma otherwise; pycma; torch (diagonal only).", enum=["auto", "pycma", "torch"])
     mirrored: bool = setting(False, "Mirrored sampling with pairwise selection (torch engine only); halves the normals drawn.")
 
