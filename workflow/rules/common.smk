@@ -1,6 +1,5 @@
-# Paths, input functions, resources and wildcard constraints that several rule files share
-# (a rule file's own sit at its top). The config checks and every job's spec come from the
-# package (neuroevo.config.workflow, torch-free).
+# Paths, input functions, resources and wildcard constraints. The config checks and every
+# job's spec come from the package (neuroevo.config.workflow, torch-free).
 import os
 import shlex
 import sys
@@ -64,10 +63,6 @@ def run_genome(wildcards):
     return specs.genome_inputs(settings)
 
 
-def run_threads(wildcards):
-    return specs.run_threads(config, wildcards.dataset)
-
-
 def run_gpus(wildcards):
     return specs.dataset_gpus(config, wildcards.dataset)
 
@@ -94,3 +89,118 @@ def gpu_partition(gpus):
 
 def gpu_account(gpus):
     return gpu_job_setting("slurm_account", "gpu_account", gpus)
+
+
+@cache
+def load_study(name):
+    """Study NAME, validated, with its schema's defaults: listed studies are checked before
+    any job, one that is only a target when the DAG reaches it."""
+    try:
+        return specs.load_study(config, name, REPOSITORY)
+    except specs.ConfigError as error:
+        raise WorkflowError(str(error)) from None
+
+
+def study_dataset(wildcards):
+    return load_study(wildcards.study)["dataset"]
+
+
+def study_optimizer(wildcards):
+    return load_study(wildcards.study)["variants"][wildcards.variant]["optimizer"]
+
+
+def study_data(wildcards):
+    return f"resources/data/{study_dataset(wildcards)}.npz"
+
+
+def study_runs(name):
+    study = load_study(name)
+    return [
+        f"results/studies/{name}/{variant}/{seed}/summary.json"
+        for variant in study["variants"]
+        for seed in study_seeds(study)
+    ]
+
+
+def all_study_runs():
+    return [path for name in config["studies"] for path in study_runs(name)]
+
+
+def study_alignment(wildcards):
+    """The alignment measurement, for studies with an `alignment` block."""
+    if "alignment" not in load_study(wildcards.study):
+        return []
+    return f"results/studies/{wildcards.study}/alignment.parquet"
+
+
+def study_settings(wildcards):
+    study = load_study(wildcards.study)
+    return specs.study_settings(config, study, wildcards.variant)
+
+
+def study_gpus(wildcards):
+    return specs.dataset_gpus(config, study_dataset(wildcards))
+
+
+def comparison_runs(name):
+    return [
+        f"results/discovery/{name}/comparison/{dataset}/{optimizer}/{seed}/summary.json"
+        for dataset, optimizer, seed in comparison_keys(config["discovery"][name])
+    ]
+
+
+def all_comparison_runs():
+    studies = specs.discovery_studies(config)
+    return [path for name in studies for path in comparison_runs(name)]
+
+
+def comparison_settings(wildcards):
+    """A comparison run's settings; the evolved runs train with the study's best genome."""
+    genome = f"results/discovery/{wildcards.name}/best_genome.json"
+    return specs.comparison_settings(
+        config, wildcards.name, wildcards.dataset, wildcards.optimizer, genome
+    )
+
+
+def discovery_gpus(wildcards):
+    return specs.discovery_gpus(config, wildcards.name)
+
+
+def discovery_data(wildcards):
+    """Prepared data of a discovery study's tasks, by dataset."""
+    tasks = config["discovery"][wildcards.name]["tasks"]
+    return {task["dataset"]: f"resources/data/{task['dataset']}.npz" for task in tasks}
+
+
+def all_tuning_results():
+    return [
+        f"results/tuning/{dataset}/{optimizer}.json"
+        for dataset in config["datasets"]
+        for optimizer in config["optimizers"]
+        if specs.tuned(config, optimizer)
+    ]
+
+
+def report_figures():
+    """The report's figures, one cost curve and one boxplot per dataset, and the ranks."""
+    per_dataset = [
+        f"results/report/figures/{dataset}_{kind}.png"
+        for dataset in config["datasets"]
+        for kind in ("cost", "test_acc")
+    ]
+    return per_dataset + ["results/report/figures/critical_difference.png"]
+
+
+def regenerate_command():
+    """What the report header gives as the command that regenerates it; paths quoted, as
+    it is meant to be pasted into a shell."""
+    configfiles = [os.path.relpath(path) for path in workflow.overwrite_configfiles]
+    extra = "".join(
+        f" --configfile {shlex.quote(path)}"
+        for path in configfiles
+        if path != "config.yaml"
+    )
+    config_args = workflow.config_settings.config_args or []  # --config KEY=VALUE ...
+    if config_args:
+        extra += " --config " + " ".join(shlex.quote(arg) for arg in config_args)
+    return f"snakemake --cores 2 --forcerun aggregate{extra}"

@@ -4,36 +4,6 @@
 # study's report section.
 
 
-def comparison_runs(name):
-    return [
-        f"results/discovery/{name}/comparison/{dataset}/{optimizer}/{seed}/summary.json"
-        for dataset, optimizer, seed in comparison_keys(config["discovery"][name])
-    ]
-
-
-def all_comparison_runs():
-    studies = specs.discovery_studies(config)
-    return [path for name in studies for path in comparison_runs(name)]
-
-
-def comparison_settings(wildcards):
-    """A comparison run's settings; the evolved runs train with the study's best genome."""
-    genome = f"results/discovery/{wildcards.name}/best_genome.json"
-    return specs.comparison_settings(
-        config, wildcards.name, wildcards.dataset, wildcards.optimizer, genome
-    )
-
-
-def discovery_gpus(wildcards):
-    return specs.discovery_gpus(config, wildcards.name)
-
-
-def discovery_data(wildcards):
-    """Prepared data of a discovery study's tasks, by dataset."""
-    tasks = config["discovery"][wildcards.name]["tasks"]
-    return {task["dataset"]: f"resources/data/{task['dataset']}.npz" for task in tasks}
-
-
 rule discover:
     input:
         unpack(discovery_data),

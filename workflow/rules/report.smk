@@ -1,51 +1,3 @@
-# The report's inputs (figures, tuning results, study and discovery sections), its figures
-# and the report itself.
-
-
-def all_tuning_results():
-    return [
-        f"results/tuning/{dataset}/{optimizer}.json"
-        for dataset in config["datasets"]
-        for optimizer in config["optimizers"]
-        if specs.tuned(config, optimizer)
-    ]
-
-
-def study_sections():
-    return [f"results/studies/{name}/study.md" for name in config["studies"]]
-
-
-def discovery_sections():
-    """The report section of every discovery study: it needs the study and its comparison."""
-    studies = specs.discovery_studies(config)
-    return [f"results/discovery/{name}/section.md" for name in studies]
-
-
-def report_figures():
-    """The report's figures, one cost curve and one boxplot per dataset, and the ranks."""
-    per_dataset = [
-        f"results/report/figures/{dataset}_{kind}.png"
-        for dataset in config["datasets"]
-        for kind in ("cost", "test_acc")
-    ]
-    return per_dataset + ["results/report/figures/critical_difference.png"]
-
-
-def regenerate_command():
-    """What the report header gives as the command that regenerates it; paths quoted, as
-    it is meant to be pasted into a shell."""
-    configfiles = [os.path.relpath(path) for path in workflow.overwrite_configfiles]
-    extra = "".join(
-        f" --configfile {shlex.quote(path)}"
-        for path in configfiles
-        if path != "config.yaml"
-    )
-    config_args = workflow.config_settings.config_args or []  # --config KEY=VALUE ...
-    if config_args:
-        extra += " --config " + " ".join(shlex.quote(arg) for arg in config_args)
-    return f"snakemake --cores 2 --forcerun aggregate{extra}"
-
-
 rule report_figures:
     input:
         runs="results/summary/runs.parquet",
@@ -91,7 +43,11 @@ rule report:
         ranks="results/summary/ranks.parquet",
         figures=report_figures(),
         tuning=all_tuning_results(),
-        studies=study_sections() + discovery_sections(),
+        studies=[f"results/studies/{name}/study.md" for name in config["studies"]]
+        + [
+            f"results/discovery/{name}/section.md"
+            for name in specs.discovery_studies(config)
+        ],
         template=REPOSITORY / "report/templates/report.md.j2",
     output:
         report(

@@ -3,66 +3,10 @@
 # and its figures. The report includes the sections of the studies listed in `studies`.
 
 
-@cache
-def load_study(name):
-    """Study NAME, validated, with its schema's defaults: listed studies are checked before
-    any job, one that is only a target when the DAG reaches it."""
-    try:
-        return specs.load_study(config, name, REPOSITORY)
-    except specs.ConfigError as error:
-        raise WorkflowError(str(error)) from None
-
-
-def study_dataset(wildcards):
-    return load_study(wildcards.study)["dataset"]
-
-
-def study_optimizer(wildcards):
-    return load_study(wildcards.study)["variants"][wildcards.variant]["optimizer"]
-
-
-def study_data(wildcards):
-    return f"resources/data/{study_dataset(wildcards)}.npz"
-
-
-def study_runs(name):
-    study = load_study(name)
-    return [
-        f"results/studies/{name}/{variant}/{seed}/summary.json"
-        for variant in study["variants"]
-        for seed in study_seeds(study)
-    ]
-
-
-def all_study_runs():
-    return [path for name in config["studies"] for path in study_runs(name)]
-
-
-def study_alignment(wildcards):
-    """The alignment measurement, for studies with an `alignment` block."""
-    if "alignment" not in load_study(wildcards.study):
-        return []
-    return f"results/studies/{wildcards.study}/alignment.parquet"
-
-
-def study_genome(wildcards):
-    study = load_study(wildcards.study)
-    return specs.study_genome_inputs(config, study, wildcards.variant)
-
-
-def study_run_threads(wildcards):
-    study = load_study(wildcards.study)
-    return specs.study_run_threads(config, study, wildcards.variant)
-
-
-def study_gpus(wildcards):
-    return specs.dataset_gpus(config, study_dataset(wildcards))
-
-
 rule study_run:
     input:
         data=study_data,
-        genome=study_genome,
+        genome=lambda wildcards: specs.genome_inputs(study_settings(wildcards)),
     output:
         summary="results/studies/{study}/{variant}/{seed}/summary.json",
         history="results/studies/{study}/{variant}/{seed}/history.parquet",
@@ -72,16 +16,14 @@ rule study_run:
         lambda wildcards: specs.run_group(config, study_dataset(wildcards))
     conda:
         "../../envs/neuroevo.yaml"
-    threads: study_run_threads
+    threads: lambda wildcards: study_settings(wildcards)["training"]["threads"]
     resources:
         gpu=study_gpus,
         slurm_partition=gpu_partition(study_gpus),
         slurm_account=gpu_account(study_gpus),
         runtime=lambda wildcards: specs.run_minutes(config, study_dataset(wildcards)),
     params:
-        spec=lambda wildcards: specs.study_spec(
-            config, load_study(wildcards.study), wildcards.variant
-        ),
+        spec=lambda wildcards: specs.to_json(study_settings(wildcards)),
         dataset=study_dataset,
         optimizer=study_optimizer,
         out_dir=lambda wildcards, output: Path(output.summary).parent,

@@ -12,7 +12,7 @@ rule train:
         lambda wildcards: specs.run_group(config, wildcards.dataset)
     conda:
         "../../envs/neuroevo.yaml"
-    threads: run_threads
+    threads: lambda wildcards: specs.run_threads(config, wildcards.dataset)
     resources:
         gpu=run_gpus,
         slurm_partition=gpu_partition(run_gpus),

@@ -160,17 +160,9 @@ def study_schema() -> dict:
     return _study_validator().schema
 
 
-def study_run_threads(config: dict, study: dict, variant: str) -> int:
-    """The cores of a study run: its torch threads, as a main run's."""
-    return study_run_settings(study, variant, config)["training"]["threads"]
-
-
-def study_spec(config: dict, study: dict, variant: str) -> str:
-    return to_json(study_run_settings(study, variant, config))
-
-
-def study_genome_inputs(config: dict, study: dict, variant: str) -> list[str]:
-    return genome_inputs(study_run_settings(study, variant, config))
+def study_settings(config: dict, study: dict, variant: str) -> dict:
+    """One study run's settings, in the --spec layout (threads and genome file included)."""
+    return study_run_settings(study, variant, config)
 
 
 def alignment_spec(config: dict, study: dict) -> str:
