@@ -121,3 +121,10 @@ def test_the_discovery_ga_spec_leaves_out_the_comparison():
     assert sorted(ga) == ["settings", "tasks"]
     config["discovery"]["small"]["comparison"]["max_steps"] = 7
     assert json.loads(specs.discovery_ga_spec(config, "small")) == ga
+
+
+def test_the_regenerate_command_quotes_its_config_files_and_config_arguments(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    command = specs.regenerate_command([tmp_path / "config.yaml", tmp_path / "my config.yaml"], ["seeds=3", "a=b c"])
+    assert command == "snakemake --cores 2 --forcerun aggregate --configfile 'my config.yaml' --config seeds=3 'a=b c'"
+    assert specs.regenerate_command([tmp_path / "config.yaml"], None) == "snakemake --cores 2 --forcerun aggregate"

@@ -1,7 +1,6 @@
 # Paths, input functions, resources and wildcard constraints. The config checks and every
 # job's spec come from the package (neuroevo.config.workflow, torch-free).
 import os
-import shlex
 import sys
 from functools import cache
 from pathlib import Path
@@ -189,18 +188,3 @@ def report_figures():
         for kind in ("cost", "test_acc")
     ]
     return per_dataset + ["results/report/figures/critical_difference.png"]
-
-
-def regenerate_command():
-    """What the report header gives as the command that regenerates it; paths quoted, as
-    it is meant to be pasted into a shell."""
-    configfiles = [os.path.relpath(path) for path in workflow.overwrite_configfiles]
-    extra = "".join(
-        f" --configfile {shlex.quote(path)}"
-        for path in configfiles
-        if path != "config.yaml"
-    )
-    config_args = workflow.config_settings.config_args or []  # --config KEY=VALUE ...
-    if config_args:
-        extra += " --config " + " ".join(shlex.quote(arg) for arg in config_args)
-    return f"snakemake --cores 2 --forcerun aggregate{extra}"

@@ -64,7 +64,9 @@ rule report:
         summary_dir=lambda wildcards, input: Path(input.runs).parent,
         figures_dir=lambda wildcards, input: Path(input.figures[0]).parent,
         source_dir=REPOSITORY,
-        command=regenerate_command(),
+        command=specs.regenerate_command(
+            workflow.overwrite_configfiles, workflow.config_settings.config_args
+        ),
     shell:
         "python -m neuroevo report --summary-dir {params.summary_dir:q} --template {input.template:q} "
         "--tuning {input.tuning:q} --studies {input.studies:q} --config-json {params.config:q} --source-dir {params.source_dir:q} "

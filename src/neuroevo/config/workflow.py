@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import shlex
 from functools import cache
 from pathlib import Path
 
@@ -216,3 +218,14 @@ def run_minutes(config: dict, dataset: str) -> int:
 def dataset_gpus(config: dict, dataset: str) -> int:
     """GPUs a training job asks the scheduler for (the SLURM plugin's `gpu` resource)."""
     return 1 if dataset in config["cluster"]["gpu_datasets"] else 0
+
+
+def regenerate_command(configfiles: list, config_args: list | None) -> str:
+    """What the report header gives as the command that regenerates it (the report rule's
+    param): the run's --configfile and --config arguments, quoted, as it is meant to be
+    pasted into a shell."""
+    paths = [os.path.relpath(path) for path in configfiles]
+    extra = "".join(f" --configfile {shlex.quote(path)}" for path in paths if path != "config.yaml")
+    if config_args:  # --config KEY=VALUE ...
+        extra += " --config " + " ".join(shlex.quote(arg) for arg in config_args)
+    return f"snakemake --cores 2 --forcerun aggregate{extra}"
