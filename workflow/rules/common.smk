@@ -1,4 +1,4 @@
-# Paths, input functions, resources and wildcard constraints. The config checks and every
+# Paths, input functions and wildcard constraints (the cluster resources: cluster.smk). The config checks and every
 # job's spec come from the package (neuroevo.config.workflow, torch-free).
 import os
 import sys
@@ -6,7 +6,6 @@ from functools import cache
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
-from snakemake.resources import Resources
 
 REPOSITORY = Path(workflow.basedir)
 sys.path.insert(0, str(REPOSITORY / "src"))  # for the config layer below, in any env
@@ -62,34 +61,6 @@ def run_genome(wildcards):
     return specs.genome_inputs(settings)
 
 
-def run_gpus(wildcards):
-    return specs.dataset_gpus(config, wildcards.dataset)
-
-
-def gpu_job_setting(resource, key, gpus):
-    """A SLURM plugin resource (slurm_partition, slurm_account) of a rule whose jobs may ask
-    for a GPU: cluster.KEY (gpu_partition, gpu_account) for the jobs that ask for one, when
-    set; for the others the profile's default-resources value, which a rule's own resource
-    would otherwise replace (None drops it: then SLURM's default applies)."""
-    defaults = workflow.resource_settings.default_resources
-    default = Resources.from_mapping(defaults or {}).get(resource)
-
-    def setting(wildcards, **aux):
-        if gpus(wildcards) and config["cluster"][key]:
-            return config["cluster"][key]
-        return default.evaluate(wildcards, **aux).value
-
-    return setting
-
-
-def gpu_partition(gpus):
-    return gpu_job_setting("slurm_partition", "gpu_partition", gpus)
-
-
-def gpu_account(gpus):
-    return gpu_job_setting("slurm_account", "gpu_account", gpus)
-
-
 @cache
 def load_study(name):
     """Study NAME, validated, with its schema's defaults: listed studies are checked before
@@ -137,10 +108,6 @@ def study_settings(wildcards):
     return specs.study_settings(config, study, wildcards.variant)
 
 
-def study_gpus(wildcards):
-    return specs.dataset_gpus(config, study_dataset(wildcards))
-
-
 def comparison_runs(name):
     return [
         f"results/discovery/{name}/comparison/{dataset}/{optimizer}/{seed}/summary.json"
@@ -159,10 +126,6 @@ def comparison_settings(wildcards):
     return specs.comparison_settings(
         config, wildcards.name, wildcards.dataset, wildcards.optimizer, genome
     )
-
-
-def discovery_gpus(wildcards):
-    return specs.discovery_gpus(config, wildcards.name)
 
 
 def discovery_data(wildcards):

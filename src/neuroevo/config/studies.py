@@ -12,6 +12,8 @@ the main config already says, so the settings of a run are layered:
 
 from __future__ import annotations
 
+from neuroevo.config.defaults import ALIGNMENT_SIGMA
+
 from neuroevo.config.checks import resolved
 
 
@@ -74,6 +76,6 @@ def run_spec(study: dict, label: str, config: dict) -> dict:
 def alignment_settings(study: dict, config: dict) -> dict:
     """The alignment block with defaults, the study's seeds and the model's activation:
     everything that shapes the measurement (the study-alignment command's --settings)."""
-    block = {"sigma": 0.02, "rank_shaping": True, "batches": 4, "batch_size": 256} | study["alignment"]
+    block = {"sigma": ALIGNMENT_SIGMA, "rank_shaping": True, "batches": 4, "batch_size": 256} | study["alignment"]
     activation = (config.get("model", {}) | study.get("model", {})).get("activation", "relu")
     return block | {"seeds": study_seeds(study), "activation": activation}

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from neuroevo.analysis.runs import load_history, load_runs, run_summary
+from neuroevo.config.defaults import ALIGNMENT_SIGMA
 from neuroevo.report.cells import median_iqr
 from neuroevo.report.plots import alignment_by_seed, plot_alignment, plot_curves
 
@@ -115,7 +116,7 @@ def write_study_section(
         lines += [
             "### ES gradient alignment",
             "",
-            f"Cosine similarity between the ES estimate (antithetic pairs, sigma {block.get('sigma', 0.02)}, "
+            f"Cosine similarity between the ES estimate (antithetic pairs, sigma {block.get('sigma', ALIGNMENT_SIGMA)}, "
             f"rank shaping {'on' if block.get('rank_shaping', True) else 'off'}) and the true gradient at each seed's "
             f"initial weights, averaged over {block.get('batches', 4)} minibatches of {block.get('batch_size', 256)} "
             "examples; median over seeds. On a locally linear loss, P Gaussian pairs in n dimensions give about sqrt(P / (P + n)).",
