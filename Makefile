@@ -36,10 +36,14 @@ study: setup fashion-mnist
 test: setup
 	pytest
 
-# Pyflakes-level errors in the package, tests and benchmarks; the Snakefile and rules formatted.
+# The hooks of .pre-commit-config.yaml: formatting and lint rules (ruff, snakefmt), imports
+# that run one way (import-linter's layers contract), and the written optimizer schema fresh.
 lint: setup
+	ruff format --check src tests benchmarks
 	ruff check src tests benchmarks
 	snakefmt --check Snakefile workflow/rules
+	lint-imports
+	python -m neuroevo schema --check
 
 benchmark: setup
 	python benchmarks/population_eval.py

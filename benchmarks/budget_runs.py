@@ -13,9 +13,9 @@ from tempfile import TemporaryDirectory
 import pandas as pd
 import torch
 
+from neuroevo.config.run_spec import RunSpec, TrainingSettings
 from neuroevo.data.prepare import load_prepared, prepare, save_prepared
 from neuroevo.models.problem import Problem
-from neuroevo.config.run_spec import RunSpec, TrainingSettings
 from neuroevo.training.loop import train
 
 
@@ -37,8 +37,10 @@ def prepared(args: argparse.Namespace):
         data = Path(folder) / f"{args.dataset}.npz"
         save_prepared(prepare(args.dataset, args.data_dir, val_fraction=0.2, test_fraction=0.2), data)
         problem = Problem.from_data(load_prepared(data), args.hidden, "relu")
-        print(f"{args.dataset}, MLP {problem.spec.n_features}-{args.hidden}-{problem.spec.n_classes} (n = {problem.n_parameters}), "
-              f"torch {torch.__version__}, {torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.1f}")
+        print(
+            f"{args.dataset}, MLP {problem.spec.n_features}-{args.hidden}-{problem.spec.n_classes} (n = {problem.n_parameters}), "
+            f"torch {torch.__version__}, {torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.1f}"
+        )
         yield data, problem
 
 
@@ -59,12 +61,27 @@ def run_budgeted(runs: dict[str, tuple], args: argparse.Namespace, data: Path) -
     results = {}
     for name, (optimizer, hyperparameters, batch_size, *_) in runs.items():
         seconds = args.budget / 6 if name == "adam" else args.budget
-        settings = TrainingSettings(batch_size=batch_size, max_epochs=100_000, patience=100_000,
-                                    max_seconds=seconds, threads=torch.get_num_threads())
-        summary, history = train(RunSpec(args.dataset, optimizer, 0, hidden=args.hidden, training=settings,
-                                         hyperparameters=hyperparameters), data)
+        settings = TrainingSettings(
+            batch_size=batch_size,
+            max_epochs=100_000,
+            patience=100_000,
+            max_seconds=seconds,
+            threads=torch.get_num_threads(),
+        )
+        summary, history = train(
+            RunSpec(args.dataset, optimizer, 0, hidden=args.hidden, training=settings, hyperparameters=hyperparameters),
+            data,
+        )
         results[name] = (summary, history)
-        work = f"{int(history['generation'].iloc[-1])} generations" if "generation" in history else f"{summary['epochs']} epochs"
-        print(f"{name:<{width}} {seconds:>8g} | " + " ".join(f"{accuracy_at(history, mark):>9.4f}" for mark in marks) + f" | {work}")
+        work = (
+            f"{int(history['generation'].iloc[-1])} generations"
+            if "generation" in history
+            else f"{summary['epochs']} epochs"
+        )
+        print(
+            f"{name:<{width}} {seconds:>8g} | "
+            + " ".join(f"{accuracy_at(history, mark):>9.4f}" for mark in marks)
+            + f" | {work}"
+        )
     print()
     return results

@@ -21,8 +21,8 @@ import time
 import torch
 from budget_runs import accuracy_at, parse_arguments, prepared, run_budgeted
 
-from neuroevo.optimizers import get_optimizer
 from neuroevo.models.problem import Problem
+from neuroevo.optimizers import get_optimizer
 
 TARGET = 0.83  # cmaes and layerwise_cmaes, each
 BEST_TARGET = 0.85  # the best evolutionary run (Adam's level)
@@ -43,8 +43,11 @@ RUNS = {
 }
 EVOLUTIONARY_TARGETS = {"cmaes (torch sep)": TARGET, "layerwise (torch sep)": TARGET}
 # The same searches on pycma's diagonal mode (no mirrored sampling there), for the ratio.
-NAIVE = {name: (optimizer, {**hyperparameters, "engine": "pycma", "mirrored": False}, batch_size)
-         for name, (optimizer, hyperparameters, batch_size) in RUNS.items() if name in EVOLUTIONARY_TARGETS}
+NAIVE = {
+    name: (optimizer, {**hyperparameters, "engine": "pycma", "mirrored": False}, batch_size)
+    for name, (optimizer, hyperparameters, batch_size) in RUNS.items()
+    if name in EVOLUTIONARY_TARGETS
+}
 
 
 class TimedProblem(Problem):
@@ -98,12 +101,16 @@ def main() -> None:
         adam = results["adam"]
         for name, target in EVOLUTIONARY_TARGETS.items():
             accuracy = results[name]
-            print(f"{name}: test accuracy {accuracy:.4f} = {accuracy / target:.3f} of its target {target} -> "
-                  f"{'MET' if accuracy >= target else 'NOT MET'}; {accuracy / adam:.3f} of Adam's {adam:.4f}")
+            print(
+                f"{name}: test accuracy {accuracy:.4f} = {accuracy / target:.3f} of its target {target} -> "
+                f"{'MET' if accuracy >= target else 'NOT MET'}; {accuracy / adam:.3f} of Adam's {adam:.4f}"
+            )
         best = max((name for name in RUNS if name != "adam"), key=lambda name: results[name])
         accuracy = results[best]
-        print(f"best evolutionary run: {best}, {accuracy:.4f} = {accuracy / BEST_TARGET:.3f} of the target {BEST_TARGET} -> "
-              f"{'MET' if accuracy >= BEST_TARGET else 'NOT MET'}")
+        print(
+            f"best evolutionary run: {best}, {accuracy:.4f} = {accuracy / BEST_TARGET:.3f} of the target {BEST_TARGET} -> "
+            f"{'MET' if accuracy >= BEST_TARGET else 'NOT MET'}"
+        )
         naive = results["cmaes (pycma diag)"]
         print(f"cmaes, ours / pycma diagonal used naively: test accuracy {results['cmaes (torch sep)'] / naive:.3f}x")
         print()
@@ -112,10 +119,12 @@ def main() -> None:
             own, evaluation = generation_split(problem, RUNS[name], generations)
             naive_own, naive_evaluation = generation_split(problem, NAIVE[name], generations)
             share = own / (own + evaluation)
-            print(f"{name}: own work {own:.2f} ms, evaluation {evaluation:.2f} ms per generation -> own share {share:.0%} "
-                  f"(target < {SHARE_TARGET:.0%}: {'MET' if share < SHARE_TARGET else 'NOT MET'}); on pycma diagonal: "
-                  f"own {naive_own:.2f} ms, share {naive_own / (naive_own + naive_evaluation):.0%}, "
-                  f"{naive_own / own:.1f}x ours")
+            print(
+                f"{name}: own work {own:.2f} ms, evaluation {evaluation:.2f} ms per generation -> own share {share:.0%} "
+                f"(target < {SHARE_TARGET:.0%}: {'MET' if share < SHARE_TARGET else 'NOT MET'}); on pycma diagonal: "
+                f"own {naive_own:.2f} ms, share {naive_own / (naive_own + naive_evaluation):.0%}, "
+                f"{naive_own / own:.1f}x ours"
+            )
 
 
 if __name__ == "__main__":

@@ -31,7 +31,8 @@ import io
 import os
 import statistics
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -92,7 +93,7 @@ def time_generations(loop: Loop, generations: int) -> tuple[float, float, float]
         tell(asked, values)
         t3 = time.perf_counter()
         if generation > 0:
-            for phase, seconds in zip(phases, (t1 - t0, t2 - t1, t3 - t2)):
+            for phase, seconds in zip(phases, (t1 - t0, t2 - t1, t3 - t2), strict=True):
                 phase.append(seconds * 1e3)
     ask_ms, eval_ms, tell_ms = (statistics.median(phase) for phase in phases)
     return ask_ms, eval_ms, tell_ms
@@ -118,34 +119,44 @@ def main() -> None:
     popsizes, generations, full_generations = ([30], 5, 1) if args.quick else ([30, 100], 20, 3)
     fitness = make_fitness()
     x0 = init_parameters(SPEC, 0)
-    print(f"n = {SPEC.n_parameters}, batch {BATCH}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"load average {os.getloadavg()[0]:.1f}")
-    header = (f"{'popsize':>7}  {'mode':<12} {'gens':>4} | {'ms ask':>8} {'ms eval':>8} {'ms tell':>8} "
-              f"{'ms total':>9} | {'opt share':>9}")
+    print(
+        f"n = {SPEC.n_parameters}, batch {BATCH}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
+    header = (
+        f"{'popsize':>7}  {'mode':<12} {'gens':>4} | {'ms ask':>8} {'ms eval':>8} {'ms tell':>8} "
+        f"{'ms total':>9} | {'opt share':>9}"
+    )
     print(header)
     print("-" * len(header))
     verdicts = []
     for popsize in popsizes:
         lazy_gap: list[float] = []
 
-        def full_loop() -> Loop:
+        def full_loop(popsize: int = popsize, lazy_gap: list[float] = lazy_gap) -> Loop:
             engine = PycmaEngine(x0, SIGMA0, popsize, diagonal=False, seed=0)
             lazy_gap.append(engine.es.sm.lazy_update_gap)
             return engine_loop(engine, fitness)
 
         modes: list[tuple[str, Callable[[], Loop], int]] = [
             ("pycma full", full_loop, full_generations),
-            ("pycma naive", lambda: naive_pycma_loop(x0, popsize, fitness), generations),
-            ("pycma diag", lambda: engine_loop(PycmaEngine(x0, SIGMA0, popsize, True, 0), fitness), generations),
-            ("sep-CMA", lambda: engine_loop(SepCMA(x0, SIGMA0, popsize, 0), fitness), generations),
+            ("pycma naive", lambda popsize=popsize: naive_pycma_loop(x0, popsize, fitness), generations),
+            (
+                "pycma diag",
+                lambda popsize=popsize: engine_loop(PycmaEngine(x0, SIGMA0, popsize, True, 0), fitness),
+                generations,
+            ),
+            ("sep-CMA", lambda popsize=popsize: engine_loop(SepCMA(x0, SIGMA0, popsize, 0), fitness), generations),
         ]
         totals: dict[str, float] = {}
         for name, make_loop, gens in modes:
             ask_ms, eval_ms, tell_ms = time_generations(make_loop(), gens)
             totals[name] = total = ask_ms + eval_ms + tell_ms
             share = (ask_ms + tell_ms) / total
-            print(f"{popsize:>7}  {name:<12} {gens:>4} | {ask_ms:>8.2f} {eval_ms:>8.2f} {tell_ms:>8.2f} "
-                  f"{total:>9.2f} | {share:>9.1%}")
+            print(
+                f"{popsize:>7}  {name:<12} {gens:>4} | {ask_ms:>8.2f} {eval_ms:>8.2f} {tell_ms:>8.2f} "
+                f"{total:>9.2f} | {share:>9.1%}"
+            )
             if name == "sep-CMA":
                 floor = randn_ms(popsize) / total
                 verdicts.append((popsize, share, totals["sep-CMA"] / totals["pycma naive"], floor))
@@ -153,8 +164,10 @@ def main() -> None:
     print()
     for popsize, share, ratio, floor in verdicts:
         met = "MET" if share < TARGET_SHARE else "NOT MET"
-        print(f"popsize {popsize}: sep-CMA generation = {ratio:.2f}x naive pycma diagonal; optimizer share "
-              f"{share:.1%} (target < {TARGET_SHARE:.0%}) -> {met}; torch.randn alone: {floor:.1%}")
+        print(
+            f"popsize {popsize}: sep-CMA generation = {ratio:.2f}x naive pycma diagonal; optimizer share "
+            f"{share:.1%} (target < {TARGET_SHARE:.0%}) -> {met}; torch.randn alone: {floor:.1%}"
+        )
 
 
 if __name__ == "__main__":

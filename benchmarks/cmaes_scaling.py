@@ -83,7 +83,9 @@ def seconds_per_generation(engine, generations: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="n up to 3000, a few generations (a smoke test)")
-    parser.add_argument("--max-seconds", type=float, default=5.0, help="stop growing n for a mode past this per generation")
+    parser.add_argument(
+        "--max-seconds", type=float, default=5.0, help="stop growing n for a mode past this per generation"
+    )
     parser.add_argument("--out", default="docs/benchmarks", help="folder for the figure and the table")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -106,7 +108,10 @@ def main() -> None:
     table = pd.DataFrame(rows)
     wide = table.pivot(index="n", columns="mode", values="ms_per_generation")
     print()
-    print("pycma diagonal / torch sep, per n: " + ", ".join(f"{n:,}: {ratio:.1f}x" for n, ratio in (wide["pycma diagonal"] / wide["torch sep"]).items()))
+    print(
+        "pycma diagonal / torch sep, per n: "
+        + ", ".join(f"{n:,}: {ratio:.1f}x" for n, ratio in (wide["pycma diagonal"] / wide["torch sep"]).items())
+    )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "cmaes_scaling.csv", index=False)
@@ -127,8 +132,13 @@ def plot(wide: pd.DataFrame, path: Path) -> None:
             axes.plot(series.index, series.values, marker="o", label=mode)
     axes.axvline(1000, color="grey", linestyle=":", linewidth=1)
     axes.text(1050, wide.min().min(), "diagonal: auto\nswitches here", fontsize=8, color="grey", va="bottom")
-    axes.set(xscale="log", yscale="log", xlabel="parameters n", ylabel="ms per generation (ask + tell)",
-             title="CMA-ES engine cost per generation, default population 4 + 3 ln n")
+    axes.set(
+        xscale="log",
+        yscale="log",
+        xlabel="parameters n",
+        ylabel="ms per generation (ask + tell)",
+        title="CMA-ES engine cost per generation, default population 4 + 3 ln n",
+    )
     axes.grid(True, which="both", alpha=0.3)
     axes.legend()
     figure.tight_layout()

@@ -22,8 +22,8 @@ import time
 import torch
 from budget_runs import parse_arguments, prepared, run_budgeted
 
-from neuroevo.optimizers import deep_ga
 from neuroevo.models.problem import Problem
+from neuroevo.optimizers import deep_ga
 
 # name: (optimizer, hyperparameters, batch size, target accuracy or None)
 RUNS = {
@@ -65,25 +65,31 @@ def main() -> None:
     with prepared(args) as (data, problem):
         results = run_budgeted(RUNS, args, data)
         adam = results["adam"][0]["test_acc"]
-        for name, (summary, history) in results.items():
+        for name, (summary, _history) in results.items():
             target = RUNS[name][3]
             if target is None:
                 continue
             accuracy = summary["test_acc"]
             verdict = "MET" if accuracy >= target else "NOT MET"
-            print(f"{name}: test accuracy {accuracy:.4f} in {summary['wall_time_s']:.0f} s = {accuracy / target:.3f} "
-                  f"of its target {target} -> {verdict}; {accuracy / adam:.3f} of Adam's {adam:.4f} "
-                  f"in {results['adam'][0]['wall_time_s']:.0f} s")
+            print(
+                f"{name}: test accuracy {accuracy:.4f} in {summary['wall_time_s']:.0f} s = {accuracy / target:.3f} "
+                f"of its target {target} -> {verdict}; {accuracy / adam:.3f} of Adam's {adam:.4f} "
+                f"in {results['adam'][0]['wall_time_s']:.0f} s"
+            )
         generations = int(results["deep_ga"][1]["generation"].iloc[-1])
         popsize = RUNS["deep_ga"][1]["popsize"]
         cached_ms, replayed_ms = chain_costs(problem, generations, popsize)
-        print(f"deep_ga parent cache: a child costs {cached_ms:.3f} ms from a cached parent against {replayed_ms:.1f} ms "
-              f"replaying its {generations}-gene chain: {replayed_ms / cached_ms:.0f}x less, "
-              f"{popsize * (replayed_ms - cached_ms) / 1e3:.1f} s saved per generation of {popsize}")
+        print(
+            f"deep_ga parent cache: a child costs {cached_ms:.3f} ms from a cached parent against {replayed_ms:.1f} ms "
+            f"replaying its {generations}-gene chain: {replayed_ms / cached_ms:.0f}x less, "
+            f"{popsize * (replayed_ms - cached_ms) / 1e3:.1f} s saved per generation of {popsize}"
+        )
         size = checkpoint_bytes(problem, generations, RUNS["deep_ga"][1]["parents"])
         vectors = RUNS["deep_ga"][1]["parents"] * problem.n_parameters * 4
-        print(f"deep_ga checkpoint: {size / 1e3:.0f} kB of genomes for {RUNS['deep_ga'][1]['parents']} parents after "
-              f"{generations} generations, against {vectors / 1e3:.0f} kB of their float32 parameter vectors")
+        print(
+            f"deep_ga checkpoint: {size / 1e3:.0f} kB of genomes for {RUNS['deep_ga'][1]['parents']} parents after "
+            f"{generations} generations, against {vectors / 1e3:.0f} kB of their float32 parameter vectors"
+        )
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import argparse
 import os
 import statistics
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -61,8 +61,11 @@ def measure(p: int, b: int, rounds: int, min_seconds: float) -> dict[str, float]
     x = torch.randn(b, SPEC.n_features, generator=generator)
     y = torch.randint(0, SPEC.n_classes, (b,), generator=generator)
     population = init_parameters(SPEC, 0) + 0.05 * torch.randn(p, SPEC.n_parameters, generator=generator)
-    weights = [(population[i, part][: o * f].view(o, f), population[i, part][o * f :]) for i in range(p)
-               for (o, f), part in zip(SPEC.layer_shapes, SPEC.layer_slices)]
+    weights = [
+        (population[i, part][: o * f].view(o, f), population[i, part][o * f :])
+        for i in range(p)
+        for (o, f), part in zip(SPEC.layer_shapes, SPEC.layer_slices, strict=True)
+    ]
     w1 = torch.randn(SPEC.n_features, p * SPEC.hidden, generator=generator)
     w2 = torch.randn(p * SPEC.hidden, SPEC.n_classes, generator=generator)
 
@@ -97,11 +100,15 @@ def main() -> None:
         points = [(p, b) for p in (16, 64, 256) for b in (256, 1024)] + [TARGET_POINT]
         rounds, min_seconds = 5, 0.1
 
-    print(f"MLP {SPEC.n_features}-{SPEC.hidden}-{SPEC.n_classes}, n = {SPEC.n_parameters}, "
-          f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"load average {os.getloadavg()[0]:.1f}, median per call over {rounds} interleaved rounds")
-    header = (f"{'P':>4} {'B':>5} | {'ms batch':>9} {'ms loop':>9} {'ms mm':>8} | "
-              f"{'GF/s batch':>10} {'GF/s loop':>9} {'GF/s mm':>8} | {'batch/mm':>8} {'vs loop':>8}")
+    print(
+        f"MLP {SPEC.n_features}-{SPEC.hidden}-{SPEC.n_classes}, n = {SPEC.n_parameters}, "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"load average {os.getloadavg()[0]:.1f}, median per call over {rounds} interleaved rounds"
+    )
+    header = (
+        f"{'P':>4} {'B':>5} | {'ms batch':>9} {'ms loop':>9} {'ms mm':>8} | "
+        f"{'GF/s batch':>10} {'GF/s loop':>9} {'GF/s mm':>8} | {'batch/mm':>8} {'vs loop':>8}"
+    )
     print(header)
     print("-" * len(header))
     efficiency_at_target = float("nan")
@@ -111,12 +118,16 @@ def main() -> None:
         efficiency = gflops["batched"] / gflops["matmul"]
         if (p, b) == TARGET_POINT:
             efficiency_at_target = efficiency
-        print(f"{p:>4} {b:>5} | {ms['batched']:>9.3f} {ms['loop']:>9.3f} {ms['matmul']:>8.3f} | "
-              f"{gflops['batched']:>10.1f} {gflops['loop']:>9.1f} {gflops['matmul']:>8.1f} | "
-              f"{efficiency:>8.0%} {ms['loop'] / ms['batched']:>7.1f}x")
+        print(
+            f"{p:>4} {b:>5} | {ms['batched']:>9.3f} {ms['loop']:>9.3f} {ms['matmul']:>8.3f} | "
+            f"{gflops['batched']:>10.1f} {gflops['loop']:>9.1f} {gflops['matmul']:>8.1f} | "
+            f"{efficiency:>8.0%} {ms['loop'] / ms['batched']:>7.1f}x"
+        )
     met = efficiency_at_target >= TARGET_EFFICIENCY
-    print(f"\ntarget: batched >= {TARGET_EFFICIENCY:.0%} of matmul GFLOP/s at P={TARGET_POINT[0]}, "
-          f"B={TARGET_POINT[1]}: {efficiency_at_target:.0%} -> {'MET' if met else 'NOT MET'}")
+    print(
+        f"\ntarget: batched >= {TARGET_EFFICIENCY:.0%} of matmul GFLOP/s at P={TARGET_POINT[0]}, "
+        f"B={TARGET_POINT[1]}: {efficiency_at_target:.0%} -> {'MET' if met else 'NOT MET'}"
+    )
 
 
 if __name__ == "__main__":

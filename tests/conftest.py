@@ -17,12 +17,17 @@ def tool_environment() -> dict:
     return env
 
 
-def snakemake(workdir: Path, *args: str, configfile: Path = TINY_CONFIG, check: bool = True) -> subprocess.CompletedProcess:
+def snakemake(
+    workdir: Path, *args: str, configfile: Path = TINY_CONFIG, check: bool = True
+) -> subprocess.CompletedProcess:
     command = [
         shutil.which("snakemake", path=tool_environment()["PATH"]) or "snakemake",
-        "--snakefile", str(REPOSITORY / "Snakefile"),
-        "--directory", str(workdir),
-        "--configfile", str(configfile),
+        "--snakefile",
+        str(REPOSITORY / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(configfile),
         *args,
     ]
     result = subprocess.run(command, capture_output=True, text=True, env=tool_environment())
@@ -72,8 +77,9 @@ def local_slurm_cluster(tmp_path_factory):
         yield False
         return
     env = dict(os.environ, SLURM_ROOT=str(tmp_path_factory.mktemp("slurm")), WITH_DBD="1")
-    subprocess.run(["bash", str(REPOSITORY / "scripts" / "start-slurm.sh")], env=env, check=True,
-                   capture_output=True, timeout=600)
+    subprocess.run(
+        ["bash", str(REPOSITORY / "scripts" / "start-slurm.sh")], env=env, check=True, capture_output=True, timeout=600
+    )
     try:
         yield True
     finally:

@@ -5,15 +5,19 @@ import sys
 
 import pandas as pd
 import pytest
-
 from conftest import REPOSITORY, tool_environment
 
 
-@pytest.mark.parametrize("script", ["population_eval.py", "cmaes_generation.py", "evolution_budget.py", "cmaes_budget.py"])
+@pytest.mark.parametrize(
+    "script", ["population_eval.py", "cmaes_generation.py", "evolution_budget.py", "cmaes_budget.py"]
+)
 def test_benchmark_runs_quickly_and_prints_its_target(script):
     result = subprocess.run(
         [sys.executable, str(REPOSITORY / "benchmarks" / script), "--quick"],
-        capture_output=True, text=True, env=tool_environment(), timeout=300,
+        capture_output=True,
+        text=True,
+        env=tool_environment(),
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     assert "target" in result.stdout
@@ -22,7 +26,10 @@ def test_benchmark_runs_quickly_and_prints_its_target(script):
 def test_scaling_benchmark_writes_its_figure_and_table(tmp_path):
     result = subprocess.run(
         [sys.executable, str(REPOSITORY / "benchmarks" / "cmaes_scaling.py"), "--quick", "--out", str(tmp_path)],
-        capture_output=True, text=True, env=tool_environment(), timeout=300,
+        capture_output=True,
+        text=True,
+        env=tool_environment(),
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     assert "pycma diagonal / torch sep" in result.stdout

@@ -10,12 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-
 from conftest import tool_environment
-from neuroevo.files.checkpoint import TAG, fingerprint, load_checkpoint, save_checkpoint
-from neuroevo.optimizers import OPTIMIZERS, get_optimizer
+
 from neuroevo.data.prepare import load_prepared
+from neuroevo.files.checkpoint import TAG, fingerprint, load_checkpoint, save_checkpoint
 from neuroevo.models.problem import Problem
+from neuroevo.optimizers import OPTIMIZERS, get_optimizer
 
 ENGINES = {  # the CMA-ES optimizers on each engine; iris' layers are small enough for pycma's full covariance
     "cmaes-pycma": ("cmaes", {"engine": "pycma"}),
@@ -41,7 +41,9 @@ def test_every_optimizer_state_round_trips_exactly(case, iris_data, tmp_path):
     name, values = CASES[case]
     optimizer = get_optimizer(name)
     problem = Problem.from_data(load_prepared(iris_data), 8, "relu")
-    state = optimizer.init(problem.initial_parameters(0), optimizer.make_hyperparameters(_settings(name, values, tmp_path)), problem, 0)
+    state = optimizer.init(
+        problem.initial_parameters(0), optimizer.make_hyperparameters(_settings(name, values, tmp_path)), problem, 0
+    )
     batches = [problem.batch(torch.arange(15 * i, 15 * i + 15)) for i in range(6)]
     for batch in batches[:3]:
         optimizer.step(state, problem, batch)
@@ -74,9 +76,28 @@ class _Payload:
 def _train(data, out_dir, *extra):
     spec = {"model": {"hidden": 8}, "training": {"max_epochs": 3, "patience": 10}}
     return subprocess.run(
-        [sys.executable, "-m", "neuroevo", "train", "--data", str(data), "--dataset", "iris", "--optimizer", "sgd",
-         "--seed", "0", "--spec", json.dumps(spec), "--out-dir", str(out_dir), *extra],
-        capture_output=True, text=True, env=tool_environment(),
+        [
+            sys.executable,
+            "-m",
+            "neuroevo",
+            "train",
+            "--data",
+            str(data),
+            "--dataset",
+            "iris",
+            "--optimizer",
+            "sgd",
+            "--seed",
+            "0",
+            "--spec",
+            json.dumps(spec),
+            "--out-dir",
+            str(out_dir),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        env=tool_environment(),
     )
 
 
@@ -90,7 +111,9 @@ def test_a_crafted_checkpoint_runs_no_code_and_is_set_aside(iris_data, tmp_path)
     assert not target.exists()
     assert "ignoring checkpoint" in result.stderr and "starts over" in result.stderr
     assert json.loads((out_dir / "summary.json").read_text())["resumed"] is False
-    assert [path.name.split(".unreadable-")[0] for path in out_dir.glob("checkpoint.pt.unreadable-*")] == ["checkpoint.pt"]
+    assert [path.name.split(".unreadable-")[0] for path in out_dir.glob("checkpoint.pt.unreadable-*")] == [
+        "checkpoint.pt"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -98,12 +121,19 @@ def test_a_crafted_checkpoint_runs_no_code_and_is_set_aside(iris_data, tmp_path)
     [
         lambda path: torch.save(torch.zeros(3), path),  # loads, but is no checkpoint
         lambda path: path.write_bytes(b"\x80\x04truncated"),
-        lambda path: (save_checkpoint(path, SETTINGS, {"state": torch.zeros(1000)}), path.write_bytes(path.read_bytes()[:900])),
+        lambda path: (
+            save_checkpoint(path, SETTINGS, {"state": torch.zeros(1000)}),
+            path.write_bytes(path.read_bytes()[:900]),
+        ),
         lambda path: path.write_bytes(os.urandom(4096)),
         # The right format and fingerprint, but a class no checkpoint may hold (no code runs: it is refused by name).
         lambda path: torch.save(
-            {"format": "neuroevo-checkpoint-2", "fingerprint": FINGERPRINT, "tensors": [],
-             "state": {TAG: "object", "class": "subprocess.Popen", "state": None}},
+            {
+                "format": "neuroevo-checkpoint-2",
+                "fingerprint": FINGERPRINT,
+                "tensors": [],
+                "state": {TAG: "object", "class": "subprocess.Popen", "state": None},
+            },
             path,
         ),
     ],
@@ -147,7 +177,9 @@ def test_two_classes_of_one_stored_name_are_refused():
 
     before = dict(SAFE_CLASSES)
     clash = type("State", (), {"__module__": "elsewhere.cmaes"})  # stored as cmaes.State, as the optimizer's is
-    with pytest.raises(ValueError, match=r"elsewhere\.cmaes\.State and neuroevo\.optimizers\.cmaes\.State .* 'cmaes\.State'"):
+    with pytest.raises(
+        ValueError, match=r"elsewhere\.cmaes\.State and neuroevo\.optimizers\.cmaes\.State .* 'cmaes\.State'"
+    ):
         checkpointable(clash)
     assert SAFE_CLASSES == before
     again = type("State", (), {"__module__": "neuroevo.optimizers.cmaes", "__qualname__": "State"})  # a reload

@@ -8,18 +8,32 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import tool_environment
-from neuroevo.files.atomic import folder_lock, write_atomic
+
 from neuroevo.cli import main
+from neuroevo.files.atomic import folder_lock, write_atomic
 
 GOOD_SPEC = {"model": {"hidden": 8}, "training": {"max_epochs": 2, "patience": 10}, "hyperparameters": {"lr": 0.1}}
 
 
 def _train_args(data, out_dir, spec=GOOD_SPEC, optimizer="sgd", seed="0", dataset="iris", extra=()):
     spec_text = spec if isinstance(spec, str) else json.dumps(spec)
-    return ["train", "--data", str(data), "--dataset", dataset, "--optimizer", optimizer, "--seed", seed,
-            "--spec", spec_text, "--out-dir", str(out_dir), *extra]
+    return [
+        "train",
+        "--data",
+        str(data),
+        "--dataset",
+        dataset,
+        "--optimizer",
+        optimizer,
+        "--seed",
+        seed,
+        "--spec",
+        spec_text,
+        "--out-dir",
+        str(out_dir),
+        *extra,
+    ]
 
 
 @pytest.mark.parametrize(
@@ -46,7 +60,11 @@ def _train_args(data, out_dir, spec=GOOD_SPEC, optimizer="sgd", seed="0", datase
     ],
 )
 def test_a_malformed_spec_is_refused_by_key_before_any_work(change, named, iris_data, tmp_path, capsys):
-    spec = change if isinstance(change, str) else {key: GOOD_SPEC.get(key, {}) | change.get(key, {}) for key in {*GOOD_SPEC, *change}}
+    spec = (
+        change
+        if isinstance(change, str)
+        else {key: GOOD_SPEC.get(key, {}) | change.get(key, {}) for key in {*GOOD_SPEC, *change}}
+    )
     out_dir = tmp_path / "run"
     assert main(_train_args(iris_data, out_dir, spec)) == 1
     error = capsys.readouterr().err
@@ -62,7 +80,10 @@ def test_a_malformed_spec_is_refused_by_key_before_any_work(change, named, iris_
         ({"dataset": "irsi"}, "--dataset: unknown dataset 'irsi'"),
         ({"optimizer": "nadam"}, "--optimizer: unknown optimizer 'nadam'"),
         ({"dataset": "digits"}, "not the expected 'digits'"),  # iris' prepared file passed as digits
-        ({"optimizer": "deep_ga", "spec": {"hyperparameters": {"fitness_batch": 100000}}}, "fitness_batch 100000 is larger than the training set (90"),
+        (
+            {"optimizer": "deep_ga", "spec": {"hyperparameters": {"fitness_batch": 100000}}},
+            "fitness_batch 100000 is larger than the training set (90",
+        ),
     ],
 )
 def test_bad_command_line_values_are_refused_by_name(arguments, named, iris_data, tmp_path, capsys):
@@ -78,9 +99,15 @@ AGGREGATE_ARGS = ["aggregate", "--out-dir", "summary", "summary.json"]
 @pytest.mark.parametrize(
     "flag, value, command",
     [
-        ("--seed", "-1", None), ("--seed", "one", None), ("--checkpoint-seconds", "-5", None), ("--checkpoint-seconds", "nan", None),
-        ("--val-fraction", "0.5", DATA_ARGS), ("--test-fraction", "nan", DATA_ARGS), ("--val-fraction", "-0.1", DATA_ARGS),
-        ("--alpha", "0", AGGREGATE_ARGS), ("--alpha", "inf", AGGREGATE_ARGS),
+        ("--seed", "-1", None),
+        ("--seed", "one", None),
+        ("--checkpoint-seconds", "-5", None),
+        ("--checkpoint-seconds", "nan", None),
+        ("--val-fraction", "0.5", DATA_ARGS),
+        ("--test-fraction", "nan", DATA_ARGS),
+        ("--val-fraction", "-0.1", DATA_ARGS),
+        ("--alpha", "0", AGGREGATE_ARGS),
+        ("--alpha", "inf", AGGREGATE_ARGS),
     ],
 )
 def test_bad_numbers_on_the_command_line_are_refused_by_flag(flag, value, command, iris_data, tmp_path, capsys):
@@ -122,7 +149,10 @@ def test_a_run_folder_that_cannot_be_written_fails_before_training(iris_data, tm
     blocker = tmp_path / "results"
     blocker.write_text("a file where the run's folder should go")  # root ignores permissions; this it cannot write past
     out_dir = blocker / "iris" / "sgd" / "0"
-    assert main(_train_args(iris_data, out_dir, {**GOOD_SPEC, "training": {"max_epochs": 100000, "patience": 100000}})) == 1
+    assert (
+        main(_train_args(iris_data, out_dir, {**GOOD_SPEC, "training": {"max_epochs": 100000, "patience": 100000}}))
+        == 1
+    )
     assert "cannot write there" in capsys.readouterr().err  # at once: 100,000 epochs were never started
 
 
@@ -141,26 +171,105 @@ def test_a_failed_write_leaves_no_partial_file_and_the_old_file_intact(tmp_path)
 
 
 def test_every_log_starts_with_the_command_that_reruns_it(tmp_path):
-    arguments = ["data", "--dataset", "mnist14", "--data-dir", str(tmp_path / "no data here"), "--out", str(tmp_path / "out.npz")]
-    result = subprocess.run([sys.executable, "-m", "neuroevo", *arguments], capture_output=True, text=True, env=tool_environment())
+    arguments = [
+        "data",
+        "--dataset",
+        "mnist14",
+        "--data-dir",
+        str(tmp_path / "no data here"),
+        "--out",
+        str(tmp_path / "out.npz"),
+    ]
+    result = subprocess.run(
+        [sys.executable, "-m", "neuroevo", *arguments], capture_output=True, text=True, env=tool_environment()
+    )
     assert result.returncode == 1
     first = result.stderr.splitlines()[0]
     assert " command: python -m neuroevo " in first
-    assert shlex.split(first.split(" command: ", 1)[1]) == ["python", "-m", "neuroevo", *arguments]  # quoted for a shell
+    assert shlex.split(first.split(" command: ", 1)[1]) == [
+        "python",
+        "-m",
+        "neuroevo",
+        *arguments,
+    ]  # quoted for a shell
 
 
 @pytest.mark.parametrize(
     "arguments, named",
     [
         (["discover", "--study-json", "{tasks: []}", "--data", "digits=x.npz"], "--study-json: not valid JSON"),
-        (["discover", "--study-json", '{"tasks": [{"dataset": "digits", "model": "mlp"}]}', "--data", "digits"], "--data: expected DATASET=PATH"),
-        (["study-alignment", "--data", "x.npz", "--settings", "[1]", "--out", "a.parquet"], "--settings: expected a JSON object"),
-        (["tune", "--data", "x.npz", "--dataset", "iris", "--optimizer", "adam", "--search-space", "{lr}", "--storage", "j",
-          "--out", "o.json", "--trials-out", "t.parquet"], "--search-space: not valid JSON"),
-        (["tune", "--data", "x.npz", "--dataset", "iris", "--optimizer", "adam", "--search-space", "{}", "--seeds", "1000,a",
-          "--storage", "j", "--out", "o.json", "--trials-out", "t.parquet"], "--seeds: expected comma-separated"),
-        (["tune", "--data", "x.npz", "--dataset", "iris", "--optimizer", "adam", "--spec", '{"training": {"patience": 0}}',
-          "--search-space", "{}", "--storage", "j", "--out", "o.json", "--trials-out", "t.parquet"], "--spec: training.patience"),
+        (
+            ["discover", "--study-json", '{"tasks": [{"dataset": "digits", "model": "mlp"}]}', "--data", "digits"],
+            "--data: expected DATASET=PATH",
+        ),
+        (
+            ["study-alignment", "--data", "x.npz", "--settings", "[1]", "--out", "a.parquet"],
+            "--settings: expected a JSON object",
+        ),
+        (
+            [
+                "tune",
+                "--data",
+                "x.npz",
+                "--dataset",
+                "iris",
+                "--optimizer",
+                "adam",
+                "--search-space",
+                "{lr}",
+                "--storage",
+                "j",
+                "--out",
+                "o.json",
+                "--trials-out",
+                "t.parquet",
+            ],
+            "--search-space: not valid JSON",
+        ),
+        (
+            [
+                "tune",
+                "--data",
+                "x.npz",
+                "--dataset",
+                "iris",
+                "--optimizer",
+                "adam",
+                "--search-space",
+                "{}",
+                "--seeds",
+                "1000,a",
+                "--storage",
+                "j",
+                "--out",
+                "o.json",
+                "--trials-out",
+                "t.parquet",
+            ],
+            "--seeds: expected comma-separated",
+        ),
+        (
+            [
+                "tune",
+                "--data",
+                "x.npz",
+                "--dataset",
+                "iris",
+                "--optimizer",
+                "adam",
+                "--spec",
+                '{"training": {"patience": 0}}',
+                "--search-space",
+                "{}",
+                "--storage",
+                "j",
+                "--out",
+                "o.json",
+                "--trials-out",
+                "t.parquet",
+            ],
+            "--spec: training.patience",
+        ),
     ],
 )
 def test_bad_json_and_lists_on_other_commands_are_refused_by_flag(arguments, named, tmp_path, monkeypatch, capsys):

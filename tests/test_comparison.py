@@ -9,22 +9,24 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-
 from conftest import REPOSITORY
+
+from neuroevo.config.discovery import COMPARISON_DEFAULTS, TASK_DEFAULTS, check_comparison, comparison_run_spec
+from neuroevo.config.run_spec import RunSpec
+from neuroevo.data.prepare import load_prepared
+from neuroevo.discovery.ga import DiscoverySettings
+from neuroevo.discovery.tasks import Task
 from neuroevo.report.discovery_section import fitness_tables
 from neuroevo.training.fitness import task_fitness
-from neuroevo.discovery.ga import DiscoverySettings
-from neuroevo.config.discovery import COMPARISON_DEFAULTS, TASK_DEFAULTS, check_comparison, comparison_run_spec
-from neuroevo.discovery.tasks import Task
-from neuroevo.data.prepare import load_prepared
-from neuroevo.config.run_spec import RunSpec
 from neuroevo.training.loop import subsample_train, train
 
 SCHEMA = yaml.safe_load((REPOSITORY / "workflow" / "schemas" / "config.schema.yaml").read_text())
 
 
 def _spec(optimizer, model="mlp", **training):
-    text = json.dumps({"model": {"kind": model, "hidden": 8}, "training": {"batch_size": 16, **training}, "hyperparameters": {}})
+    text = json.dumps(
+        {"model": {"kind": model, "hidden": 8}, "training": {"batch_size": 16, **training}, "hyperparameters": {}}
+    )
     return RunSpec.from_json("digits", optimizer, 5, text)
 
 
@@ -53,7 +55,9 @@ def test_the_cnn_trains_with_gradient_optimizers_only(digits_data):
     assert summary["model"]["kind"] == "cnn" and summary["n_parameters"] > 1000
     assert summary["train_loss"] < 0.2 * history["train_loss"].iloc[0]
     # Augmented minibatches: other losses than plain ones, the same for the same seed.
-    augmented = [train(_spec("adam", "cnn", max_steps=20, max_epochs=1000, augment=True), digits_data)[0] for _ in range(2)]
+    augmented = [
+        train(_spec("adam", "cnn", max_steps=20, max_epochs=1000, augment=True), digits_data)[0] for _ in range(2)
+    ]
     assert augmented[0]["final_train_loss"] == augmented[1]["final_train_loss"]
     plain, _ = train(_spec("adam", "cnn", max_steps=20, max_epochs=1000), digits_data)
     assert plain["final_train_loss"] != augmented[0]["final_train_loss"]
@@ -62,15 +66,25 @@ def test_the_cnn_trains_with_gradient_optimizers_only(digits_data):
 
 
 def _study(**comparison):
-    return {"tasks": [{"dataset": "digits"}, {"dataset": "iris", "hidden": 8}], "settings": {"seeds": [0, 1]}, "comparison": comparison}
+    return {
+        "tasks": [{"dataset": "digits"}, {"dataset": "iris", "hidden": 8}],
+        "settings": {"seeds": [0, 1]},
+        "comparison": comparison,
+    }
 
 
 @pytest.mark.parametrize(
     "study, message",
     [
         (_study(seeds=[1, 2]), "comparison.seeds: seed(s) 1 are also the GA's settings.seeds"),
-        (_study(hyperparameters={"sgd": {"lr": 0.1, "nesterov": True}}), "comparison.hyperparameters.sgd: unknown key(s) nesterov"),
-        (_study(hyperparameters={"evolved": {"genome_file": "x.json"}}), "comparison.hyperparameters.evolved: unknown key(s) genome_file"),
+        (
+            _study(hyperparameters={"sgd": {"lr": 0.1, "nesterov": True}}),
+            "comparison.hyperparameters.sgd: unknown key(s) nesterov",
+        ),
+        (
+            _study(hyperparameters={"evolved": {"genome_file": "x.json"}}),
+            "comparison.hyperparameters.evolved: unknown key(s) genome_file",
+        ),
         (_study(optimizers=["adam", "cmaes"]), "comparison.optimizers: cmaes cannot be compared"),
         ({"tasks": [{"dataset": "digits"}, {"dataset": "digits"}]}, "tasks: dataset(s) digits appear twice"),
     ],
@@ -92,7 +106,10 @@ def test_run_specs_follow_the_protocol():
 
 def test_the_schema_defaults_mirror_the_code():
     study = SCHEMA["properties"]["discovery"]["additionalProperties"]["properties"]
-    defaults = lambda block: {key: value["default"] for key, value in block["properties"].items() if "default" in value}
+
+    def defaults(block):
+        return {key: value["default"] for key, value in block["properties"].items() if "default" in value}
+
     assert defaults(study["tasks"]["items"]) == TASK_DEFAULTS
     assert {key: getattr(Task("digits"), key) for key in TASK_DEFAULTS} == TASK_DEFAULTS
     assert defaults(study["comparison"]) == COMPARISON_DEFAULTS
@@ -103,7 +120,13 @@ def test_the_schema_defaults_mirror_the_code():
 
 def _runs(values: dict[str, list[float]]) -> pd.DataFrame:
     rows = [
-        {"task": task, "optimizer": name, "seed": seed, "status": "budget", "fitness": value + (0.01 if task == "b" else 0)}
+        {
+            "task": task,
+            "optimizer": name,
+            "seed": seed,
+            "status": "budget",
+            "fitness": value + (0.01 if task == "b" else 0),
+        }
         for name, series in values.items()
         for seed, value in enumerate(series)
         for task in ("a", "b")
@@ -112,14 +135,18 @@ def _runs(values: dict[str, list[float]]) -> pd.DataFrame:
 
 
 def test_tables_bold_the_best_and_mark_only_what_a_test_cannot_separate():
-    runs = _runs({
-        "evolved": [0.90, 0.91, 0.92, 0.93, 0.94, 0.95, 0.96, 0.97],
-        "adam": [0.80, 0.81, 0.82, 0.83, 0.84, 0.85, 0.86, 0.87],  # separated: significant
-        "adamw": [0.90, 0.91, 0.92, 0.93, 0.94, 0.949, 0.96, 0.97],  # the same: tied
-    })
+    runs = _runs(
+        {
+            "evolved": [0.90, 0.91, 0.92, 0.93, 0.94, 0.95, 0.96, 0.97],
+            "adam": [0.80, 0.81, 0.82, 0.83, 0.84, 0.85, 0.86, 0.87],  # separated: significant
+            "adamw": [0.90, 0.91, 0.92, 0.93, 0.94, 0.949, 0.96, 0.97],  # the same: tied
+        }
+    )
     for test in ("wilcoxon", "mann_whitney"):
         lines, untestable = fitness_tables(runs, ["evolved", "adam", "adamw"], ["a", "b"], alpha=0.05, test=test)
-        rows = {line.split(" | ")[0].strip("| "): line for line in lines if line.startswith("| ") and "runs" not in line}
+        rows = {
+            line.split(" | ")[0].strip("| "): line for line in lines if line.startswith("| ") and "runs" not in line
+        }
         assert "**0.9350" in rows["evolved"]
         assert "†" not in rows["adam"] and "†" in rows["adamw"]
         assert untestable == []

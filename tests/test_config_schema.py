@@ -4,15 +4,15 @@ import dataclasses
 import jsonschema
 import pytest
 import yaml
-
 from conftest import REPOSITORY, snakemake
+
 from neuroevo.config.checks import OPTIMIZERS_SCHEMA_PATH, SCHEMA_PATH, config_schema, resolved
 from neuroevo.config.discovery import compared
 from neuroevo.config.names import DATASET_NAMES
+from neuroevo.config.run_spec import TrainingSettings
 from neuroevo.data.datasets import DATASETS
 from neuroevo.optimizers import OPTIMIZERS
 from neuroevo.optimizers.schema import schema_text
-from neuroevo.config.run_spec import TrainingSettings
 
 SCHEMA = config_schema()  # config.schema.yaml with optimizers.schema.yaml written in
 STUDY_SCHEMA_PATH = REPOSITORY / "workflow" / "schemas" / "study.schema.yaml"
@@ -23,7 +23,11 @@ STUDY_SCHEMA_PATH = REPOSITORY / "workflow" / "schemas" / "study.schema.yaml"
     [
         ("optimizers: [sgd, nadam]", "['optimizers'][1]", "'nadam' is not one of"),
         ("datasets: [iris, imagenet]", "['datasets'][1]", "'imagenet' is not one of"),
-        ("optimizer_settings: {cmaes: {popsize: -4}}", "['optimizer_settings']['cmaes']['popsize']", "-4 is less than the minimum"),
+        (
+            "optimizer_settings: {cmaes: {popsize: -4}}",
+            "['optimizer_settings']['cmaes']['popsize']",
+            "-4 is less than the minimum",
+        ),
         ("optimizer_settings: {sgd: {lrr: 0.1}}", "['optimizer_settings']['sgd']", "'lrr' was unexpected"),
         ("trainig: {batch_size: 8}", "", "'trainig' was unexpected"),
         ("discovery_enabled: maybe", "['discovery_enabled']", "'maybe' is not of type 'boolean'"),
@@ -91,7 +95,9 @@ def test_the_names_of_datasets_and_optimizers_are_written_once(path):
     """Only optimizers.schema.yaml lists them; the hand-written schemas refer to it."""
     names = set(DATASET_NAMES) | set(OPTIMIZERS)
     lists = [where for where, enum in _enums(yaml.safe_load(path.read_text())) if names & set(map(str, enum))]
-    assert lists == [], f"{path.name} lists dataset or optimizer names at {lists}; refer to optimizers.schema.yaml's $defs instead"
+    assert lists == [], (
+        f"{path.name} lists dataset or optimizer names at {lists}; refer to optimizers.schema.yaml's $defs instead"
+    )
 
 
 def test_the_study_schema_takes_the_config_schemas_datasets():
@@ -112,7 +118,9 @@ def _refs(node):
 def test_the_resolved_schema_is_one_dict():
     written = list(_refs(yaml.safe_load(SCHEMA_PATH.read_text())))
     assert any(ref.startswith("optimizers.schema.yaml#") for ref in written)
-    assert [ref for ref in _refs(SCHEMA) if not ref.startswith("#/$defs/")] == []  # only refs into its own $defs are left
+    assert [
+        ref for ref in _refs(SCHEMA) if not ref.startswith("#/$defs/")
+    ] == []  # only refs into its own $defs are left
     assert resolved(SCHEMA) == SCHEMA
 
 
@@ -123,7 +131,10 @@ def test_snakemake_fills_in_the_defaults_of_the_referenced_file():
 
     config = {"dataset_overrides": {"digits": {"batch_size": 32}}, "optimizer_settings": {"cmaes": {"sigma0": 0.05}}}
     validate(config, str(SCHEMA_PATH))
-    defaults = {name: {field.name: field.default for field in dataclasses.fields(spec.hyperparameters)} for name, spec in OPTIMIZERS.items()}
+    defaults = {
+        name: {field.name: field.default for field in dataclasses.fields(spec.hyperparameters)}
+        for name, spec in OPTIMIZERS.items()
+    }
     assert config["optimizer_settings"] == defaults | {"cmaes": defaults["cmaes"] | {"sigma0": 0.05}}
     assert config["tuning"]["search_spaces"] == {name: spec.search_space for name, spec in OPTIMIZERS.items()}
     assert config["dataset_overrides"] == {"digits": {"batch_size": 32}}  # an override gets no defaults
@@ -143,12 +154,15 @@ def _filling_validator(schema):
     return jsonschema.validators.extend(base, {"properties": properties})(schema)
 
 
-SHIPPED_STUDIES = sorted((REPOSITORY / "config" / "studies").glob("*.yaml")) + sorted((REPOSITORY / "tests" / "tiny" / "studies").glob("*.yaml"))
+SHIPPED_STUDIES = sorted((REPOSITORY / "config" / "studies").glob("*.yaml")) + sorted(
+    (REPOSITORY / "tests" / "tiny" / "studies").glob("*.yaml")
+)
 
 
 @pytest.mark.parametrize(
     "path, schema_path",
-    [(REPOSITORY / "config.yaml", SCHEMA_PATH), (None, SCHEMA_PATH)] + [(path, STUDY_SCHEMA_PATH) for path in SHIPPED_STUDIES],
+    [(REPOSITORY / "config.yaml", SCHEMA_PATH), (None, SCHEMA_PATH)]
+    + [(path, STUDY_SCHEMA_PATH) for path in SHIPPED_STUDIES],
     ids=lambda value: value.name if value else "empty",
 )
 def test_the_resolved_schema_fills_in_what_snakemake_fills_in_from_the_files(path, schema_path):
@@ -190,7 +204,9 @@ def test_training_block_mirrors_training_settings():
     assert {key: value["default"] for key, value in block.items()} == defaults
 
 
-SHIPPED_CONFIGS = sorted((REPOSITORY / "config").glob("*.yaml")) + sorted((REPOSITORY / "tests" / "tiny").glob("*.yaml"))
+SHIPPED_CONFIGS = sorted((REPOSITORY / "config").glob("*.yaml")) + sorted(
+    (REPOSITORY / "tests" / "tiny").glob("*.yaml")
+)
 
 
 @pytest.mark.parametrize("path", SHIPPED_CONFIGS + [REPOSITORY / "config.yaml"], ids=lambda path: path.name)

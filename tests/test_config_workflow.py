@@ -9,9 +9,9 @@ import sys
 
 import pytest
 import yaml
+from conftest import REPOSITORY
 from snakemake.utils import validate
 
-from conftest import REPOSITORY
 from neuroevo.config import workflow as specs
 
 SHIPPED_STUDIES = sorted(path.stem for path in (REPOSITORY / "config" / "studies").glob("*.yaml"))
@@ -73,9 +73,16 @@ def _discovery_seeds_shared(config):
 @pytest.mark.parametrize(
     "edit, message",
     [
-        (lambda config: config["training"].update(batch_size=32.0), "config: training.batch_size: 32.0 is not of type 'integer'"),
-        (lambda config: config["tuning"]["search_spaces"]["adam"].update(lrr={"distribution": "uniform", "low": 0, "high": 1}),
-         "tuning.search_spaces.adam.lrr: 'lrr' is not a hyperparameter"),
+        (
+            lambda config: config["training"].update(batch_size=32.0),
+            "config: training.batch_size: 32.0 is not of type 'integer'",
+        ),
+        (
+            lambda config: config["tuning"]["search_spaces"]["adam"].update(
+                lrr={"distribution": "uniform", "low": 0, "high": 1}
+            ),
+            "tuning.search_spaces.adam.lrr: 'lrr' is not a hyperparameter",
+        ),
         (lambda config: config.update(seeds=[1000, 1]), "tuning.seeds [1000] are also evaluation seeds"),
         (_discovery_seeds_shared, "discovery.small: comparison.seeds: seed(s) 0 are also the GA's settings.seeds"),
         (lambda config: config.update(studies=["absent"]), "study 'absent': no study file"),

@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 
 from neuroevo.analysis.aggregate import aggregate
-from neuroevo.data.datasets import DEBIAN_FASHION_MNIST, load_raw, read_idx
 from neuroevo.analysis.comparison import load_comparison, load_discovery_summary
-from neuroevo.files.errors import CorruptFileError
+from neuroevo.data.datasets import DEBIAN_FASHION_MNIST, load_raw, read_idx
 from neuroevo.data.prepare import load_prepared, prepare, save_prepared
+from neuroevo.files.errors import CorruptFileError
 from neuroevo.report.render import tuning_tables
 from neuroevo.report.study_section import variant_runs as load_study_runs
 
@@ -75,10 +75,16 @@ def test_a_truncated_or_foreign_cifar_batch_is_named(tmp_path):
     folder = _cifar_folder(tmp_path)
     batch = folder / "test_batch"
     batch.write_bytes(batch.read_bytes()[:5000])
-    with pytest.warns(UserWarning), pytest.raises(CorruptFileError, match=f"^{re.escape(str(batch))}: truncated or corrupt CIFAR-10 batch"):
+    with (
+        pytest.warns(UserWarning),
+        pytest.raises(CorruptFileError, match=f"^{re.escape(str(batch))}: truncated or corrupt CIFAR-10 batch"),
+    ):
         load_raw("cifar10", tmp_path)
     batch.write_bytes(pickle.dumps({"images": np.zeros((4, 3072), np.uint8)}))
-    with pytest.warns(UserWarning), pytest.raises(CorruptFileError, match=f"^{re.escape(str(batch))}: not a CIFAR-10 batch"):
+    with (
+        pytest.warns(UserWarning),
+        pytest.raises(CorruptFileError, match=f"^{re.escape(str(batch))}: not a CIFAR-10 batch"),
+    ):
         load_raw("cifar10", tmp_path)
 
 
@@ -102,15 +108,22 @@ def _changed_val(archive):
     return arrays
 
 
-@pytest.mark.parametrize("damage, detail", [
-    pytest.param(lambda raw, _: raw[: len(raw) // 2], "truncated or damaged archive", id="truncated"),
-    pytest.param(lambda raw, _: np.random.default_rng(0).bytes(4000), "not an .npz archive", id="random bytes"),
-    pytest.param(lambda raw, _: b"", "empty file", id="empty"),
-    pytest.param(lambda raw, _: pickle.dumps({"x_train": 1}), "not an .npz archive", id="a pickle"),
-    pytest.param(lambda raw, archive: _without_checksum(archive), "no checksum", id="older file"),
-    pytest.param(lambda raw, archive: {key: archive[key] for key in archive.files if key != "y_test"}, "an array is missing", id="array missing"),
-    pytest.param(lambda raw, archive: _changed_val(archive), "checksum mismatch", id="array changed"),
-])
+@pytest.mark.parametrize(
+    "damage, detail",
+    [
+        pytest.param(lambda raw, _: raw[: len(raw) // 2], "truncated or damaged archive", id="truncated"),
+        pytest.param(lambda raw, _: np.random.default_rng(0).bytes(4000), "not an .npz archive", id="random bytes"),
+        pytest.param(lambda raw, _: b"", "empty file", id="empty"),
+        pytest.param(lambda raw, _: pickle.dumps({"x_train": 1}), "not an .npz archive", id="a pickle"),
+        pytest.param(lambda raw, archive: _without_checksum(archive), "no checksum", id="older file"),
+        pytest.param(
+            lambda raw, archive: {key: archive[key] for key in archive.files if key != "y_test"},
+            "an array is missing",
+            id="array missing",
+        ),
+        pytest.param(lambda raw, archive: _changed_val(archive), "checksum mismatch", id="array changed"),
+    ],
+)
 def test_a_damaged_or_old_prepared_file_is_refused_with_the_way_to_remake_it(iris_file, tmp_path, damage, detail):
     path = tmp_path / "iris.npz"
     with np.load(iris_file) as archive:
@@ -129,7 +142,9 @@ def test_a_damaged_or_old_prepared_file_is_refused_with_the_way_to_remake_it(iri
 
 def test_a_prepared_file_of_another_dataset_is_refused(iris_file):
     assert load_prepared(iris_file, expected_name="iris").name == "iris"
-    with pytest.raises(ValueError, match=rf"^{re.escape(str(iris_file))}: prepared dataset is 'iris', not the expected 'digits'"):
+    with pytest.raises(
+        ValueError, match=rf"^{re.escape(str(iris_file))}: prepared dataset is 'iris', not the expected 'digits'"
+    ):
         load_prepared(iris_file, expected_name="digits")
 
 
@@ -158,11 +173,15 @@ def test_a_truncated_file_in_the_dataset_folder_is_named_by_the_loader(tmp_path)
     folder = tmp_path / "MNIST" / "raw"
     folder.mkdir(parents=True)
     images = np.zeros((10, 28, 28), np.uint8)
-    (folder / "train-images-idx3-ubyte").write_bytes(bytes([0, 0, 8, 3]) + b"".join(d.to_bytes(4, "big") for d in images.shape) + images.tobytes())
+    (folder / "train-images-idx3-ubyte").write_bytes(
+        bytes([0, 0, 8, 3]) + b"".join(d.to_bytes(4, "big") for d in images.shape) + images.tobytes()
+    )
     (folder / "train-labels-idx1-ubyte").write_bytes(_idx(range(10)))
     (folder / "t10k-images-idx3-ubyte").write_bytes((folder / "train-images-idx3-ubyte").read_bytes()[:-100])
     (folder / "t10k-labels-idx1-ubyte").write_bytes(_idx(range(10)))
-    with pytest.raises(CorruptFileError, match=f"^{re.escape(str(folder / 't10k-images-idx3-ubyte'))}: truncated IDX file"):
+    with pytest.raises(
+        CorruptFileError, match=f"^{re.escape(str(folder / 't10k-images-idx3-ubyte'))}: truncated IDX file"
+    ):
         load_raw("mnist", tmp_path)
 
 
@@ -172,7 +191,10 @@ def test_a_truncated_copy_of_a_real_fashion_mnist_file_is_named(tmp_path):
     assert read_idx(real).shape == (10000,)
     unpacked = tmp_path / "t10k-labels-idx1-ubyte"
     unpacked.write_bytes(gzip.decompress(real.read_bytes())[:5000])  # the 4992 labels + header
-    with pytest.raises(CorruptFileError, match=rf"^{re.escape(str(unpacked))}: truncated IDX file \(5,000 bytes; the header's shape \(10000,\) needs 10,008\)"):
+    with pytest.raises(
+        CorruptFileError,
+        match=rf"^{re.escape(str(unpacked))}: truncated IDX file \(5,000 bytes; the header's shape \(10000,\) needs 10,008\)",
+    ):
         read_idx(unpacked)
     cut = tmp_path / real.name
     shutil.copyfile(real, cut)
@@ -185,11 +207,31 @@ def test_a_truncated_copy_of_a_real_fashion_mnist_file_is_named(tmp_path):
 
 
 RUN = {
-    "dataset": "iris", "optimizer": "adam", "seed": 0, "status": "completed", "device": "cpu", "message": "",
-    "train_time_s": 1.0, "train_loss": 0.1, "train_acc": 0.9, "val_loss": 0.2, "val_acc": 0.9, "test_loss": 0.2,
-    "test_acc": 0.9, "model_evals": 10, "grad_evals": 10, "epochs": 3, "sample_evals": 100, "n_parameters": 99,
-    "model": {"kind": "mlp", "hidden": 16, "activation": "relu"}, "training": {}, "hyperparameters": {},
-    "fitness": 0.9, "final_val_acc": 0.9, "final_train_loss": 0.1, "steps": 10,
+    "dataset": "iris",
+    "optimizer": "adam",
+    "seed": 0,
+    "status": "completed",
+    "device": "cpu",
+    "message": "",
+    "train_time_s": 1.0,
+    "train_loss": 0.1,
+    "train_acc": 0.9,
+    "val_loss": 0.2,
+    "val_acc": 0.9,
+    "test_loss": 0.2,
+    "test_acc": 0.9,
+    "model_evals": 10,
+    "grad_evals": 10,
+    "epochs": 3,
+    "sample_evals": 100,
+    "n_parameters": 99,
+    "model": {"kind": "mlp", "hidden": 16, "activation": "relu"},
+    "training": {},
+    "hyperparameters": {},
+    "fitness": 0.9,
+    "final_val_acc": 0.9,
+    "final_train_loss": 0.1,
+    "steps": 10,
 }
 
 
@@ -208,7 +250,10 @@ def _runs(root, damaged_text):
 DAMAGED = {
     "cut off": (json.dumps(RUN, indent=1)[:150], "Expecting"),
     "a list": ("[1, 2]", "a JSON list, not an object"),
-    "keys missing": (json.dumps({key: value for key, value in RUN.items() if key not in ("test_acc", "seed")}), "missing"),
+    "keys missing": (
+        json.dumps({key: value for key, value in RUN.items() if key not in ("test_acc", "seed")}),
+        "missing",
+    ),
 }
 
 
@@ -236,7 +281,10 @@ def test_a_damaged_run_history_is_named_with_how_to_redo_that_run(reader, tmp_pa
     paths = _runs(tmp_path / "runs" / "iris", json.dumps(RUN | {"seed": 1}))
     history = paths[1].with_name("history.parquet")
     history.write_bytes(history.read_bytes()[:40])
-    read = {"aggregate": lambda: aggregate(paths, tmp_path / "summary"), "study section": lambda: load_study_runs(paths)}[reader]
+    read = {
+        "aggregate": lambda: aggregate(paths, tmp_path / "summary"),
+        "study section": lambda: load_study_runs(paths),
+    }[reader]
     with pytest.raises(CorruptFileError) as error:
         read()
     message = str(error.value)
@@ -252,5 +300,7 @@ def test_a_damaged_discovery_summary_or_tuning_result_is_named(tmp_path):
     assert "delete" not in message  # its folder also holds the comparison runs
     tuning = tmp_path / "adam.json"
     tuning.write_text(json.dumps({"dataset": "iris", "optimizer": "adam"}))
-    with pytest.raises(CorruptFileError, match=rf"^{re.escape(str(tuning))}: corrupt tuning result \(missing tuned_values, n_trials"):
+    with pytest.raises(
+        CorruptFileError, match=rf"^{re.escape(str(tuning))}: corrupt tuning result \(missing tuned_values, n_trials"
+    ):
         tuning_tables([tuning])

@@ -113,9 +113,21 @@ def test_data_command_fails_with_one_clear_line_for_a_missing_dataset(tmp_path):
     from conftest import tool_environment
 
     result = subprocess.run(
-        [sys.executable, "-m", "neuroevo", "data", "--dataset", "mnist14", "--data-dir", str(tmp_path),
-         "--out", str(tmp_path / "out.npz")],
-        capture_output=True, text=True, env=tool_environment(),
+        [
+            sys.executable,
+            "-m",
+            "neuroevo",
+            "data",
+            "--dataset",
+            "mnist14",
+            "--data-dir",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "out.npz"),
+        ],
+        capture_output=True,
+        text=True,
+        env=tool_environment(),
     )
     assert result.returncode == 1
     assert "error: MNIST not found" in result.stderr and "data.download: true" in result.stderr

@@ -2,14 +2,15 @@
 of equal variance, self-adapting sigmas, elitism, compact checkpoints and refused bad input."""
 
 import io
+import itertools
 import math
 
 import pytest
 import torch
 
-from neuroevo.optimizers import deep_ga
 from neuroevo.data.prepare import load_prepared
 from neuroevo.models.problem import Problem
+from neuroevo.optimizers import deep_ga
 
 
 @pytest.fixture
@@ -31,7 +32,7 @@ def _run(problem, generations, **settings):
 def test_a_genome_rebuilt_from_its_seed_chain_equals_the_cached_parameters_exactly(digits_problem):
     state, _ = _run(digits_problem, 12, popsize=16, parents=4, elites=1, gamma=1.1, mutation="laplace")
     assert all(len(genome) >= 5 for genome in state.parents)  # chains of several genes
-    for genome, cached in zip(state.parents, state.cache["parents"]):
+    for genome, cached in zip(state.parents, state.cache["parents"], strict=True):
         assert torch.equal(state.build(genome), cached)
     assert torch.equal(state.build(state.best), deep_ga.parameters(state))
 
@@ -65,7 +66,7 @@ def test_sigma_is_constant_at_gamma_one_and_moves_by_powers_of_gamma_otherwise(d
     _, constant = _run(digits_problem, 10, popsize=8, parents=2, sigma=0.02, gamma=1.0)
     assert {stats["sigma_0"] for stats in constant} == {0.02}
     state, adapting = _run(digits_problem, 10, popsize=8, parents=2, sigma=0.02, gamma=1.3)
-    for gene_seed, sigmas in state.best:
+    for _gene_seed, sigmas in state.best:
         for sigma in sigmas:
             exponent = math.log(sigma / 0.02) / math.log(1.3)
             assert exponent == pytest.approx(round(exponent), abs=1e-9)
@@ -75,7 +76,7 @@ def test_sigma_is_constant_at_gamma_one_and_moves_by_powers_of_gamma_otherwise(d
 def test_with_full_batch_fitness_the_elite_never_gets_worse(digits_problem):
     _, stats = _run(digits_problem, 15, popsize=12, parents=3, elites=1, sigma=0.05, fitness_batch="full")
     best = [entry["best_loss"] for entry in stats]
-    assert all(later <= earlier for earlier, later in zip(best, best[1:]))
+    assert all(later <= earlier for earlier, later in itertools.pairwise(best))
     assert best[-1] < best[0]
     n_train = digits_problem.x["train"].shape[0]
     assert digits_problem.counter.sample_evals == 15 * 12 * n_train

@@ -3,7 +3,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import tool_environment
 
 TIMING_KEYS = {"wall_time_s", "train_time_s"}
@@ -12,9 +11,27 @@ TIMING_KEYS = {"wall_time_s", "train_time_s"}
 def _train_in_new_process(data, optimizer, out_dir):
     spec = json.dumps({"model": {"hidden": 8}, "training": {"max_epochs": 5}})
     subprocess.run(
-        [sys.executable, "-m", "neuroevo", "train", "--data", str(data), "--dataset", "iris",
-         "--optimizer", optimizer, "--seed", "7", "--spec", spec, "--out-dir", str(out_dir)],
-        check=True, env=tool_environment(), capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "neuroevo",
+            "train",
+            "--data",
+            str(data),
+            "--dataset",
+            "iris",
+            "--optimizer",
+            optimizer,
+            "--seed",
+            "7",
+            "--spec",
+            spec,
+            "--out-dir",
+            str(out_dir),
+        ],
+        check=True,
+        env=tool_environment(),
+        capture_output=True,
     )
     summary = json.loads((out_dir / "summary.json").read_text())
     return {key: value for key, value in summary.items() if key not in TIMING_KEYS}

@@ -7,10 +7,10 @@ import logging
 
 import pytest
 
+from neuroevo.config.run_spec import RunSpec, TrainingSettings
+from neuroevo.data.prepare import load_prepared
 from neuroevo.discovery.ga import DiscoverySettings, discover
 from neuroevo.discovery.tasks import Task
-from neuroevo.data.prepare import load_prepared
-from neuroevo.config.run_spec import RunSpec, TrainingSettings
 from neuroevo.training.loop import train
 from neuroevo.update_rules import PRIOR_GENOME
 from neuroevo.update_rules.genome import GenomeError
@@ -42,7 +42,9 @@ def studies(digits, tmp_path_factory):
             raise Interrupted
 
     with pytest.raises(Interrupted):
-        discover(TASKS, digits, DiscoverySettings(**SETTINGS), folder / "stopped.json", on_evaluated=stop_in_generation_1)
+        discover(
+            TASKS, digits, DiscoverySettings(**SETTINGS), folder / "stopped.json", on_evaluated=stop_in_generation_1
+        )
     return whole, (folder / "stopped.json").read_text()
 
 
@@ -77,7 +79,9 @@ CORRUPTIONS = {
 
 
 @pytest.mark.parametrize("corruption", list(CORRUPTIONS))
-def test_an_unreadable_discovery_checkpoint_is_set_aside_and_the_study_restarts(corruption, digits, studies, tmp_path, caplog):
+def test_an_unreadable_discovery_checkpoint_is_set_aside_and_the_study_restarts(
+    corruption, digits, studies, tmp_path, caplog
+):
     whole, stopped = studies
     if CORRUPTIONS[corruption] is None:
         content = stopped[: len(stopped) // 2]  # cut mid-file
@@ -117,15 +121,24 @@ GOOD = json.dumps(PRIOR_GENOME.to_dict(), indent=2)
         (GOOD.replace('"warmup_steps": 100', '"warmup_steps": 1.5'), "warmup_steps: must be a whole number"),
         (GOOD.replace('"lr_log10": -2.9198932483267144', '"lr_log10": 400'), "lr_log10: must be in"),
         (GOOD.replace('"eps_log10": -8.26423960220415', '"eps_log10": 5'), "eps_log10: must be in [-30.0, 0.0]"),
-        (GOOD.replace('"alphas": [\n    0.41205802174892475', '"alphas": [\n    NaN'), "alphas[0]: must be a finite number"),
+        (
+            GOOD.replace('"alphas": [\n    0.41205802174892475', '"alphas": [\n    NaN'),
+            "alphas[0]: must be a finite number",
+        ),
         ("[1, 2]", "one JSON object of genome fields"),
     ],
 )
 def test_a_genome_file_that_cannot_be_run_is_refused_naming_the_file_and_key(content, key, iris_data, tmp_path):
     genome_file = tmp_path / "genome.json"
     genome_file.write_text(content)
-    spec = RunSpec("iris", "evolved", 0, hidden=8, training=TrainingSettings(max_epochs=1),
-                   hyperparameters={"genome_file": str(genome_file)})
+    spec = RunSpec(
+        "iris",
+        "evolved",
+        0,
+        hidden=8,
+        training=TrainingSettings(max_epochs=1),
+        hyperparameters={"genome_file": str(genome_file)},
+    )
     with pytest.raises(GenomeError) as error:
         train(spec, iris_data)
     assert str(error.value).startswith(f"{genome_file}: ") and key in str(error.value)

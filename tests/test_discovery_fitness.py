@@ -4,10 +4,10 @@ scores the same, and a diverging rule is penalized instead of crashing the study
 import numpy as np
 import pytest
 
+from neuroevo.data.prepare import PreparedData, load_prepared
 from neuroevo.discovery.fitness import DIVERGED_FITNESS, evaluate_on_task
 from neuroevo.discovery.tasks import Task
 from neuroevo.models.cnn import image_shape
-from neuroevo.data.prepare import PreparedData, load_prepared
 from neuroevo.update_rules import PRIOR_GENOME, Genome
 
 ADAM_LIKE = Genome(term_types=[3], alphas=[1.0], lr_log10=-2.5)
@@ -28,13 +28,17 @@ def test_a_good_rule_scores_above_a_useless_one_and_the_same_seed_scores_the_sam
 
 
 def test_a_diverging_rule_is_stopped_and_penalized_not_fatal(digits):
-    result = evaluate_on_task(Genome(term_types=[0], alphas=[1.0], lr_log10=1.5), Task("digits"), digits, seed=0, max_steps=150)
+    result = evaluate_on_task(
+        Genome(term_types=[0], alphas=[1.0], lr_log10=1.5), Task("digits"), digits, seed=0, max_steps=150
+    )
     assert result.diverged and result.fitness == DIVERGED_FITNESS and result.steps < 150
 
 
 def _images(channels, side, n=256, classes=3):
     rng = np.random.default_rng(0)
-    x = {split: rng.standard_normal((n, channels * side * side)).astype(np.float32) for split in ("train", "val", "test")}
+    x = {
+        split: rng.standard_normal((n, channels * side * side)).astype(np.float32) for split in ("train", "val", "test")
+    }
     y = {split: rng.integers(0, classes, n) for split in ("train", "val", "test")}
     return PreparedData("synthetic", classes, x, y)
 

@@ -5,9 +5,9 @@ import json
 
 import pytest
 
+from neuroevo.data.prepare import load_prepared
 from neuroevo.discovery.ga import DiscoverySettings, discover
 from neuroevo.discovery.tasks import Task
-from neuroevo.data.prepare import load_prepared
 
 SETTINGS = dict(population=4, generations=3, tournament_size=2, max_steps=40, seeds=[0])
 
@@ -46,7 +46,9 @@ def test_a_study_interrupted_mid_generation_resumes_to_the_uninterrupted_best_ge
 
 
 def test_best_so_far_never_decreases_and_elites_keep_their_fitness(digits, tmp_path):
-    state = discover([Task("digits", hidden=8, batch_size=64)], digits, DiscoverySettings(**SETTINGS), tmp_path / "c.json")
+    state = discover(
+        [Task("digits", hidden=8, batch_size=64)], digits, DiscoverySettings(**SETTINGS), tmp_path / "c.json"
+    )
     best = [row["best_so_far"] for row in state["history"]]
     assert best == sorted(best) and len(best) == 3
 
@@ -71,8 +73,18 @@ def test_kill_9_mid_generation_then_rerun_gives_the_uninterrupted_best_genome(di
     study = {"tasks": [{"dataset": "digits", "hidden": 8, "batch_size": 64}], "settings": SETTINGS | {"max_steps": 150}}
 
     def command(out_dir):
-        return [sys.executable, "-m", "neuroevo", "discover", "--study-json", json.dumps(study),
-                "--data", f"digits={digits_data}", "--out-dir", str(out_dir)]
+        return [
+            sys.executable,
+            "-m",
+            "neuroevo",
+            "discover",
+            "--study-json",
+            json.dumps(study),
+            "--data",
+            f"digits={digits_data}",
+            "--out-dir",
+            str(out_dir),
+        ]
 
     env = tool_environment()
     subprocess.run(command(tmp_path / "whole"), env=env, check=True, capture_output=True)
@@ -94,5 +106,7 @@ def test_kill_9_mid_generation_then_rerun_gives_the_uninterrupted_best_genome(di
     assert not (killed / "best_genome.json").exists()
 
     subprocess.run(command(killed), env=env, check=True, capture_output=True)
-    assert json.loads((killed / "best_genome.json").read_text()) == json.loads((tmp_path / "whole" / "best_genome.json").read_text())
+    assert json.loads((killed / "best_genome.json").read_text()) == json.loads(
+        (tmp_path / "whole" / "best_genome.json").read_text()
+    )
     assert (killed / "fitness.png").stat().st_size > 0

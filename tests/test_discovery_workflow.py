@@ -7,7 +7,6 @@ import re
 
 import pandas as pd
 import pytest
-
 from conftest import TINY_CONFIG, snakemake
 
 TINY_DISCOVERY = """
@@ -37,7 +36,10 @@ def test_the_discovered_rule_is_compared_and_its_section_joins_the_report(tmp_pa
     snakemake(tmp_path, "--cores", "2", configfile=config)
     out = tmp_path / "results" / "discovery" / "tiny"
     summary = json.loads((out / "comparison" / "iris" / "evolved" / "11" / "summary.json").read_text())
-    assert summary["steps"] == 30 and summary["hyperparameters"]["genome_file"] == "results/discovery/tiny/best_genome.json"
+    assert (
+        summary["steps"] == 30
+        and summary["hyperparameters"]["genome_file"] == "results/discovery/tiny/best_genome.json"
+    )
     assert summary["hyperparameters"]["total_steps"] == 30
     section = (out / "section.md").read_text()
     assert "| optimizer | runs | overall fitness |" in section and "| optimizer | runs | iris |" in section
@@ -48,14 +50,20 @@ def test_the_discovered_rule_is_compared_and_its_section_joins_the_report(tmp_pa
     # A longer comparison reruns the comparison, not the GA.
     config.write_text(TINY_CONFIG.read_text() + TINY_DISCOVERY.replace("max_steps: 30", "max_steps: 40"))
     planned = snakemake(tmp_path, "--dry-run", configfile=config).stdout
-    assert re.search(r"^compare_run\s+4$", planned, re.MULTILINE) and not re.search(r"^discover\s", planned, re.MULTILINE)
+    assert re.search(r"^compare_run\s+4$", planned, re.MULTILINE) and not re.search(
+        r"^discover\s", planned, re.MULTILINE
+    )
 
 
 @pytest.mark.parametrize(
     "old, new, message",
     [
         ("max_steps", "max_stepz", "max_stepz"),  # the schema's refusal
-        ("seeds: [10, 11]", "seeds: [0, 11]", "discovery.tiny: comparison.seeds: seed(s) 0 are also the GA's settings.seeds"),
+        (
+            "seeds: [10, 11]",
+            "seeds: [0, 11]",
+            "discovery.tiny: comparison.seeds: seed(s) 0 are also the GA's settings.seeds",
+        ),
     ],
 )
 def test_a_bad_discovery_block_is_refused_before_any_job(old, new, message, tmp_path):

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from neuroevo.optimizers import es
 from neuroevo.models.problem import WorkCounter
+from neuroevo.optimizers import es
 
 
 class Quadratic:
@@ -45,11 +45,14 @@ def test_es_with_adam_minimizes_the_quadratic():
     assert float(problem.population_loss(state.params[None], None)[0]) < 0.05 * start
 
 
-@pytest.mark.parametrize("values, message", [
-    ({"sigma": 0.0}, "sigma must be positive"),
-    ({"pairs": 0}, "pairs must be at least 1"),
-    ({"inner": "rmsprop"}, "unknown inner optimizer 'rmsprop'"),
-])
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"sigma": 0.0}, "sigma must be positive"),
+        ({"pairs": 0}, "pairs must be at least 1"),
+        ({"inner": "rmsprop"}, "unknown inner optimizer 'rmsprop'"),
+    ],
+)
 def test_bad_es_settings_are_refused_by_name(values, message):
     with pytest.raises(ValueError, match=message):
         es.Hyperparameters(**values)

@@ -6,10 +6,10 @@ import json
 
 import pandas as pd
 import yaml
-
 from conftest import snakemake
-from neuroevo.training import finished
+
 from neuroevo.config.run_spec import RunSpec, TrainingSettings
+from neuroevo.training import finished
 from neuroevo.training.loop import train, write_run
 
 CONFIG = {
@@ -35,14 +35,21 @@ def test_a_failed_rerun_on_damaged_data_loses_no_finished_run(tmp_path):
     failed = snakemake(workdir, "--cores", "2", "--keep-going", *RUNS, configfile=config, check=False)
     assert failed.returncode != 0
     for path in RUNS:
-        log = (workdir / "results" / "logs" / "train" / path.split("/", 2)[2].rsplit("/", 1)[0]).with_suffix(".log").read_text()
+        log = (
+            (workdir / "results" / "logs" / "train" / path.split("/", 2)[2].rsplit("/", 1)[0])
+            .with_suffix(".log")
+            .read_text()
+        )
         assert f"{data.relative_to(workdir)}: corrupt prepared dataset" in log and "snakemake --forcerun data" in log
         assert not (workdir / path).exists()  # Snakemake deleted the outputs of the failed rerun ...
         assert list((workdir / path).parent.glob("finished/*/summary.json"))  # ... but not the kept copy
 
     snakemake(workdir, "--cores", "2", "--forcerun", "data", *RUNS, configfile=config)  # the message's remedy
     assert {path: (workdir / path).read_text() for path in RUNS} == before  # restored, not retrained
-    assert "restored the finished result" in (workdir / "results" / "logs" / "train" / "iris" / "sgd" / "0.log").read_text()
+    assert (
+        "restored the finished result"
+        in (workdir / "results" / "logs" / "train" / "iris" / "sgd" / "0.log").read_text()
+    )
 
 
 def test_a_kept_result_is_restored_only_for_the_same_settings_data_and_code(iris_data, tmp_path, monkeypatch):
@@ -57,7 +64,9 @@ def test_a_kept_result_is_restored_only_for_the_same_settings_data_and_code(iris
     other = RunSpec("iris", "sgd", 0, hidden=8, training=TrainingSettings(max_epochs=2, patience=10))
     assert train(other, iris_data, run_dir / "checkpoint.pt")[0]["epochs"] == 2  # other settings: trained
     (run_dir / "finished" / summary["result_key"] / "summary.json").write_text("{torn")
-    assert train(spec, iris_data, run_dir / "checkpoint.pt")[0]["wall_time_s"] != summary["wall_time_s"]  # damaged copy: trained
+    assert (
+        train(spec, iris_data, run_dir / "checkpoint.pt")[0]["wall_time_s"] != summary["wall_time_s"]
+    )  # damaged copy: trained
 
     monkeypatch.setattr(finished, "source_digest", lambda: "an edited optimizer")
     retrained, _ = train(spec, iris_data, run_dir / "checkpoint.pt")
@@ -65,4 +74,3 @@ def test_a_kept_result_is_restored_only_for_the_same_settings_data_and_code(iris
     assert {k: v for k, v in retrained.items() if not k.endswith("_s") and k not in ("result_key",)} == {
         k: v for k, v in summary.items() if not k.endswith("_s") and k not in ("result_key",)
     }
-

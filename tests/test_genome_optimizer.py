@@ -46,14 +46,14 @@ def _step_by_step(genome, reference_class, reference_settings, steps=30):
 def test_adam_term_alone_with_bias_correction_matches_torch_adam_step_for_step():
     genome = Genome(term_types=[3], alphas=[1.0], lr_log10=-2, beta1=0.9, beta2=0.99, eps_log10=-8)
     for ours, theirs in _step_by_step(genome, torch.optim.Adam, {"lr": 0.01, "betas": (0.9, 0.99), "eps": 1e-8}):
-        for a, b in zip(ours, theirs):
+        for a, b in zip(ours, theirs, strict=True):
             torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
 def test_grad_alone_matches_torch_sgd_step_for_step():
     genome = Genome(term_types=[0], alphas=[1.0], lr_log10=-1)
     for ours, theirs in _step_by_step(genome, torch.optim.SGD, {"lr": 0.1}):
-        for a, b in zip(ours, theirs):
+        for a, b in zip(ours, theirs, strict=True):
             torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
 
 
@@ -81,7 +81,7 @@ def test_state_dict_resumes_an_optimizer_exactly():
     optimizer = GenomeOptimizer(resumed.parameters(), Genome(), total_steps=1)  # replaced by the state
     optimizer.load_state_dict(saved_state)
     _train(resumed, optimizer, x, y, 20)
-    for a, b in zip(model.parameters(), resumed.parameters()):
+    for a, b in zip(model.parameters(), resumed.parameters(), strict=True):
         assert torch.equal(a, b)
 
 
@@ -138,8 +138,14 @@ def test_a_run_of_evolved_records_the_sha256_of_the_genome_file_it_read(iris_dat
     genome_file = tmp_path / "genome.json"
     PRIOR_GENOME.save(genome_file)
     sha256 = hashlib.sha256(genome_file.read_bytes()).hexdigest()
-    spec = RunSpec("iris", "evolved", 0, hidden=8, training=TrainingSettings(batch_size=16, max_epochs=3),
-                   hyperparameters={"genome_file": str(genome_file), "total_steps": 30})
+    spec = RunSpec(
+        "iris",
+        "evolved",
+        0,
+        hidden=8,
+        training=TrainingSettings(batch_size=16, max_epochs=3),
+        hyperparameters={"genome_file": str(genome_file), "total_steps": 30},
+    )
     summary, _ = train(spec, iris_data, tmp_path / "checkpoint.pt", checkpoint_seconds=0)
     assert summary["hyperparameters"]["genome_sha256"] == sha256
 

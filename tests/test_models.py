@@ -62,12 +62,15 @@ def test_layerwise_fitness_shares_the_hidden_layer_and_equals_whole_networks():
     y = torch.randint(0, 10, (64,), generator=generator)
     problem = Problem(spec, {"train": x}, {"train": y})
     mean = init_parameters(spec, seed=0)
-    first, last = (torch.randn(size, part.stop - part.start, generator=generator) * 0.1 for size, part in zip((7, 5), spec.layer_slices))
+    first, last = (
+        torch.randn(size, part.stop - part.start, generator=generator) * 0.1
+        for size, part in zip((7, 5), spec.layer_slices, strict=True)
+    )
 
     fast = problem.layer_population_loss(mean, [first, last], (x, y))
 
     whole = []
-    for part, block in zip(spec.layer_slices, (first, last)):
+    for part, block in zip(spec.layer_slices, (first, last), strict=True):
         population = mean.expand(block.shape[0], -1).clone()
         population[:, part] = block
         whole.append(population)

@@ -2,11 +2,11 @@ import dataclasses
 import math
 
 import pytest
-
 import toy_optimizer
+
+from neuroevo.config.run_spec import RunSpec, TrainingSettings
 from neuroevo.optimizers import OPTIMIZERS, get_optimizer, register
 from neuroevo.optimizers.schema import optimizer_schema
-from neuroevo.config.run_spec import RunSpec, TrainingSettings
 from neuroevo.training.loop import train
 
 # The registry's optimizers, and a toy one (tests/toy_optimizer.py) that a test registers as
@@ -42,7 +42,9 @@ EPOCHS = {"evolved": 40, "evolved_prior": 40}
 @pytest.mark.parametrize("name", NAMES)
 def test_every_optimizer_lowers_the_loss_on_iris(name, iris_data, tmp_path, toy_registered):
     training = TrainingSettings(batch_size=16, max_epochs=EPOCHS.get(name, 10), patience=10)
-    spec = RunSpec("iris", name, seed=1, hidden=8, training=training, hyperparameters=_required_settings(name, tmp_path))
+    spec = RunSpec(
+        "iris", name, seed=1, hidden=8, training=training, hyperparameters=_required_settings(name, tmp_path)
+    )
     summary, history = train(spec, iris_data)
     assert summary["status"] in ("completed", "early_stopped")
     assert history["train_loss"].iloc[-1] < 0.8 * history["train_loss"].iloc[0]
@@ -56,10 +58,14 @@ def test_every_optimizer_lowers_the_loss_on_iris(name, iris_data, tmp_path, toy_
 def test_the_same_seed_gives_the_same_run(name, iris_data, tmp_path):
     def run(seed):
         training = TrainingSettings(batch_size=16, max_epochs=2)
-        spec = RunSpec("iris", name, seed=seed, hidden=8, training=training, hyperparameters=_required_settings(name, tmp_path))
+        spec = RunSpec(
+            "iris", name, seed=seed, hidden=8, training=training, hyperparameters=_required_settings(name, tmp_path)
+        )
         summary, history = train(spec, iris_data)
         timings = [key for key in summary if key.endswith("_time_s")]
-        return {key: value for key, value in summary.items() if key not in timings + ["result_key"]}, history.drop(columns="wall_s")
+        return {key: value for key, value in summary.items() if key not in timings + ["result_key"]}, history.drop(
+            columns="wall_s"
+        )
 
     (first, first_history), (again, again_history) = run(3), run(3)
     assert first == again
@@ -79,7 +85,9 @@ def test_the_written_schema_has_a_block_and_a_search_space_for_every_optimizer(n
     schema = optimizer_schema(toy_registered)["$defs"]
     block = schema["optimizer_settings"]["properties"][name]
     fields = dataclasses.fields(toy_registered[name].hyperparameters)
-    assert {key: value["default"] for key, value in block["properties"].items()} == {field.name: field.default for field in fields}
+    assert {key: value["default"] for key, value in block["properties"].items()} == {
+        field.name: field.default for field in fields
+    }
     assert all(value["description"] for value in block["properties"].values())
     assert schema["search_spaces"]["properties"][name]["default"] == toy_registered[name].search_space
     assert name in schema["optimizer"]["enum"]
@@ -90,7 +98,12 @@ def test_the_toy_block_carries_its_fields_bounds():
     block = optimizer_schema({"toy": toy_optimizer.OPTIMIZER})["$defs"]["optimizer_settings"]["properties"]["toy"]
     assert block["properties"] == {
         "lr": {"description": "Step size.", "type": "number", "exclusiveMinimum": 0, "default": 0.5},
-        "steps_per_batch": {"description": "Gradient steps on each minibatch.", "type": "integer", "minimum": 1, "default": 1},
+        "steps_per_batch": {
+            "description": "Gradient steps on each minibatch.",
+            "type": "integer",
+            "minimum": 1,
+            "default": 1,
+        },
     }
 
 
@@ -102,7 +115,10 @@ def test_register_refuses_a_module_that_breaks_the_contract_by_name(toy_register
     bare = types.ModuleType("my_optimizer")
     with pytest.raises(TypeError, match="optimizer module my_optimizer: needs OPTIMIZER"):
         register(bare)
-    bare.OPTIMIZER, bare.Hyperparameters = dataclasses.replace(toy_optimizer.OPTIMIZER, name="mine"), toy_optimizer.Hyperparameters
+    bare.OPTIMIZER, bare.Hyperparameters = (
+        dataclasses.replace(toy_optimizer.OPTIMIZER, name="mine"),
+        toy_optimizer.Hyperparameters,
+    )
     with pytest.raises(TypeError, match="my_optimizer: OPTIMIZER.search_space must be the module's SEARCH_SPACE"):
         register(bare)
     assert "mine" not in toy_registered
@@ -128,7 +144,9 @@ def test_layerwise_takes_one_population_size_per_layer(iris_data):
     spec = RunSpec("iris", "layerwise_cmaes", seed=0, hidden=8, training=settings, hyperparameters={"popsize": [12, 6]})
     summary, _ = train(spec, iris_data)
     assert summary["hyperparameters"]["popsize"] == [12, 6]
-    wrong_length = RunSpec("iris", "layerwise_cmaes", seed=0, hidden=8, training=settings, hyperparameters={"popsize": [12]})
+    wrong_length = RunSpec(
+        "iris", "layerwise_cmaes", seed=0, hidden=8, training=settings, hyperparameters={"popsize": [12]}
+    )
     with pytest.raises(ValueError, match=r"popsize \[12\] must list one size per layer \(2 layers\)"):
         train(wrong_length, iris_data)
     whole_model = RunSpec("iris", "cmaes", seed=0, hidden=8, training=settings, hyperparameters={"popsize": [12, 6]})
@@ -138,8 +156,12 @@ def test_layerwise_takes_one_population_size_per_layer(iris_data):
 
 def test_a_diverging_run_is_recorded_with_a_clear_message(iris_data):
     spec = RunSpec(
-        "iris", "sgd", seed=0, hidden=8,
-        training=TrainingSettings(max_epochs=5), hyperparameters={"lr": 1e38},
+        "iris",
+        "sgd",
+        seed=0,
+        hidden=8,
+        training=TrainingSettings(max_epochs=5),
+        hyperparameters={"lr": 1e38},
     )
     summary, _ = train(spec, iris_data)
     assert summary["status"] == "diverged"
@@ -151,14 +173,27 @@ def test_evolved_without_a_genome_file_is_refused_by_name(iris_data, tmp_path):
     spec = RunSpec("iris", "evolved", seed=0, hidden=8, training=TrainingSettings(max_epochs=1))
     with pytest.raises(ValueError, match="evolved: genome_file is required"):
         train(spec, iris_data)
-    missing = RunSpec("iris", "evolved", seed=0, hidden=8, training=TrainingSettings(max_epochs=1),
-                      hyperparameters={"genome_file": str(tmp_path / "nowhere.json")})
+    missing = RunSpec(
+        "iris",
+        "evolved",
+        seed=0,
+        hidden=8,
+        training=TrainingSettings(max_epochs=1),
+        hyperparameters={"genome_file": str(tmp_path / "nowhere.json")},
+    )
     with pytest.raises(ValueError, match="no genome file"):
         train(missing, iris_data)
 
 
 def test_an_exploding_but_finite_loss_is_recorded_as_diverged(iris_data):
-    spec = RunSpec("iris", "sgd", seed=0, hidden=8, training=TrainingSettings(max_epochs=20, patience=5), hyperparameters={"lr": 30.0})
+    spec = RunSpec(
+        "iris",
+        "sgd",
+        seed=0,
+        hidden=8,
+        training=TrainingSettings(max_epochs=20, patience=5),
+        hyperparameters={"lr": 30.0},
+    )
     summary, history = train(spec, iris_data)
     assert math.isfinite(history["train_loss"].iloc[-1]) and history["train_loss"].iloc[-1] > 1e5  # finite, not NaN
     assert summary["status"] == "diverged"  # not early_stopped, as it was when only NaN counted

@@ -8,7 +8,6 @@ import sys
 import time
 
 import pytest
-
 from conftest import tool_environment
 
 TIMING_KEYS = {"wall_time_s", "train_time_s", "resumed"}
@@ -16,9 +15,24 @@ TIMING_KEYS = {"wall_time_s", "train_time_s", "resumed"}
 
 def _command(data, dataset, optimizer, spec, out_dir):
     return [
-        sys.executable, "-m", "neuroevo", "train", "--data", str(data), "--dataset", dataset,
-        "--optimizer", optimizer, "--seed", "3", "--spec", json.dumps(spec), "--out-dir", str(out_dir),
-        "--checkpoint-seconds", "0",
+        sys.executable,
+        "-m",
+        "neuroevo",
+        "train",
+        "--data",
+        str(data),
+        "--dataset",
+        dataset,
+        "--optimizer",
+        optimizer,
+        "--seed",
+        "3",
+        "--spec",
+        json.dumps(spec),
+        "--out-dir",
+        str(out_dir),
+        "--checkpoint-seconds",
+        "0",
     ]
 
 
@@ -53,8 +67,12 @@ def test_killed_run_resumes_and_matches_an_uninterrupted_one(dataset, optimizer,
     env = tool_environment()
 
     killed_dir = tmp_path / "killed"
-    process = subprocess.Popen(_command(data, dataset, optimizer, spec, killed_dir), env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        _command(data, dataset, optimizer, spec, killed_dir),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 120
     while not (killed_dir / "checkpoint.pt").exists() and time.monotonic() < deadline:
         assert process.poll() is None, "the run ended before its first checkpoint"
@@ -83,7 +101,9 @@ def test_checkpoint_of_other_settings_is_not_resumed(iris_data, tmp_path):
     spec = RunSpec("iris", "sgd", 0, hidden=8, training=TrainingSettings(max_epochs=3, patience=10))
     train(spec, iris_data, checkpoint, checkpoint_seconds=0)
     assert checkpoint.exists()
-    other = RunSpec("iris", "sgd", 0, hidden=8, training=TrainingSettings(max_epochs=3, patience=10), hyperparameters={"lr": 0.01})
+    other = RunSpec(
+        "iris", "sgd", 0, hidden=8, training=TrainingSettings(max_epochs=3, patience=10), hyperparameters={"lr": 0.01}
+    )
     summary, history = train(other, iris_data, checkpoint, checkpoint_seconds=0)
     assert not summary["resumed"] and len(history) == 4
 

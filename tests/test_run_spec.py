@@ -10,10 +10,23 @@ from neuroevo.config.run_spec import RunSpec, TrainingSettings
 
 SPECS = [
     RunSpec("iris", "sgd", 0),
-    RunSpec("digits", "adam", 7, model="cnn", hidden=32, activation="tanh",
-            training=TrainingSettings(batch_size=16, max_steps=520, subsample=200, augment=True), hyperparameters={"lr": 0.003}),
-    RunSpec("iris", "layerwise_cmaes", 3, training=TrainingSettings(max_seconds=2.5, device="auto"),
-            hyperparameters={"popsize": [20, 8], "diagonal": True}),
+    RunSpec(
+        "digits",
+        "adam",
+        7,
+        model="cnn",
+        hidden=32,
+        activation="tanh",
+        training=TrainingSettings(batch_size=16, max_steps=520, subsample=200, augment=True),
+        hyperparameters={"lr": 0.003},
+    ),
+    RunSpec(
+        "iris",
+        "layerwise_cmaes",
+        3,
+        training=TrainingSettings(max_seconds=2.5, device="auto"),
+        hyperparameters={"popsize": [20, 8], "diagonal": True},
+    ),
 ]
 
 
@@ -48,7 +61,10 @@ def test_from_json_fills_defaults_as_before():
         ({"dataset": "iris", "optimizer": "sgd", "seed": 0, "hidden": 8}, "unknown key(s) hidden, missing key(s) none"),
         ({"dataset": "iris", "optimizer": "sgd"}, "missing key(s) seed"),
         ({"dataset": "iris", "optimizer": "sgd", "seed": 0, "model": {"width": 8}}, "unknown key(s) model.width"),
-        ({"dataset": "iris", "optimizer": "sgd", "seed": 0, "training": {"epochs": 8}}, "unknown key(s) training.epochs"),
+        (
+            {"dataset": "iris", "optimizer": "sgd", "seed": 0, "training": {"epochs": 8}},
+            "unknown key(s) training.epochs",
+        ),
     ],
 )
 def test_from_dict_refuses_another_layout_by_key(data, message):
@@ -73,7 +89,11 @@ def test_the_summary_holds_the_specs_settings_blocks(iris_data):
     spec = RunSpec("iris", "sgd", 0, hidden=8, training=TrainingSettings(max_epochs=1))
     summary, _ = train(spec, iris_data)
     data = spec.to_dict()
-    assert (summary["dataset"], summary["optimizer"], summary["seed"]) == (data["dataset"], data["optimizer"], data["seed"])
+    assert (summary["dataset"], summary["optimizer"], summary["seed"]) == (
+        data["dataset"],
+        data["optimizer"],
+        data["seed"],
+    )
     assert summary["model"] == data["model"] and summary["training"] == data["training"]
     assert data["hyperparameters"].items() <= summary["hyperparameters"].items()  # and the optimizer's defaults
     assert summary["status"] in RunStatus.__args__

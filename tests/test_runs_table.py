@@ -9,40 +9,113 @@ import pyarrow.parquet
 import pytest
 
 from neuroevo.analysis.aggregate import aggregate
-from neuroevo.files.errors import CorruptFileError
 from neuroevo.analysis.runs import SETTING_KEYS, read_table, run_summary, runs_table, settings, write_table
+from neuroevo.files.errors import CorruptFileError
 from neuroevo.report.cells import compact, marked, mean_std, median_iqr, number, p_value
 
-METRICS = {"train_time_s": 1.0, "train_loss": 0.1, "train_acc": 0.9, "val_loss": 0.2, "val_acc": 0.9, "test_loss": 0.2,
-           "test_acc": 0.9, "model_evals": 10, "grad_evals": 10}
+METRICS = {
+    "train_time_s": 1.0,
+    "train_loss": 0.1,
+    "train_acc": 0.9,
+    "val_loss": 0.2,
+    "val_acc": 0.9,
+    "test_loss": 0.2,
+    "test_acc": 0.9,
+    "model_evals": 10,
+    "grad_evals": 10,
+}
 # Optimizers with different keys, a null value, per-layer lists where another has a number, an int among floats.
 SUMMARIES = [
-    {"dataset": "iris", "optimizer": "cmaes", "seed": 0, "status": "completed", "device": "cpu", **METRICS,
-     "hyperparameters": {"sigma0": 0.5, "popsize": None, "diagonal": False}, "model": {"hidden": 8}, "versions": {"torch": "2.1"}},
-    {"dataset": "iris", "optimizer": "layerwise_cmaes", "seed": 0, "status": "completed", "device": "cpu", **METRICS,
-     "hyperparameters": {"sigma0": 0.5, "popsize": [12, 6], "diagonal": [True, False]}, "model": {"hidden": 8}, "versions": {"torch": "2.1"}},
-    {"dataset": "iris", "optimizer": "deep_ga", "seed": 0, "status": "completed", "device": "cpu", **METRICS,
-     "hyperparameters": {"popsize": 116, "sigma": 0.01}, "model": {"hidden": 8}, "versions": {"torch": "2.1"}},
-    {"dataset": "iris", "optimizer": "sgd", "seed": 0, "status": "completed", "device": "cpu", **METRICS,
-     "hyperparameters": {"lr": 1}, "model": {"hidden": 8}, "versions": {"torch": "2.1"}},
-    {"dataset": "iris", "optimizer": "sgd", "seed": 1, "status": "completed", "device": "cpu", **METRICS,
-     "hyperparameters": {"lr": 0.25}, "model": {"hidden": 8}, "versions": {"torch": "2.1"}},
+    {
+        "dataset": "iris",
+        "optimizer": "cmaes",
+        "seed": 0,
+        "status": "completed",
+        "device": "cpu",
+        **METRICS,
+        "hyperparameters": {"sigma0": 0.5, "popsize": None, "diagonal": False},
+        "model": {"hidden": 8},
+        "versions": {"torch": "2.1"},
+    },
+    {
+        "dataset": "iris",
+        "optimizer": "layerwise_cmaes",
+        "seed": 0,
+        "status": "completed",
+        "device": "cpu",
+        **METRICS,
+        "hyperparameters": {"sigma0": 0.5, "popsize": [12, 6], "diagonal": [True, False]},
+        "model": {"hidden": 8},
+        "versions": {"torch": "2.1"},
+    },
+    {
+        "dataset": "iris",
+        "optimizer": "deep_ga",
+        "seed": 0,
+        "status": "completed",
+        "device": "cpu",
+        **METRICS,
+        "hyperparameters": {"popsize": 116, "sigma": 0.01},
+        "model": {"hidden": 8},
+        "versions": {"torch": "2.1"},
+    },
+    {
+        "dataset": "iris",
+        "optimizer": "sgd",
+        "seed": 0,
+        "status": "completed",
+        "device": "cpu",
+        **METRICS,
+        "hyperparameters": {"lr": 1},
+        "model": {"hidden": 8},
+        "versions": {"torch": "2.1"},
+    },
+    {
+        "dataset": "iris",
+        "optimizer": "sgd",
+        "seed": 1,
+        "status": "completed",
+        "device": "cpu",
+        **METRICS,
+        "hyperparameters": {"lr": 0.25},
+        "model": {"hidden": 8},
+        "versions": {"torch": "2.1"},
+    },
 ]
 
 
 def test_settings_survive_parquet_and_null_is_not_a_missing_key(tmp_path):
     write_table(runs_table(SUMMARIES), tmp_path / "runs.parquet")
     back = read_table(tmp_path / "runs.parquet")
-    assert [run_summary(row) for row in back.to_dict("records")] == [summary | {"training": {}} for summary in SUMMARIES]
+    assert [run_summary(row) for row in back.to_dict("records")] == [
+        summary | {"training": {}} for summary in SUMMARIES
+    ]
     cmaes, layerwise, deep_ga, sgd, _ = (row for _, row in back.iterrows())
-    assert settings(cmaes, "hyperparameters") == {"sigma0": 0.5, "popsize": None, "diagonal": False}  # null, a key of cmaes
+    assert settings(cmaes, "hyperparameters") == {
+        "sigma0": 0.5,
+        "popsize": None,
+        "diagonal": False,
+    }  # null, a key of cmaes
     assert settings(sgd, "hyperparameters") == {"lr": 1} and type(settings(sgd, "hyperparameters")["lr"]) is int
-    assert settings(layerwise, "hyperparameters")["popsize"] == [12, 6] and settings(deep_ga, "hyperparameters")["popsize"] == 116 and settings(cmaes, "versions") == {"torch": "2.1"}
+    assert (
+        settings(layerwise, "hyperparameters")["popsize"] == [12, 6]
+        and settings(deep_ga, "hyperparameters")["popsize"] == 116
+        and settings(cmaes, "versions") == {"torch": "2.1"}
+    )
     # Typed columns where Parquet keeps the values; JSON text, named so, where it would not.
     schema = pyarrow.parquet.read_schema(tmp_path / "runs.parquet")
-    assert str(schema.field("hyperparameters.sigma0").type) == "double" and str(schema.field("model.hidden").type) == "int64"
-    assert {"hyperparameters.popsize.json", "hyperparameters.diagonal.json", "hyperparameters.lr.json"} <= set(schema.names)
-    assert "hyperparameters" not in schema.names and list(back[SETTING_KEYS][3]) == ["hyperparameters.lr", "model.hidden", "versions.torch"]
+    assert (
+        str(schema.field("hyperparameters.sigma0").type) == "double"
+        and str(schema.field("model.hidden").type) == "int64"
+    )
+    assert {"hyperparameters.popsize.json", "hyperparameters.diagonal.json", "hyperparameters.lr.json"} <= set(
+        schema.names
+    )
+    assert "hyperparameters" not in schema.names and list(back[SETTING_KEYS][3]) == [
+        "hyperparameters.lr",
+        "model.hidden",
+        "versions.torch",
+    ]
 
 
 def test_the_aggregate_writes_settings_as_columns_and_the_report_reads_them_back(tmp_path):
@@ -76,5 +149,8 @@ def test_cells_write_numbers_p_values_and_the_marks():
 def test_a_table_of_an_older_aggregate_is_refused_with_how_to_remake_it(tmp_path):
     path = tmp_path / "runs.parquet"
     pd.DataFrame({"optimizer": ["sgd"], "hyperparameters": ['{"lr": 0.1}']}).to_parquet(path)
-    with pytest.raises(CorruptFileError, match=f"^{path}: a table of an older aggregate .*hyperparameters.*snakemake --forcerun {path}$"):
+    with pytest.raises(
+        CorruptFileError,
+        match=f"^{path}: a table of an older aggregate .*hyperparameters.*snakemake --forcerun {path}$",
+    ):
         read_table(path)

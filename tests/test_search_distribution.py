@@ -9,7 +9,11 @@ from neuroevo.evolution import PycmaEngine, SearchDistribution, SepCMA, make_eng
 
 @pytest.mark.parametrize(
     "engine",
-    [SepCMA(torch.zeros(6), 0.3, 8, seed=0), SepCMA(torch.zeros(6), 0.3, 8, seed=0, mirrored=True), PycmaEngine(torch.zeros(6), 0.3, 8, False, seed=0)],
+    [
+        SepCMA(torch.zeros(6), 0.3, 8, seed=0),
+        SepCMA(torch.zeros(6), 0.3, 8, seed=0, mirrored=True),
+        PycmaEngine(torch.zeros(6), 0.3, 8, False, seed=0),
+    ],
     ids=["sep_cma", "sep_cma_mirrored", "pycma"],
 )
 def test_both_engines_are_search_distributions_that_minimise_through_it(engine):

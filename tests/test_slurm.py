@@ -9,7 +9,6 @@ import json
 import subprocess
 
 import pytest
-
 from conftest import REPOSITORY, snakemake
 
 SLURM_CONFIG = REPOSITORY / "tests" / "tiny" / "slurm.yaml"
@@ -33,7 +32,9 @@ def _slurm_logs(workdir):
 def _sacct(job_ids):
     result = subprocess.run(
         ["sacct", "-X", "-n", "-P", "-j", ",".join(job_ids), "-o", "JobID,State,AllocTRES,Partition,Account"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     rows = [line.split("|") for line in result.stdout.splitlines() if line]
     return {
@@ -71,4 +72,3 @@ def test_tiny_study_runs_through_slurm_with_groups_and_gpus_in_their_partition(s
         assert summary["device"] == "cpu"  # device: auto, and a fake GPU is no CUDA device
     for summary_path in (tmp_path / "results" / "runs" / "iris").rglob("summary.json"):
         assert json.loads(summary_path.read_text())["cuda_visible_devices"] is None
-

@@ -18,23 +18,48 @@ def _runs(values_by_optimizer, diverged=()):
     for optimizer, values in values_by_optimizer.items():
         for seed, value in enumerate(values):
             status = "diverged" if optimizer in diverged else "completed"
-            row = {"dataset": "toy", "optimizer": optimizer, "seed": seed, "status": status, "test_acc": value, "test_loss": -value}
-            rows.append(row | {m: 1.0 for m in ("train_time_s", "train_loss", "train_acc", "val_loss", "val_acc", "model_evals", "grad_evals")})
+            row = {
+                "dataset": "toy",
+                "optimizer": optimizer,
+                "seed": seed,
+                "status": status,
+                "test_acc": value,
+                "test_loss": -value,
+            }
+            rows.append(
+                row
+                | {
+                    m: 1.0
+                    for m in (
+                        "train_time_s",
+                        "train_loss",
+                        "train_acc",
+                        "val_loss",
+                        "val_acc",
+                        "model_evals",
+                        "grad_evals",
+                    )
+                }
+            )
     return pd.DataFrame(rows)
 
 
 def test_best_is_marked_and_only_the_indistinguishable_are_tied():
     rng = np.random.default_rng(0)
-    runs = _runs({
-        "good": 0.9 + rng.normal(0, 0.01, 10),
-        "as_good": 0.9 + rng.normal(0, 0.01, 10),
-        "bad": 0.5 + rng.normal(0, 0.01, 10),
-    })
+    runs = _runs(
+        {
+            "good": 0.9 + rng.normal(0, 0.01, 10),
+            "as_good": 0.9 + rng.normal(0, 0.01, 10),
+            "bad": 0.5 + rng.normal(0, 0.01, 10),
+        }
+    )
     tests = significance_tests(runs, alpha=0.05).set_index(["metric", "optimizer"])
     accuracy = tests.loc["test_acc"]
     best = accuracy[accuracy["is_best"]].index.tolist()
     assert len(best) == 1 and best[0] in ("good", "as_good")
-    assert not accuracy.loc["bad", "tied_with_best"] and accuracy.loc["bad", "p_value"] < 0.01  # 10 pairs: at best 2/1024
+    assert (
+        not accuracy.loc["bad", "tied_with_best"] and accuracy.loc["bad", "p_value"] < 0.01
+    )  # 10 pairs: at best 2/1024
     other = "as_good" if best[0] == "good" else "good"
     assert accuracy.loc[other, "tied_with_best"]
     assert tests.loc[("test_loss", best[0]), "is_best"]  # lower loss is better
@@ -43,11 +68,15 @@ def test_best_is_marked_and_only_the_indistinguishable_are_tied():
 
 def test_an_optimizer_whose_runs_all_diverged_is_never_bold():
     rng = np.random.default_rng(1)
-    runs = _runs({"exploded": 0.95 + rng.normal(0, 0.01, 10), "sound": 0.9 + rng.normal(0, 0.01, 10)}, diverged={"exploded"})
+    runs = _runs(
+        {"exploded": 0.95 + rng.normal(0, 0.01, 10), "sound": 0.9 + rng.normal(0, 0.01, 10)}, diverged={"exploded"}
+    )
     runs.loc[runs["optimizer"] == "exploded", "train_time_s"] = 0.1  # it stopped first, so it is "fastest"
     tests = significance_tests(runs, alpha=0.05)
     assert not tests[tests["optimizer"] == "exploded"]["is_best"].any()
-    assert (tests[tests["is_best"]]["optimizer"] == "sound").all() and tests["is_best"].sum() == tests["metric"].nunique()
+    assert (tests[tests["is_best"]]["optimizer"] == "sound").all() and tests["is_best"].sum() == tests[
+        "metric"
+    ].nunique()
     one_sound_run = _runs({"exploded": [0.95] * 10, "sound": [0.9] * 10}, diverged={"exploded"})
     one_sound_run.loc[0, "status"] = "completed"  # one of its runs did not diverge: it competes
     tests = significance_tests(one_sound_run, alpha=0.05).set_index(["metric", "optimizer"])
@@ -98,6 +127,11 @@ def test_of_equal_means_the_first_optimizer_is_the_best_whatever_the_hash_seed()
         "tests = significance_tests(pd.DataFrame(rows), alpha=0.05); print(sorted(set(tests[tests['is_best']]['optimizer'])))"
     )
     for hash_seed in ("0", "1", "2", "3"):
-        result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
-                                env={**os.environ, "PYTHONHASHSEED": hash_seed})
+        result = subprocess.run(
+            [sys.executable, "-c", script],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": hash_seed},
+        )
         assert result.stdout.strip() == "['zeta']"

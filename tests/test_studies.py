@@ -5,12 +5,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import REPOSITORY, snakemake
-from neuroevo.report.plots import median_band, plot_curves
+
 from neuroevo.config.checks import config_schema
 from neuroevo.config.studies import StudyError, check_study, run_spec
 from neuroevo.config.workflow import study_schema
+from neuroevo.report.plots import median_band, plot_curves
 from neuroevo.report.study_section import rebased
 
 CONFIG_SCHEMA = config_schema()
@@ -59,8 +59,14 @@ def test_study_schema_datasets_match_the_config_schema():
     [
         (lambda study: study["variants"]["es"].update(setings={}), "'setings' was unexpected"),
         (lambda study: study.update(figurs=[]), "'figurs' was unexpected"),
-        (lambda study: study["variants"]["adam"].update(settings={"lrr": 0.1}), "variants.adam.settings (adam): Additional properties are not allowed ('lrr' was unexpected)"),
-        (lambda study: study["variants"]["es"].update(optimizer="nadam"), "variants.es.optimizer: unknown optimizer 'nadam'"),
+        (
+            lambda study: study["variants"]["adam"].update(settings={"lrr": 0.1}),
+            "variants.adam.settings (adam): Additional properties are not allowed ('lrr' was unexpected)",
+        ),
+        (
+            lambda study: study["variants"]["es"].update(optimizer="nadam"),
+            "variants.es.optimizer: unknown optimizer 'nadam'",
+        ),
         (lambda study: study["figures"][0].update(x="step"), "'step' is not one of"),
     ],
 )
@@ -86,7 +92,9 @@ def test_run_spec_layers_config_study_and_variant():
         "optimizer_settings": {"es": {"pairs": 16, "sigma": 0.02, "lr": 0.01}},
     }
     study = {
-        "dataset": "iris", "model": {"hidden": 8}, "training": {"patience": 10},
+        "dataset": "iris",
+        "model": {"hidden": 8},
+        "training": {"patience": 10},
         "optimizer_settings": {"es": {"sigma": 0.05}},
         "variants": {"many": {"optimizer": "es", "settings": {"pairs": 64}, "training": {"batch_size": 4}}},
     }
@@ -108,7 +116,9 @@ def test_es_estimate_aligns_with_the_true_gradient_more_with_more_pairs(iris_dat
     from neuroevo.analysis.gradient_alignment import measure
     from neuroevo.data.prepare import load_prepared
 
-    alignment = measure(load_prepared(iris_data), hidden=[8], pairs=[1, 16, 256], seeds=[0, 1, 2], batches=2, batch_size=32)
+    alignment = measure(
+        load_prepared(iris_data), hidden=[8], pairs=[1, 16, 256], seeds=[0, 1, 2], batches=2, batch_size=32
+    )
     medians = alignment.groupby("pairs")["cosine_similarity"].median()
     assert medians[1] < medians[16] < medians[256]
     # 67 parameters: about sqrt(256 / 323) = 0.89 expected, 0.85-0.91 measured; 0.7 leaves margin.
@@ -117,18 +127,23 @@ def test_es_estimate_aligns_with_the_true_gradient_more_with_more_pairs(iris_dat
 
 def _synthetic_history(seed, generations):
     generation = np.arange(0, generations + 1, 10)
-    return pd.DataFrame({
-        "epoch": np.arange(len(generation)),
-        "generation": np.where(generation == 0, np.nan, generation),  # epoch 0 has no optimizer columns
-        "sample_evals": generation * (1000 + seed),
-        "val_acc": 1 - np.exp(-generation / (50 + 10 * seed)),
-        "sigma_0": np.where(generation == 0, np.nan, 0.01 * 1.01 ** generation),
-    })
+    return pd.DataFrame(
+        {
+            "epoch": np.arange(len(generation)),
+            "generation": np.where(generation == 0, np.nan, generation),  # epoch 0 has no optimizer columns
+            "sample_evals": generation * (1000 + seed),
+            "val_acc": 1 - np.exp(-generation / (50 + 10 * seed)),
+            "sigma_0": np.where(generation == 0, np.nan, 0.01 * 1.01**generation),
+        }
+    )
 
 
 def test_median_band_interpolates_and_keeps_x_where_half_the_seeds_have_data():
-    runs = [pd.DataFrame({"x": [0.0, 10.0], "y": [0.0, 1.0]}), pd.DataFrame({"x": [0.0, 5.0, 20.0], "y": [0.0, 2.0, 4.0]}),
-            pd.DataFrame({"x": [0.0, 40.0], "y": [1.0, 1.0]})]
+    runs = [
+        pd.DataFrame({"x": [0.0, 10.0], "y": [0.0, 1.0]}),
+        pd.DataFrame({"x": [0.0, 5.0, 20.0], "y": [0.0, 2.0, 4.0]}),
+        pd.DataFrame({"x": [0.0, 40.0], "y": [1.0, 1.0]}),
+    ]
     band = median_band(runs).set_index("x")
     assert list(band.index) == [0, 5, 10, 20]  # 40: one seed of three
     assert band.loc[5, "median"] == 1.0  # 0.5 (interpolated), 2.0, 1.0
@@ -136,9 +151,14 @@ def test_median_band_interpolates_and_keeps_x_where_half_the_seeds_have_data():
 
 
 def test_figures_write_png_with_median_and_band_from_synthetic_histories(tmp_path):
-    histories = {"a": [_synthetic_history(seed, 200) for seed in range(3)], "b": [_synthetic_history(seed, 100) for seed in range(3)]}
-    for figure in ({"name": "val_acc", "x": "generation", "y": "val_acc"},
-                   {"name": "sigma_0", "x": "sample_evals", "y": "sigma_0", "log_x": True, "log_y": True}):
+    histories = {
+        "a": [_synthetic_history(seed, 200) for seed in range(3)],
+        "b": [_synthetic_history(seed, 100) for seed in range(3)],
+    }
+    for figure in (
+        {"name": "val_acc", "x": "generation", "y": "val_acc"},
+        {"name": "sigma_0", "x": "sample_evals", "y": "sigma_0", "log_x": True, "log_y": True},
+    ):
         out = tmp_path / f"{figure['name']}.png"
         plot_curves(histories, figure, out)
         assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 5000
@@ -152,11 +172,14 @@ def test_rebased_rewrites_relative_links_only():
 
 
 def test_tiny_study_runs_through_snakemake_into_the_report(tmp_path):
-    configfile = _config(tmp_path, (
-        "datasets: [iris]\noptimizers: [adam]\nseeds: 2\nmodel: {hidden: 8}\n"
-        "training: {max_epochs: 3}\ntuning: {enabled: false}\n"
-        "studies: [tiny]\nstudy_dir: tests/tiny/studies\n"
-    ))
+    configfile = _config(
+        tmp_path,
+        (
+            "datasets: [iris]\noptimizers: [adam]\nseeds: 2\nmodel: {hidden: 8}\n"
+            "training: {max_epochs: 3}\ntuning: {enabled: false}\n"
+            "studies: [tiny]\nstudy_dir: tests/tiny/studies\n"
+        ),
+    )
     snakemake(tmp_path, "--cores", "2", configfile=configfile)
     study_dir = tmp_path / "results" / "studies" / "tiny"
     section = (study_dir / "study.md").read_text()
@@ -177,10 +200,18 @@ def test_study_section_names_the_training_keys_a_variant_changes():
     from neuroevo.report.study_section import _setup_lines
 
     def summary(batch_size):
-        return {"model": {"hidden": 8, "activation": "relu"}, "n_parameters": 99, "seed": 0,
-                "training": {"batch_size": batch_size, "threads": 2}, "hyperparameters": {}}
+        return {
+            "model": {"hidden": 8, "activation": "relu"},
+            "n_parameters": 99,
+            "seed": 0,
+            "training": {"batch_size": batch_size, "threads": 2},
+            "hyperparameters": {},
+        }
 
-    study = {"dataset": "iris", "variants": {"fast": {"optimizer": "adam", "training": {"batch_size": 4}}, "plain": {"optimizer": "sgd"}}}
+    study = {
+        "dataset": "iris",
+        "variants": {"fast": {"optimizer": "adam", "training": {"batch_size": 4}}, "plain": {"optimizer": "sgd"}},
+    }
     lines = _setup_lines("s", study, {"fast": [(summary(4), None)], "plain": [(summary(16), None)]})
     assert lines[1] == "Training: batch_size = 16, threads = 2."
     assert lines[2] == "Variant `fast` differs: batch_size = 4."

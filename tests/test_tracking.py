@@ -7,8 +7,8 @@ import sys
 
 import pandas as pd
 import pytest
-
 from conftest import tool_environment
+
 from neuroevo.training.tracking import Tracker, make_tracker
 
 SECRET = "neuroevo-test-secret-0123456789abcdef01234567"
@@ -25,9 +25,26 @@ def test_wandb_offline_logs_each_epoch_and_the_summary_but_never_the_api_key(iri
     out_dir = tmp_path / "run"
     env = tool_environment() | {"WANDB_MODE": "offline", "WANDB_API_KEY": SECRET, "WANDB_SILENT": "true"}
     command = [
-        sys.executable, "-m", "neuroevo", "train", "--data", str(iris_data), "--dataset", "iris", "--optimizer", "adam",
-        "--seed", "0", "--spec", json.dumps({"training": {"max_epochs": 6, "patience": 100}}), "--tracking", "wandb",
-        "--tracking-project", "neuroevo-test", "--out-dir", str(out_dir),
+        sys.executable,
+        "-m",
+        "neuroevo",
+        "train",
+        "--data",
+        str(iris_data),
+        "--dataset",
+        "iris",
+        "--optimizer",
+        "adam",
+        "--seed",
+        "0",
+        "--spec",
+        json.dumps({"training": {"max_epochs": 6, "patience": 100}}),
+        "--tracking",
+        "wandb",
+        "--tracking-project",
+        "neuroevo-test",
+        "--out-dir",
+        str(out_dir),
     ]
     result = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
     (run_file,) = (out_dir / "tracking").glob("wandb/offline-run-*/run-*.wandb")

@@ -9,8 +9,8 @@ import time
 
 import optuna
 import pytest
-
 from conftest import snakemake, tool_environment
+
 from neuroevo.config.run_spec import RunSpec, TrainingSettings
 from neuroevo.training.loop import train
 from neuroevo.training.tune import tune
@@ -21,8 +21,18 @@ SETTINGS = TrainingSettings(batch_size=16, max_epochs=20, patience=3)
 
 def test_tuning_beats_a_deliberately_bad_learning_rate(iris_data, tmp_path):
     bad = RunSpec("iris", "sgd", 0, hidden=8, training=SETTINGS, hyperparameters={"lr": 1e-4})
-    result, trials = tune(bad, iris_data, LR_SPACE, seeds=[1000, 1001], trials=4, storage_path=tmp_path / "s.journal", startup_trials=2)
-    bad_loss = sum(train(RunSpec("iris", "sgd", seed, hidden=8, training=SETTINGS, hyperparameters={"lr": 1e-4}), iris_data)[0]["val_loss"] for seed in (1000, 1001)) / 2
+    result, trials = tune(
+        bad, iris_data, LR_SPACE, seeds=[1000, 1001], trials=4, storage_path=tmp_path / "s.journal", startup_trials=2
+    )
+    bad_loss = (
+        sum(
+            train(RunSpec("iris", "sgd", seed, hidden=8, training=SETTINGS, hyperparameters={"lr": 1e-4}), iris_data)[
+                0
+            ]["val_loss"]
+            for seed in (1000, 1001)
+        )
+        / 2
+    )
     assert result["objective"] < 0.5 * bad_loss
     assert 0.01 <= result["tuned_values"]["lr"] <= 1.0
     assert result["n_trials"] == len(trials) == 4
@@ -31,10 +41,30 @@ def test_tuning_beats_a_deliberately_bad_learning_rate(iris_data, tmp_path):
 def _tune_command(data, tmp_path, trials):
     spec = json.dumps({"model": {"hidden": 8}, "training": {"batch_size": 16, "max_epochs": 30}})
     return [
-        sys.executable, "-m", "neuroevo", "tune", "--data", str(data), "--dataset", "iris", "--optimizer", "adam",
-        "--spec", spec, "--search-space", json.dumps(LR_SPACE), "--trials", str(trials), "--startup-trials", "2",
-        "--storage", str(tmp_path / "adam.journal"), "--out", str(tmp_path / "adam.json"),
-        "--trials-out", str(tmp_path / "adam.parquet"),
+        sys.executable,
+        "-m",
+        "neuroevo",
+        "tune",
+        "--data",
+        str(data),
+        "--dataset",
+        "iris",
+        "--optimizer",
+        "adam",
+        "--spec",
+        spec,
+        "--search-space",
+        json.dumps(LR_SPACE),
+        "--trials",
+        str(trials),
+        "--startup-trials",
+        "2",
+        "--storage",
+        str(tmp_path / "adam.journal"),
+        "--out",
+        str(tmp_path / "adam.json"),
+        "--trials-out",
+        str(tmp_path / "adam.parquet"),
     ]
 
 
@@ -44,12 +74,18 @@ def _finished_trials(journal):
     if not names:
         return []
     study = optuna.load_study(study_name=names[0], storage=storage)
-    return [t for t in study.get_trials() if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)]
+    return [
+        t for t in study.get_trials() if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    ]
 
 
 def test_killed_tuning_job_continues_with_its_finished_trials(iris_data, tmp_path):
-    process = subprocess.Popen(_tune_command(iris_data, tmp_path, 30), env=tool_environment(),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        _tune_command(iris_data, tmp_path, 30),
+        env=tool_environment(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and len(_finished_trials(tmp_path / "adam.journal")) < 2:
         assert process.poll() is None, "the tuning job ended before it could be killed"
@@ -59,7 +95,9 @@ def test_killed_tuning_job_continues_with_its_finished_trials(iris_data, tmp_pat
     before = {t.number: t.params for t in _finished_trials(tmp_path / "adam.journal")}
     assert 2 <= len(before) < 30 and not (tmp_path / "adam.json").exists()
 
-    subprocess.run(_tune_command(iris_data, tmp_path, len(before) + 2), env=tool_environment(), check=True, capture_output=True)
+    subprocess.run(
+        _tune_command(iris_data, tmp_path, len(before) + 2), env=tool_environment(), check=True, capture_output=True
+    )
     result = json.loads((tmp_path / "adam.json").read_text())
     assert result["n_trials"] == len(before) + 2  # the count continues: only 2 new trials ran
     after = {t.number: t.params for t in _finished_trials(tmp_path / "adam.journal")}
@@ -69,14 +107,22 @@ def test_killed_tuning_job_continues_with_its_finished_trials(iris_data, tmp_pat
 @pytest.mark.parametrize(
     "config, message",
     [
-        ("tuning: {search_spaces: {sgd: {lr: {distribution: log_uniform, low: 1.0, high: 0.1}}}}",
-         "tuning.search_spaces.sgd.lr: low (1.0) is greater than high (0.1)"),
-        ("tuning: {search_spaces: {adam: {lr: {distribution: log_uniform, low: 0, high: 0.1}}}}",
-         "tuning.search_spaces.adam.lr: a log distribution needs positive bounds"),
-        ("tuning: {search_spaces: {cmaes: {sigma0: {distribution: gaussian, low: 0.1, high: 1}}}}",
-         "'gaussian' is not one of"),
-        ("tuning: {search_spaces: {sgd: {beta1: {distribution: uniform, low: 0.5, high: 0.9}}}}",
-         "tuning.search_spaces.sgd.beta1: 'beta1' is not a hyperparameter of optimizer 'sgd'"),
+        (
+            "tuning: {search_spaces: {sgd: {lr: {distribution: log_uniform, low: 1.0, high: 0.1}}}}",
+            "tuning.search_spaces.sgd.lr: low (1.0) is greater than high (0.1)",
+        ),
+        (
+            "tuning: {search_spaces: {adam: {lr: {distribution: log_uniform, low: 0, high: 0.1}}}}",
+            "tuning.search_spaces.adam.lr: a log distribution needs positive bounds",
+        ),
+        (
+            "tuning: {search_spaces: {cmaes: {sigma0: {distribution: gaussian, low: 0.1, high: 1}}}}",
+            "'gaussian' is not one of",
+        ),
+        (
+            "tuning: {search_spaces: {sgd: {beta1: {distribution: uniform, low: 0.5, high: 0.9}}}}",
+            "tuning.search_spaces.sgd.beta1: 'beta1' is not a hyperparameter of optimizer 'sgd'",
+        ),
         ("seeds: 10\ntuning: {seeds: [3, 1000]}", "tuning.seeds [3] are also evaluation seeds"),
     ],
 )
@@ -103,6 +149,15 @@ def test_changing_a_search_space_reruns_only_that_optimizers_tuning_and_training
     assert summary["hyperparameters"]["lr"] == used  # training took the tuned value
 
     edited = tmp_path / "edited.yaml"
-    edited.write_text(base + "tuning:\n  trials: 2\n  startup_trials: 1\n  search_spaces:\n"
-                      "    adam: {lr: {distribution: log_uniform, low: 0.001, high: 0.05}}\n")
-    assert planned_jobs(tmp_path, configfile=edited) == {"tune": 1, "train": 2, "aggregate": 1, "report_figures": 1, "report": 1, "all": 1}
+    edited.write_text(
+        base + "tuning:\n  trials: 2\n  startup_trials: 1\n  search_spaces:\n"
+        "    adam: {lr: {distribution: log_uniform, low: 0.001, high: 0.05}}\n"
+    )
+    assert planned_jobs(tmp_path, configfile=edited) == {
+        "tune": 1,
+        "train": 2,
+        "aggregate": 1,
+        "report_figures": 1,
+        "report": 1,
+        "all": 1,
+    }

@@ -12,8 +12,8 @@ import time
 import optuna
 import pandas as pd
 import pytest
-
 from conftest import tool_environment
+
 from neuroevo.config.run_spec import RunSpec
 from neuroevo.training.tune import JournalError, tune
 
@@ -34,10 +34,32 @@ def _tune_in_process(data, journal):
 
 def _command(data, folder):
     return [
-        sys.executable, "-m", "neuroevo", "tune", "--data", str(data), "--dataset", "digits", "--optimizer", "adam",
-        "--spec", SPEC, "--search-space", json.dumps(SPACE), "--trials", str(TRIALS), "--startup-trials", str(STARTUP),
-        "--study-seed", "0", "--storage", str(folder / "adam.journal"), "--out", str(folder / "adam.json"),
-        "--trials-out", str(folder / "adam.parquet"),
+        sys.executable,
+        "-m",
+        "neuroevo",
+        "tune",
+        "--data",
+        str(data),
+        "--dataset",
+        "digits",
+        "--optimizer",
+        "adam",
+        "--spec",
+        SPEC,
+        "--search-space",
+        json.dumps(SPACE),
+        "--trials",
+        str(TRIALS),
+        "--startup-trials",
+        str(STARTUP),
+        "--study-seed",
+        "0",
+        "--storage",
+        str(folder / "adam.journal"),
+        "--out",
+        str(folder / "adam.json"),
+        "--trials-out",
+        str(folder / "adam.parquet"),
     ]
 
 
@@ -48,8 +70,9 @@ def _records(journal):
 
 
 def _same_trials(trials: pd.DataFrame, reference: pd.DataFrame) -> None:
-    pd.testing.assert_frame_equal(trials.drop(columns=TIMING).reset_index(drop=True),
-                                  reference.drop(columns=TIMING).reset_index(drop=True))
+    pd.testing.assert_frame_equal(
+        trials.drop(columns=TIMING).reset_index(drop=True), reference.drop(columns=TIMING).reset_index(drop=True)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +80,9 @@ def uninterrupted(digits_data, tmp_path_factory):
     folder = tmp_path_factory.mktemp("uninterrupted")
     result, trials = _tune_in_process(digits_data, folder / "adam.journal")
     assert set(trials["state"]) == {"COMPLETE", "PRUNED"} and len(trials) == TRIALS  # both kinds of trial get replayed
-    assert ((trials["state"] == "COMPLETE") & (trials["number"] >= 3)).any()  # a trial to kill mid-way, with trials before it
+    assert (
+        (trials["state"] == "COMPLETE") & (trials["number"] >= 3)
+    ).any()  # a trial to kill mid-way, with trials before it
     return folder / "adam.journal", result, trials
 
 
@@ -70,11 +95,14 @@ def test_a_tuning_job_killed_mid_trial_reruns_to_the_uninterrupted_study(stop, d
     # could end between the poll and the signal, and the kill would land between trials.)
     target = int(reference_trials.query("state == 'COMPLETE' and number >= 3")["number"].iloc[0])
     journal = tmp_path / "adam.journal"
-    process = subprocess.Popen(_command(digits_data, tmp_path), env=tool_environment(),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        _command(digits_data, tmp_path), env=tool_environment(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 120
     while True:  # kill once the target trial has reported an epoch
-        assert process.poll() is None and time.monotonic() < deadline, "the tuning job ended before it could be killed mid-trial"
+        assert process.poll() is None and time.monotonic() < deadline, (
+            "the tuning job ended before it could be killed mid-trial"
+        )
         if any(r["op_code"] == SET_INTERMEDIATE and r["trial_id"] == target for r in _records(journal)):
             break
         time.sleep(0.005)
@@ -85,7 +113,9 @@ def test_a_tuning_job_killed_mid_trial_reruns_to_the_uninterrupted_study(stop, d
     assert optuna.trial.TrialState.RUNNING in states and not (tmp_path / "adam.json").exists()  # really cut mid-trial
 
     subprocess.run(_command(digits_data, tmp_path), env=tool_environment(), check=True, capture_output=True)
-    _same_trials(pd.read_parquet(tmp_path / "adam.parquet"), reference_trials)  # same numbers, parameters, values, states
+    _same_trials(
+        pd.read_parquet(tmp_path / "adam.parquet"), reference_trials
+    )  # same numbers, parameters, values, states
     assert json.loads((tmp_path / "adam.json").read_text()) == json.loads(json.dumps(reference_result))
 
 
@@ -97,7 +127,9 @@ def _cut_after(records, predicate, nth):
 
 CUTS = {
     # A kill after the third trial ended, before the fourth was created.
-    "between trials": lambda r: _cut_after(r, lambda x: x["op_code"] == SET_TRIAL_STATE and x["state"] in (COMPLETE, PRUNED), 3),
+    "between trials": lambda r: _cut_after(
+        r, lambda x: x["op_code"] == SET_TRIAL_STATE and x["state"] in (COMPLETE, PRUNED), 3
+    ),
     # A kill after the fifth trial was created, before its learning rate was drawn.
     "trial created": lambda r: _cut_after(r, lambda x: x["op_code"] == CREATE_TRIAL, 5),
     # A kill after the fifth trial's learning rate was drawn, before its first epoch.
@@ -106,7 +138,9 @@ CUTS = {
 
 
 @pytest.mark.parametrize("cut", sorted(CUTS))
-def test_a_tuning_job_killed_between_journal_records_reruns_to_the_uninterrupted_study(cut, digits_data, uninterrupted, tmp_path):
+def test_a_tuning_job_killed_between_journal_records_reruns_to_the_uninterrupted_study(
+    cut, digits_data, uninterrupted, tmp_path
+):
     """The journal is all a tuning job leaves behind: cutting the uninterrupted one back to a
     record is what a kill -9 right after writing that record leaves (too brief a moment to
     hit with a real kill)."""
@@ -141,12 +175,16 @@ def test_an_unreadable_journal_is_refused_naming_the_file_and_what_to_do(digits_
     reference_journal, _, _ = uninterrupted
     lines = reference_journal.read_bytes().splitlines(keepends=True)
     journal = tmp_path / "adam.journal"
-    journal.write_bytes(b"".join(lines[:5]) + b'{"op_code": 4, "worker_id"' + b"".join(lines[5:]))  # a garbled record inside
+    journal.write_bytes(
+        b"".join(lines[:5]) + b'{"op_code": 4, "worker_id"' + b"".join(lines[5:])
+    )  # a garbled record inside
     before = journal.read_bytes()
     with pytest.raises(JournalError) as error:
         _tune_in_process(digits_data, journal)
     message = str(error.value)
-    assert str(journal) in message and "line 6" in message and "head -n 5" in message and "move the file aside" in message
+    assert (
+        str(journal) in message and "line 6" in message and "head -n 5" in message and "move the file aside" in message
+    )
     assert journal.read_bytes() == before  # left as it was, for the user to decide
 
 

@@ -6,7 +6,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from conftest import REPOSITORY, TINY_CONFIG, snakemake
 
 
@@ -43,8 +42,14 @@ def test_tiny_study_runs_end_to_end_and_reports_a_highlighted_table(tiny_study):
     assert any("**" in line for line in table[2:])  # the best of each column in bold
     assert "Wilcoxon signed-rank on seed pairs,\nHolm-corrected" in report
     assert "Too few seeds to be testable" in report  # 3 seed pairs cannot reach p < 0.05
-    for heading in ("Effects on test accuracy", "| optimizer | seed pairs | p Wilcoxon | p Mann-Whitney | A12 |",
-                    "Cost to reach validation accuracy", "## Ranks across datasets", "Config hash: `", "Regenerate: `snakemake"):
+    for heading in (
+        "Effects on test accuracy",
+        "| optimizer | seed pairs | p Wilcoxon | p Mann-Whitney | A12 |",
+        "Cost to reach validation accuracy",
+        "## Ranks across datasets",
+        "Config hash: `",
+        "Regenerate: `snakemake",
+    ):
         assert heading in report
     for figure in FIGURES:
         assert (tiny_study / "results" / "report" / "figures" / figure).stat().st_size > 10_000

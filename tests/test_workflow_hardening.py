@@ -10,7 +10,6 @@ import shlex
 import shutil
 
 import pytest
-
 from conftest import REPOSITORY, snakemake
 from test_discovery_workflow import TINY_DISCOVERY
 from test_workflow import planned_jobs
@@ -25,7 +24,8 @@ CONFIGFILE = "config $(touch PWNED_configfile).yaml"
 
 # Iris with sgd and `evolved` (its genome_file from the config), the study `genome` (an
 # evolved and an sgd variant), and a discovery study that `discovery_enabled=false` leaves out.
-HARDENED = f"""
+HARDENED = (
+    f"""
 datasets: [iris]
 optimizers: [sgd, evolved]
 seeds: 2
@@ -36,7 +36,9 @@ data: {{dir: {DATA_DIR!r}}}
 optimizer_settings: {{evolved: {{genome_file: "{GENOME_FILE}"}}}}
 studies: [genome]
 study_dir: tests/tiny/studies
-""" + TINY_DISCOVERY
+"""
+    + TINY_DISCOVERY
+)
 DISCOVERY_OFF = ("--config", "discovery_enabled=false")
 
 
@@ -93,7 +95,9 @@ def test_shell_syntax_in_paths_and_config_strings_is_never_executed(hardened_run
 def test_names_with_shell_syntax_are_refused_before_any_job_naming_the_key(setting, key, problem, tmp_path):
     configfile = tmp_path / "config.yaml"
     configfile.write_text(f"datasets: [iris]\noptimizers: [sgd]\nseeds: 1\ntuning: {{enabled: false}}\n{setting}\n")
-    result = snakemake(tmp_path, "--cores", "1", "results/runs/iris/sgd/0/summary.json", configfile=configfile, check=False)
+    result = snakemake(
+        tmp_path, "--cores", "1", "results/runs/iris/sgd/0/summary.json", configfile=configfile, check=False
+    )
     output = result.stdout + result.stderr
     assert result.returncode != 0 and "Error validating config file" in output
     assert problem in output and f"On instance{key}" in output
@@ -121,7 +125,15 @@ def test_a_changed_genome_file_reruns_exactly_the_runs_that_train_with_it(harden
         genome.write_text(original.decode().replace('"use_m": true', '"use_m": false'))
         planned = planned_jobs(workdir, *DISCOVERY_OFF, configfile=configfile)
         # train: evolved seeds 0 and 1 (not sgd's); study_run: the evolved variant only.
-        assert planned == {"train": 2, "study_run": 1, "study": 1, "aggregate": 1, "report_figures": 1, "report": 1, "all": 1}
+        assert planned == {
+            "train": 2,
+            "study_run": 1,
+            "study": 1,
+            "aggregate": 1,
+            "report_figures": 1,
+            "report": 1,
+            "all": 1,
+        }
     finally:  # the module's run up to date again for the other tests
         genome.write_bytes(original)
         os.utime(genome, ns=(times.st_atime_ns, times.st_mtime_ns))
@@ -152,8 +164,14 @@ def test_gpu_jobs_go_to_the_gpu_partition_and_account_and_the_others_keep_the_pr
         + TINY_DISCOVERY.replace("max_steps: 20}", "max_steps: 20, device: cuda}")
     )
     # The profile's defaults, as `default-resources` of slurm/config.yaml would give them.
-    output = snakemake(tmp_path, "--dry-run", "--default-resources", "slurm_partition=cpu", "slurm_account=cpu_acct",
-                       configfile=configfile).stdout
+    output = snakemake(
+        tmp_path,
+        "--dry-run",
+        "--default-resources",
+        "slurm_partition=cpu",
+        "slurm_account=cpu_acct",
+        configfile=configfile,
+    ).stdout
     jobs = _job_resources(output)
     asking = [job for job in jobs if job[2].get("gpu") == "1"]
     # The iris training and study runs, the GA and its comparison runs (device: cuda) ask for a GPU.

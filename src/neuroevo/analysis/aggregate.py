@@ -73,20 +73,24 @@ def significance_tests(runs: pd.DataFrame, alpha: float, test: str = "wilcoxon")
         for metric in METRICS:
             samples = {name: group[metric.name] for name, group in groups.items()}
             for name, result in compare_with_best(samples, metric.lower_is_better, alpha, test, eligible).items():
-                rows.append({
-                    "dataset": dataset,
-                    "metric": metric.name,
-                    "optimizer": name,
-                    **result,
-                    "test": test,
-                    "n_best": len(samples[result["best"]]) if result["best"] else 0,
-                    "n": len(samples[name]),
-                    "alpha": alpha,
-                })
+                rows.append(
+                    {
+                        "dataset": dataset,
+                        "metric": metric.name,
+                        "optimizer": name,
+                        **result,
+                        "test": test,
+                        "n_best": len(samples[result["best"]]) if result["best"] else 0,
+                        "n": len(samples[name]),
+                        "alpha": alpha,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
-def aggregate(summary_paths: list[str | Path], out_dir: str | Path, alpha: float = 0.05, test: str = "wilcoxon") -> None:
+def aggregate(
+    summary_paths: list[str | Path], out_dir: str | Path, alpha: float = 0.05, test: str = "wilcoxon"
+) -> None:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     runs = load_runs(summary_paths, RUN_KEYS)

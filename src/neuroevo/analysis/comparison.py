@@ -29,8 +29,12 @@ def load_discovery_summary(discovery_dir: str | Path) -> dict:
     """The GA's summary.json, refused by name if damaged."""
     path = Path(discovery_dir) / "summary.json"
     # The GA's folder also holds the comparison runs: redo the GA alone, never delete the folder.
-    return read_json_object(path, ("best_fitness", "generations", "best_per_task"), "discovery summary",
-                            f"rerun the discovery with snakemake --forcerun {path}")
+    return read_json_object(
+        path,
+        ("best_fitness", "generations", "best_per_task"),
+        "discovery summary",
+        f"rerun the discovery with snakemake --forcerun {path}",
+    )
 
 
 def fitness_tests(
@@ -45,10 +49,23 @@ def fitness_tests(
     columns = {"overall": overall_samples}
     for task in tasks:
         by_task = runs[runs["task"] == task]
-        columns[task] = {name: by_task[by_task["optimizer"] == name].set_index("seed")["fitness"] for name in optimizers}
+        columns[task] = {
+            name: by_task[by_task["optimizer"] == name].set_index("seed")["fitness"] for name in optimizers
+        }
     # An optimizer can be bold in a column only if some of its runs there did not diverge.
     sound = runs[runs["status"] != "diverged"]
-    eligible = {"overall": set(sound["optimizer"])} | {task: set(sound[sound["task"] == task]["optimizer"]) for task in tasks}
-    tests = {column: compare_with_best(samples, False, alpha, test, eligible[column]) for column, samples in columns.items()}
-    untestable = sorted({name for results in tests.values() for name, result in results.items() if not result["testable"] and not result["is_best"]})
+    eligible = {"overall": set(sound["optimizer"])} | {
+        task: set(sound[sound["task"] == task]["optimizer"]) for task in tasks
+    }
+    tests = {
+        column: compare_with_best(samples, False, alpha, test, eligible[column]) for column, samples in columns.items()
+    }
+    untestable = sorted(
+        {
+            name
+            for results in tests.values()
+            for name, result in results.items()
+            if not result["testable"] and not result["is_best"]
+        }
+    )
     return columns, tests, untestable

@@ -27,13 +27,15 @@ def cost_to_target(dataset: str, runs: pd.DataFrame, histories: pd.DataFrame, ta
             for seed in group["seed"]
             if (optimizer, seed) in reached.index
         ]
-        rows.append({
-            "dataset": dataset,
-            "optimizer": optimizer,
-            "target_val_acc": target,
-            "n_seeds": len(group),
-            "n_reached": len(costs),
-            "median_sample_evals": float(np.median([cost[0] for cost in costs])) if costs else float("nan"),
-            "median_seconds": float(np.median([cost[1] for cost in costs])) if costs else float("nan"),
-        })
+        rows.append(
+            {
+                "dataset": dataset,
+                "optimizer": optimizer,
+                "target_val_acc": target,
+                "n_seeds": len(group),
+                "n_reached": len(costs),
+                "median_sample_evals": float(np.median([cost[0] for cost in costs])) if costs else float("nan"),
+                "median_seconds": float(np.median([cost[1] for cost in costs])) if costs else float("nan"),
+            }
+        )
     return pd.DataFrame(rows)

@@ -16,13 +16,15 @@ import pandas as pd
 import torch
 
 from neuroevo.config.defaults import ALIGNMENT_SIGMA
-from neuroevo.models.mlp import init_parameters
-from neuroevo.optimizers.es import centered_ranks
 from neuroevo.data.prepare import PreparedData
+from neuroevo.models.mlp import init_parameters
 from neuroevo.models.problem import Problem
+from neuroevo.optimizers.es import centered_ranks
 
 
-def estimates_by_pairs(losses: torch.Tensor, noise: torch.Tensor, pairs: list[int], sigma: float, rank_shaping: bool) -> dict[int, torch.Tensor]:
+def estimates_by_pairs(
+    losses: torch.Tensor, noise: torch.Tensor, pairs: list[int], sigma: float, rank_shaping: bool
+) -> dict[int, torch.Tensor]:
     """ES estimates from the losses [2M] of params + sigma noise [M, n] (first M) and
     params - sigma noise (last M), using the first P pairs for each P in `pairs`."""
     most = noise.shape[0]
@@ -61,12 +63,16 @@ def measure(
                 noise = torch.randn(max(pairs), params.numel(), generator=generator)
                 losses = problem.population_loss(torch.cat([params + sigma * noise, params - sigma * noise]), batch)
                 for count, estimate in estimates_by_pairs(losses, noise, pairs, sigma, rank_shaping).items():
-                    rows.append({
-                        "hidden": width,
-                        "n_parameters": problem.n_parameters,
-                        "seed": seed,
-                        "batch": batch_index,
-                        "pairs": count,
-                        "cosine_similarity": float(torch.nn.functional.cosine_similarity(estimate, exact.grad, dim=0)),
-                    })
+                    rows.append(
+                        {
+                            "hidden": width,
+                            "n_parameters": problem.n_parameters,
+                            "seed": seed,
+                            "batch": batch_index,
+                            "pairs": count,
+                            "cosine_similarity": float(
+                                torch.nn.functional.cosine_similarity(estimate, exact.grad, dim=0)
+                            ),
+                        }
+                    )
     return pd.DataFrame(rows)

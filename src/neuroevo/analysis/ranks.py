@@ -23,7 +23,12 @@ def rank_tests(runs: pd.DataFrame, metric: str = "test_acc") -> tuple[dict, pd.S
     ranks = table.rank(axis=1, ascending=False).mean()
     nemenyi = scikit_posthocs.posthoc_nemenyi_friedman(table.to_numpy())
     nemenyi.index = nemenyi.columns = table.columns
-    summary = {"metric": metric, "blocks": int(table.shape[0]), "statistic": float(statistic), "p_value": float(p_value)}
+    summary = {
+        "metric": metric,
+        "blocks": int(table.shape[0]),
+        "statistic": float(statistic),
+        "p_value": float(p_value),
+    }
     return summary, ranks.sort_values(), nemenyi
 
 

@@ -9,8 +9,8 @@ from Parquet by write_table and read_table so that every value comes back as it 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import pandas as pd
 import pyarrow
@@ -84,12 +84,16 @@ def settings_frame(rows: list[dict]) -> pd.DataFrame:
     """A table of flat rows: plain columns first (as pandas makes them), then the GROUP.KEY
     columns as Python objects, None where a row lacks the key (never NaN, which would turn an
     int into a float), then SETTING_KEYS."""
-    plain = pd.DataFrame([{key: value for key, value in row.items() if not is_setting(key) and key != SETTING_KEYS} for row in rows])
+    plain = pd.DataFrame(
+        [{key: value for key, value in row.items() if not is_setting(key) and key != SETTING_KEYS} for row in rows]
+    )
     names = list(dict.fromkeys(key for row in rows for key in row if is_setting(key)))
     names.sort(key=lambda name: SETTING_GROUPS.index(name.split(".", 1)[0]))  # stable: first seen within a group
     columns = {name: pd.Series([row.get(name) for row in rows], dtype=object, index=plain.index) for name in names}
     if any(SETTING_KEYS in row for row in rows):
-        columns[SETTING_KEYS] = pd.Series([list(row.get(SETTING_KEYS, [])) for row in rows], dtype=object, index=plain.index)
+        columns[SETTING_KEYS] = pd.Series(
+            [list(row.get(SETTING_KEYS, [])) for row in rows], dtype=object, index=plain.index
+        )
     return pd.concat([plain, pd.DataFrame(columns, index=plain.index)], axis=1)
 
 
@@ -115,7 +119,7 @@ def settings(row, group: str) -> dict:
     """One run's settings group (e.g. "hyperparameters") from its table row, the keys the
     run's summary had, in its order, a null value kept as None."""
     prefix = f"{group}."
-    return {name[len(prefix):]: row[name] for name in row[SETTING_KEYS] if name.startswith(prefix)}
+    return {name[len(prefix) :]: row[name] for name in row[SETTING_KEYS] if name.startswith(prefix)}
 
 
 def run_summary(row) -> dict:
@@ -153,7 +157,7 @@ def _arrow_keeps(values: list) -> bool:
         back = pyarrow.array(values, from_pandas=True).to_pylist()
     except (pyarrow.ArrowException, TypeError, ValueError, OverflowError):
         return False
-    return all(json.dumps(value) == json.dumps(again) for value, again in zip(values, back))
+    return all(json.dumps(value) == json.dumps(again) for value, again in zip(values, back, strict=True))
 
 
 def write_table(frame: pd.DataFrame, path: str | Path, csv: str | Path | None = None) -> None:

@@ -74,7 +74,9 @@ def a12(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean((a > b) + 0.5 * (a == b)))
 
 
-def median_difference_ci(a: np.ndarray, b: np.ndarray, paired: bool, seed: int = 0, resamples: int = 2000) -> tuple[float, float, float]:
+def median_difference_ci(
+    a: np.ndarray, b: np.ndarray, paired: bool, seed: int = 0, resamples: int = 2000
+) -> tuple[float, float, float]:
     """(median difference, 95% CI low, high) of a - b by the percentile bootstrap: the median
     of the per-seed differences when paired, else the difference of the medians."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
@@ -91,13 +93,20 @@ def median_difference_ci(a: np.ndarray, b: np.ndarray, paired: bool, seed: int =
         estimate = float(np.median(a) - np.median(b))
         if np.ptp(np.concatenate([a, b])) == 0:
             return estimate, estimate, estimate
-        statistic = lambda x, y, axis=-1: np.median(x, axis=axis) - np.median(y, axis=axis)
+
+        def statistic(x, y, axis=-1):
+            return np.median(x, axis=axis) - np.median(y, axis=axis)
+
         result = bootstrap((a, b), statistic, method="percentile", n_resamples=resamples, random_state=rng)
     return estimate, float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
 def compare_with_best(
-    samples: dict[str, pd.Series], lower_is_better: bool, alpha: float, test: str = "wilcoxon", eligible: set[str] | None = None
+    samples: dict[str, pd.Series],
+    lower_is_better: bool,
+    alpha: float,
+    test: str = "wilcoxon",
+    eligible: set[str] | None = None,
 ) -> dict[str, dict]:
     """The best of the samples (values indexed by seed) by mean against each other one.
 
@@ -111,12 +120,24 @@ def compare_with_best(
     time and evaluation counts are small)."""
     if test not in TESTS:
         raise ValueError(f"report.test: unknown test {test!r}; known: {', '.join(TESTS)}")
-    samples = {name: pd.Series(values, dtype=float) if not isinstance(values, pd.Series) else values.astype(float) for name, values in samples.items()}
+    samples = {
+        name: pd.Series(values, dtype=float) if not isinstance(values, pd.Series) else values.astype(float)
+        for name, values in samples.items()
+    }
     # In the samples' order, never a set's: of equal means the first is the best, in every process.
     candidates = [name for name in samples if eligible is None or name in eligible]
-    means = {name: samples[name].mean() for name in candidates if len(samples[name]) and np.isfinite(samples[name].mean())}
+    means = {
+        name: samples[name].mean() for name in candidates if len(samples[name]) and np.isfinite(samples[name].mean())
+    }
     if not means:
-        empty = {"best": None, "is_best": False, "p_value": float("nan"), "p_holm": float("nan"), "testable": False, "tied_with_best": False}
+        empty = {
+            "best": None,
+            "is_best": False,
+            "p_value": float("nan"),
+            "p_holm": float("nan"),
+            "testable": False,
+            "tied_with_best": False,
+        }
         return {name: dict(empty) for name in samples}
     best = (min if lower_is_better else max)(means, key=means.get)
     sign = -1.0 if lower_is_better else 1.0  # A12 > 0.5 favours the best
@@ -129,13 +150,17 @@ def compare_with_best(
         paired_best, paired_other = samples[best][common].to_numpy(), samples[name][common].to_numpy()
         paired = test == "wilcoxon"
         estimate, low, high = median_difference_ci(
-            paired_best if paired else samples[best].to_numpy(), paired_other if paired else samples[name].to_numpy(), paired
+            paired_best if paired else samples[best].to_numpy(),
+            paired_other if paired else samples[name].to_numpy(),
+            paired,
         )
         results[name] = {
             "p_wilcoxon": wilcoxon_p(paired_best, paired_other),
             "p_mann_whitney": mann_whitney_p(samples[best], samples[name]),
             "n_pairs": len(common),
-            "min_p": min_attainable_p(len(samples[best]), len(samples[name])) if test == "mann_whitney" else min_attainable_p(len(common), len(common), "wilcoxon"),
+            "min_p": min_attainable_p(len(samples[best]), len(samples[name]))
+            if test == "mann_whitney"
+            else min_attainable_p(len(common), len(common), "wilcoxon"),
             "a12": a12(sign * samples[best].to_numpy(), sign * samples[name].to_numpy()),
             "difference": estimate,
             "ci_low": low,
@@ -143,7 +168,7 @@ def compare_with_best(
         }
     for which in TESTS:
         adjusted = holm([results[name][f"p_{which}"] for name in others])
-        for name, value in zip(others, adjusted):
+        for name, value in zip(others, adjusted, strict=True):
             results[name][f"p_{which}_holm"] = value
     family = len(others)
     for name in others:
@@ -156,5 +181,13 @@ def compare_with_best(
             "testable": bool(entry.pop("min_p") * family < alpha),
             "tied_with_best": bool(np.nan_to_num(entry[f"p_{test}_holm"], nan=1.0) >= alpha),
         }
-    results[best] = {"best": best, "is_best": True, "p_value": 1.0, "p_holm": 1.0, "testable": True, "tied_with_best": False, "n_pairs": len(samples[best])}
+    results[best] = {
+        "best": best,
+        "is_best": True,
+        "p_value": 1.0,
+        "p_holm": 1.0,
+        "testable": True,
+        "tied_with_best": False,
+        "n_pairs": len(samples[best]),
+    }
     return {name: results[name] for name in samples}

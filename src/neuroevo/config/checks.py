@@ -46,7 +46,11 @@ def _load(path: Path) -> dict:
     import yaml
 
     if not path.is_file():
-        hint = "run `python -m neuroevo schema`" if path == OPTIMIZERS_SCHEMA_PATH else "run neuroevo from its checkout (pip install -e .)"
+        hint = (
+            "run `python -m neuroevo schema`"
+            if path == OPTIMIZERS_SCHEMA_PATH
+            else "run neuroevo from its checkout (pip install -e .)"
+        )
         raise SpecError(f"the schema file {path} is missing: {hint}")
     return yaml.safe_load(path.read_text())
 
@@ -80,7 +84,9 @@ def _inline(node: object, here: Path, root: Path) -> object:
     for part in filter(None, pointer.split("/")):
         part = part.replace("~1", "/").replace("~0", "~")
         if not isinstance(found, dict) or part not in found:
-            raise SpecError(f"{here.name}: $ref {ref!r}: {target} has no {pointer!r}; if it is optimizers.schema.yaml, run `python -m neuroevo schema`")
+            raise SpecError(
+                f"{here.name}: $ref {ref!r}: {target} has no {pointer!r}; if it is optimizers.schema.yaml, run `python -m neuroevo schema`"
+            )
         found = found[part]
     siblings = {key: value for key, value in node.items() if key != "$ref"}
     inlined = _inline(found, target, root)

@@ -56,15 +56,21 @@ def check_comparison(study: dict, config_schema: dict) -> None:
         raise ValueError(f"tasks: dataset(s) {', '.join(repeated)} appear twice; a task is named by its dataset")
     unknown = [name for name in comparison["optimizers"] if name not in compared_optimizers]
     if unknown:
-        raise ValueError(f"comparison.optimizers: {', '.join(unknown)} cannot be compared; known: {', '.join(compared_optimizers)}")
+        raise ValueError(
+            f"comparison.optimizers: {', '.join(unknown)} cannot be compared; known: {', '.join(compared_optimizers)}"
+        )
     blocks = resolved(config_schema)["properties"]["optimizer_settings"]["properties"]
     for name, values in comparison["hyperparameters"].items():
         if name not in compared_optimizers:
-            raise ValueError(f"comparison.hyperparameters.{name}: not a compared optimizer; known: {', '.join(compared_optimizers)}")
+            raise ValueError(
+                f"comparison.hyperparameters.{name}: not a compared optimizer; known: {', '.join(compared_optimizers)}"
+            )
         known = set(blocks[name]["properties"]) - set(SET_BY_PROTOCOL)
         extra = sorted(set(values) - known)
         if extra:
-            raise ValueError(f"comparison.hyperparameters.{name}: unknown key(s) {', '.join(extra)}; known: {', '.join(sorted(known)) or 'none'}")
+            raise ValueError(
+                f"comparison.hyperparameters.{name}: unknown key(s) {', '.join(extra)}; known: {', '.join(sorted(known)) or 'none'}"
+            )
     shared = sorted(set(comparison["seeds"]) & set(ga_seeds(study)))
     if shared:
         raise ValueError(

@@ -71,14 +71,18 @@ class RunSpec:
         unknown = sorted(set(data) - set(TOP_KEYS))
         missing = [key for key in TOP_KEYS[:3] if key not in data]
         if unknown or missing:
-            raise SpecError(f"run spec: unknown key(s) {', '.join(unknown) or 'none'}, missing key(s) {', '.join(missing) or 'none'}; "
-                            f"expected {', '.join(TOP_KEYS)}")
+            raise SpecError(
+                f"run spec: unknown key(s) {', '.join(unknown) or 'none'}, missing key(s) {', '.join(missing) or 'none'}; "
+                f"expected {', '.join(TOP_KEYS)}"
+            )
         model, training = data.get("model", {}), data.get("training", {})
         known_training = {item.name for item in fields(TrainingSettings)}
         for block, given, known in (("model", model, set(MODEL_KEYS)), ("training", training, known_training)):
             extra = sorted(set(given) - known)
             if extra:
-                raise SpecError(f"run spec: unknown key(s) {', '.join(f'{block}.{key}' for key in extra)}; known: {', '.join(sorted(known))}")
+                raise SpecError(
+                    f"run spec: unknown key(s) {', '.join(f'{block}.{key}' for key in extra)}; known: {', '.join(sorted(known))}"
+                )
         return cls(
             data["dataset"],
             data["optimizer"],

@@ -11,7 +11,8 @@ A search space maps hyperparameter -> distribution:
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 DISTRIBUTIONS = ("log_uniform", "uniform", "int", "categorical")
 
@@ -63,7 +64,9 @@ def suggest(trial: Any, space: dict) -> dict:
         if kind == "categorical":
             values[key] = trial.suggest_categorical(key, distribution["choices"])
         elif kind == "int":
-            values[key] = trial.suggest_int(key, int(distribution["low"]), int(distribution["high"]), log=bool(distribution.get("log")))
+            values[key] = trial.suggest_int(
+                key, int(distribution["low"]), int(distribution["high"]), log=bool(distribution.get("log"))
+            )
         else:
             values[key] = trial.suggest_float(key, distribution["low"], distribution["high"], log=kind == "log_uniform")
     return values

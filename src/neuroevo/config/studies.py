@@ -12,9 +12,8 @@ the main config already says, so the settings of a run are layered:
 
 from __future__ import annotations
 
-from neuroevo.config.defaults import ALIGNMENT_SIGMA
-
 from neuroevo.config.checks import resolved
+from neuroevo.config.defaults import ALIGNMENT_SIGMA
 
 
 class StudyError(ValueError):
@@ -51,7 +50,9 @@ def check_study(study: dict, config_schema: dict) -> None:
         if optimizer not in blocks:
             raise StudyError(f"variants.{label}.optimizer: unknown optimizer {optimizer!r}; known: {known}")
         block = blocks[optimizer] | {"$defs": config_schema.get("$defs", {})}  # the block's $refs point there
-        error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(block).iter_errors(_settings(study, label)))
+        error = jsonschema.exceptions.best_match(
+            jsonschema.Draft202012Validator(block).iter_errors(_settings(study, label))
+        )
         if error is not None:
             where = "".join(f".{part}" for part in error.absolute_path)
             raise StudyError(f"variants.{label}.settings{where} ({optimizer}): {error.message}")
@@ -68,7 +69,10 @@ def run_spec(study: dict, label: str, config: dict) -> dict:
     dataset_overrides = config.get("dataset_overrides", {}).get(study["dataset"], {})
     return {
         "model": config.get("model", {}) | study.get("model", {}),
-        "training": config.get("training", {}) | dataset_overrides | study.get("training", {}) | variant.get("training", {}),
+        "training": config.get("training", {})
+        | dataset_overrides
+        | study.get("training", {})
+        | variant.get("training", {}),
         "hyperparameters": config.get("optimizer_settings", {}).get(optimizer, {}) | _settings(study, label),
     }
 

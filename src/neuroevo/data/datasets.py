@@ -13,9 +13,9 @@ import hashlib
 import pickle
 import warnings
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -128,11 +128,13 @@ def _idx_loader(torchvision_name: str, extra_dirs: tuple[Path, ...] = ()) -> Cal
                 f"{torchvision_name} not found: expected the IDX files {wanted} in one of: "
                 f"{where}. Set data.download: true in the config to let torchvision fetch "
                 f"them into {data_dir / torchvision_name / 'raw'} (needs internet), or copy "
-                "them there by hand."
-                + (" On Debian: apt-get install dataset-fashion-mnist." if extra_dirs else "")
+                "them there by hand." + (" On Debian: apt-get install dataset-fashion-mnist." if extra_dirs else "")
             )
         arrays = {key: read_idx(_idx_path(folder, stem)) for key, stem in IDX_FILES.items()}
-        flatten = lambda images: images.reshape(len(images), -1).astype(np.float32) / 255.0
+
+        def flatten(images):
+            return images.reshape(len(images), -1).astype(np.float32) / 255.0
+
         return RawDataset(
             flatten(arrays["train_images"]),
             arrays["train_labels"].astype(np.int64),
@@ -206,7 +208,10 @@ def read_cifar10_batch(path: Path, official_md5: str | None = None) -> tuple[np.
     subset's); what protects the reader is the restricted unpickler, for every file.
     """
     if official_md5 and _md5(path) != official_md5:
-        warnings.warn(f"{path}: not the official CIFAR-10 file (md5 differs from {official_md5}); reading it as arrays only", stacklevel=2)
+        warnings.warn(
+            f"{path}: not the official CIFAR-10 file (md5 differs from {official_md5}); reading it as arrays only",
+            stacklevel=2,
+        )
     remedy = "delete it and unpack the official cifar-10-python.tar.gz again (data.download: true fetches it)"
     try:
         with open(path, "rb") as handle:
@@ -214,7 +219,9 @@ def read_cifar10_batch(path: Path, official_md5: str | None = None) -> tuple[np.
     except CorruptFileError:
         raise
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as error:
-        raise CorruptFileError(f"{path}: truncated or corrupt CIFAR-10 batch ({type(error).__name__}: {error}); {remedy}") from error
+        raise CorruptFileError(
+            f"{path}: truncated or corrupt CIFAR-10 batch ({type(error).__name__}: {error}); {remedy}"
+        ) from error
     if not isinstance(batch, dict) or "data" not in batch or "labels" not in batch:
         raise CorruptFileError(f"{path}: not a CIFAR-10 batch (expected a dict with 'data' and 'labels'); {remedy}")
     data, labels = np.asarray(batch["data"]), np.asarray(batch["labels"])
@@ -222,7 +229,11 @@ def read_cifar10_batch(path: Path, official_md5: str | None = None) -> tuple[np.
         raise CorruptFileError(
             f"{path}: not a CIFAR-10 batch (data of shape {data.shape} and {labels.size} labels; expected [N, 3072] and N); {remedy}"
         )
-    if data.dtype != np.uint8 or labels.dtype.kind not in "iu" or (labels.size and not 0 <= labels.min() <= labels.max() < 10):
+    if (
+        data.dtype != np.uint8
+        or labels.dtype.kind not in "iu"
+        or (labels.size and not 0 <= labels.min() <= labels.max() < 10)
+    ):
         raise CorruptFileError(
             f"{path}: not a CIFAR-10 batch (data of dtype {data.dtype}, labels of dtype {labels.dtype}; expected uint8 pixels "
             f"and labels 0-9); {remedy}"

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from neuroevo.config.defaults import SPLIT_FRACTION
-from neuroevo.files.atomic import write_atomic
 from neuroevo.data.datasets import load_raw
+from neuroevo.files.atomic import write_atomic
 from neuroevo.files.errors import CorruptFileError
 
 SPLITS = ("train", "val", "test")
@@ -65,7 +65,10 @@ def prepare(
     mean = x_train.mean(axis=0)
     std = x_train.std(axis=0)
     std[std < 1e-8] = 1.0  # constant features (MNIST's border pixels) stay at zero
-    standardize = lambda x: ((x - mean) / std).astype(np.float32)
+
+    def standardize(x):
+        return ((x - mean) / std).astype(np.float32)
+
     return PreparedData(
         name=name,
         n_classes=raw.n_classes,
@@ -78,7 +81,11 @@ def prepared_checksum(name: str, n_classes: int, arrays: dict[str, np.ndarray]) 
     """sha256 hex over the dataset's name, class count and each array's dtype, shape and bytes
     (in ARRAYS order): a file of another dataset, or with any array changed, differs."""
     digest = hashlib.sha256()
-    header = {"name": name, "n_classes": int(n_classes), "arrays": {key: [arrays[key].dtype.str, list(arrays[key].shape)] for key in ARRAYS}}
+    header = {
+        "name": name,
+        "n_classes": int(n_classes),
+        "arrays": {key: [arrays[key].dtype.str, list(arrays[key].shape)] for key in ARRAYS},
+    }
     digest.update(json.dumps(header, sort_keys=True).encode())
     for key in ARRAYS:
         digest.update(np.ascontiguousarray(arrays[key]).data)
@@ -96,7 +103,13 @@ def save_prepared(data: PreparedData, path: str | Path) -> str:
 
     def write(partial: Path) -> None:
         with open(partial, "wb") as handle:  # a handle: np.savez would append .npz to the name
-            np.savez(handle, name=np.array(data.name), n_classes=np.array(data.n_classes), checksum=np.array(checksum), **arrays)
+            np.savez(
+                handle,
+                name=np.array(data.name),
+                n_classes=np.array(data.n_classes),
+                checksum=np.array(checksum),
+                **arrays,
+            )
 
     write_atomic(path, write)  # a killed job never leaves a truncated file behind
     return checksum
@@ -109,7 +122,9 @@ def load_prepared(path: str | Path, expected_name: str | None = None) -> Prepare
     path = Path(path)
 
     def corrupt(problem: str) -> CorruptFileError:
-        return CorruptFileError(f"{path}: corrupt prepared dataset ({problem}); delete it or run snakemake --forcerun data")
+        return CorruptFileError(
+            f"{path}: corrupt prepared dataset ({problem}); delete it or run snakemake --forcerun data"
+        )
 
     try:
         with open(path, "rb") as handle:

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 
 import torch
 
+from neuroevo.data.prepare import PreparedData
 from neuroevo.discovery.tasks import Task, build_model
 from neuroevo.models.cnn import EVAL_CHUNK, augment
-from neuroevo.data.prepare import PreparedData
 from neuroevo.training.fitness import DIVERGED_FITNESS, EXPLODE_FACTOR, LAST_STEPS, task_fitness
 from neuroevo.update_rules import Genome, GenomeOptimizer
+
 
 @dataclass
 class TaskResult:
@@ -32,7 +33,10 @@ class TaskResult:
 
 def data_on_device(data: PreparedData, device: str) -> PreparedData:
     """The splits as tensors on `device`, moved once per job rather than once per task run."""
-    as_tensors = lambda arrays: {split: torch.as_tensor(array, device=device) for split, array in arrays.items()}
+
+    def as_tensors(arrays):
+        return {split: torch.as_tensor(array, device=device) for split, array in arrays.items()}
+
     return PreparedData(data.name, data.n_classes, as_tensors(data.x), as_tensors(data.y))
 
 
@@ -66,7 +70,9 @@ def evaluate_on_task(
             if step == max_steps:
                 break
     with torch.no_grad():
-        logits = torch.cat([model(chunk) for chunk in torch.as_tensor(data.x["val"]).view(-1, *shape).split(EVAL_CHUNK)])
+        logits = torch.cat(
+            [model(chunk) for chunk in torch.as_tensor(data.x["val"]).view(-1, *shape).split(EVAL_CHUNK)]
+        )
         val_acc = float((logits.argmax(-1) == torch.as_tensor(data.y["val"])).float().mean())
     final_loss = sum(losses[-LAST_STEPS:]) / len(losses[-LAST_STEPS:])
     if not all(math.isfinite(float(p.detach().sum())) for p in model.parameters()):

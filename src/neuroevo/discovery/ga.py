@@ -14,15 +14,15 @@ import dataclasses
 import json
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
-from neuroevo.files.atomic import set_aside, write_json
+from neuroevo.data.prepare import PreparedData
 from neuroevo.discovery.fitness import data_on_device, evaluate_on_task
 from neuroevo.discovery.operators import MutationRates, crossover, mutate, random_genome, tournament
 from neuroevo.discovery.tasks import Task
-from neuroevo.data.prepare import PreparedData
+from neuroevo.files.atomic import set_aside, write_json
 from neuroevo.models.device import resolve_device
 from neuroevo.update_rules import Genome
 
@@ -48,9 +48,13 @@ class DiscoverySettings:
         if self.population < 2:
             raise ValueError(f"population: must be at least 2, got {self.population}")
         if not 1 <= self.tournament_size <= self.population:
-            raise ValueError(f"tournament_size: must be between 1 and population ({self.population}), got {self.tournament_size}")
+            raise ValueError(
+                f"tournament_size: must be between 1 and population ({self.population}), got {self.tournament_size}"
+            )
         if not 0 <= self.elites < self.population:
-            raise ValueError(f"elites: must be at least 0 and fewer than population ({self.population}), got {self.elites}")
+            raise ValueError(
+                f"elites: must be at least 0 and fewer than population ({self.population}), got {self.elites}"
+            )
         if self.generations < 1 or self.max_steps < 1 or not self.seeds:
             raise ValueError("generations and max_steps must be at least 1, and seeds not empty")
 
@@ -93,10 +97,16 @@ def _check_member(member: object, where: str, evaluated: bool | None = None) -> 
         return
     _expect(_is_number(member.get("fitness")), f"{where}.fitness", "must be a number")
     per_task = member.get("per_task")
-    _expect(isinstance(per_task, dict) and all(_is_number(value) for value in per_task.values()), f"{where}.per_task",
-            "must map each task to a number")
-    _expect(isinstance(member.get("diverged"), int) and not isinstance(member.get("diverged"), bool), f"{where}.diverged",
-            "must be a whole number")
+    _expect(
+        isinstance(per_task, dict) and all(_is_number(value) for value in per_task.values()),
+        f"{where}.per_task",
+        "must map each task to a number",
+    )
+    _expect(
+        isinstance(member.get("diverged"), int) and not isinstance(member.get("diverged"), bool),
+        f"{where}.diverged",
+        "must be a whole number",
+    )
 
 
 STATE_KEYS = {"fingerprint", "generation", "population", "history", "best", "done", "rng"}
@@ -108,30 +118,50 @@ def check_state(state: dict, settings: DiscoverySettings) -> None:
     otherwise fail far from the cause."""
     _expect(set(state) == STATE_KEYS, "checkpoint", f"has keys {sorted(state)}, expected {sorted(STATE_KEYS)}")
     generation = state["generation"]
-    _expect(isinstance(generation, int) and not isinstance(generation, bool) and 0 <= generation < settings.generations,
-            "generation", f"must be a whole number in [0, {settings.generations})")
+    _expect(
+        isinstance(generation, int) and not isinstance(generation, bool) and 0 <= generation < settings.generations,
+        "generation",
+        f"must be a whole number in [0, {settings.generations})",
+    )
     _expect(isinstance(state["done"], bool), "done", "must be true or false")
     population = state["population"]
-    _expect(isinstance(population, list) and len(population) == settings.population, "population",
-            f"must be a list of {settings.population} members")
+    _expect(
+        isinstance(population, list) and len(population) == settings.population,
+        "population",
+        f"must be a list of {settings.population} members",
+    )
     for index, member in enumerate(population):
         _check_member(member, f"population[{index}]")
     history = state["history"]
     finished = generation + 1 if state["done"] else generation
-    _expect(isinstance(history, list) and len(history) == finished, "history",
-            f"must be a list of one entry per finished generation ({finished})")
+    _expect(
+        isinstance(history, list) and len(history) == finished,
+        "history",
+        f"must be a list of one entry per finished generation ({finished})",
+    )
     columns = {"generation", "best_fitness", "mean_fitness", "diverged_genomes", "best_so_far", "best_genome"}
     for index, entry in enumerate(history):
-        _expect(isinstance(entry, dict) and set(entry) == columns, f"history[{index}]", f"must have the keys {sorted(columns)}")
-        _expect(all(_is_number(entry[key]) for key in columns - {"best_genome"}) and isinstance(entry["best_genome"], str),
-                f"history[{index}]", "must hold numbers and the best genome as a JSON string")
+        _expect(
+            isinstance(entry, dict) and set(entry) == columns,
+            f"history[{index}]",
+            f"must have the keys {sorted(columns)}",
+        )
+        _expect(
+            all(_is_number(entry[key]) for key in columns - {"best_genome"}) and isinstance(entry["best_genome"], str),
+            f"history[{index}]",
+            "must hold numbers and the best genome as a JSON string",
+        )
     if state["best"] is None:
         _expect(not history, "best", "must be set once a generation has finished")
     else:
         _expect(bool(history), "best", "must be null before the first generation has finished")
         _check_member(state["best"], "best", evaluated=True)
     rng = state["rng"]
-    _expect(isinstance(rng, list) and len(rng) == 3 and isinstance(rng[1], list), "rng", "must be [version, internal state, gauss]")
+    _expect(
+        isinstance(rng, list) and len(rng) == 3 and isinstance(rng[1], list),
+        "rng",
+        "must be [version, internal state, gauss]",
+    )
     try:
         _set_rng_state(random.Random(), rng)
     except (TypeError, ValueError, OverflowError) as error:
@@ -167,13 +197,18 @@ def load_state(path: Path, settings: DiscoverySettings, fingerprint: str) -> dic
     return state
 
 
-def genome_fitness(genome: Genome, tasks: list[Task], data: dict[str, PreparedData], settings: DiscoverySettings) -> dict:
+def genome_fitness(
+    genome: Genome, tasks: list[Task], data: dict[str, PreparedData], settings: DiscoverySettings
+) -> dict:
     results = {
         f"{task.dataset}/{seed}": evaluate_on_task(genome, task, data[task.dataset], seed, settings.max_steps)
         for task in tasks
         for seed in settings.seeds
     }
-    per_task = {task.dataset: sum(results[f"{task.dataset}/{seed}"].fitness for seed in settings.seeds) / len(settings.seeds) for task in tasks}
+    per_task = {
+        task.dataset: sum(results[f"{task.dataset}/{seed}"].fitness for seed in settings.seeds) / len(settings.seeds)
+        for task in tasks
+    }
     return {
         "fitness": sum(per_task.values()) / len(per_task),
         "per_task": per_task,
@@ -181,7 +216,9 @@ def genome_fitness(genome: Genome, tasks: list[Task], data: dict[str, PreparedDa
     }
 
 
-def next_population(population: list[dict], settings: DiscoverySettings, generation: int, rng: random.Random) -> list[dict]:
+def next_population(
+    population: list[dict], settings: DiscoverySettings, generation: int, rng: random.Random
+) -> list[dict]:
     """Elites (with their fitness) then children: tournament parents, crossover or a copy, mutation."""
     fitnesses = [member["fitness"] for member in population]
     ranked = sorted(range(len(population)), key=lambda index: -fitnesses[index])
@@ -211,13 +248,25 @@ def discover(
     checksums = {name: prepared.checksum for name, prepared in sorted(data.items())}
     data = {name: data_on_device(prepared, device) for name, prepared in data.items()}
     fingerprint = json.dumps(
-        {"tasks": [dataclasses.asdict(task) for task in tasks], "settings": dataclasses.asdict(settings), "data": checksums}, sort_keys=True
+        {
+            "tasks": [dataclasses.asdict(task) for task in tasks],
+            "settings": dataclasses.asdict(settings),
+            "data": checksums,
+        },
+        sort_keys=True,
     )
     rng = random.Random(settings.study_seed)
     state = load_state(checkpoint_path, settings, fingerprint)
     if state is None:
         population = [{"genome": random_genome(rng).to_dict(), "fitness": None} for _ in range(settings.population)]
-        state = {"fingerprint": fingerprint, "generation": 0, "population": population, "history": [], "best": None, "done": False}
+        state = {
+            "fingerprint": fingerprint,
+            "generation": 0,
+            "population": population,
+            "history": [],
+            "best": None,
+            "done": False,
+        }
         state["rng"] = _rng_state(rng)
     _set_rng_state(rng, state["rng"])
 
@@ -232,14 +281,16 @@ def discover(
         best = max(state["population"], key=lambda member: member["fitness"])
         if state["best"] is None or best["fitness"] > state["best"]["fitness"]:
             state["best"] = dict(best)
-        state["history"].append({
-            "generation": state["generation"],
-            "best_fitness": best["fitness"],
-            "mean_fitness": sum(fitnesses) / len(fitnesses),
-            "diverged_genomes": sum(member["diverged"] > 0 for member in state["population"]),
-            "best_so_far": state["best"]["fitness"],
-            "best_genome": json.dumps(best["genome"], sort_keys=True),
-        })
+        state["history"].append(
+            {
+                "generation": state["generation"],
+                "best_fitness": best["fitness"],
+                "mean_fitness": sum(fitnesses) / len(fitnesses),
+                "diverged_genomes": sum(member["diverged"] > 0 for member in state["population"]),
+                "best_so_far": state["best"]["fitness"],
+                "best_genome": json.dumps(best["genome"], sort_keys=True),
+            }
+        )
         if state["generation"] + 1 >= settings.generations:
             state["done"] = True
         else:

@@ -38,10 +38,12 @@ class MutationRates:
     flag: float = 0.1
     final_fraction: float = 0.3
 
-    def at(self, generation: int, generations: int) -> "MutationRates":
+    def at(self, generation: int, generations: int) -> MutationRates:
         progress = generation / max(1, generations - 1)
         factor = 1 - (1 - self.final_fraction) * progress
-        return dataclasses.replace(self, numeric=self.numeric * factor, structural=self.structural * factor, flag=self.flag * factor)
+        return dataclasses.replace(
+            self, numeric=self.numeric * factor, structural=self.structural * factor, flag=self.flag * factor
+        )
 
 
 def _clip(value: float, bounds: tuple[float, float]) -> float:
@@ -95,12 +97,17 @@ def crossover(first: Genome, second: Genome, rng: random.Random) -> Genome:
 def mutate(genome: Genome, rates: MutationRates, rng: random.Random) -> Genome:
     values = dataclasses.asdict(genome)
     terms, alphas = list(values["term_types"]), list(values["alphas"])
-    alphas = [_clip(alpha + rng.gauss(0, ALPHA_SCALE), ALPHA_RANGE) if rng.random() < rates.numeric else alpha for alpha in alphas]
+    alphas = [
+        _clip(alpha + rng.gauss(0, ALPHA_SCALE), ALPHA_RANGE) if rng.random() < rates.numeric else alpha
+        for alpha in alphas
+    ]
     for name, (bounds, scale) in NUMERIC.items():
         if rng.random() < rates.numeric:
             values[name] = _clip(values[name] + rng.gauss(0, scale), bounds)
     if rng.random() < rates.numeric:
-        values["wd_log10"] = None if rng.random() < 0.2 else _clip((values["wd_log10"] or -4.0) + rng.gauss(0, 0.5), (-6.0, -1.0))
+        values["wd_log10"] = (
+            None if rng.random() < 0.2 else _clip((values["wd_log10"] or -4.0) + rng.gauss(0, 0.5), (-6.0, -1.0))
+        )
     if rng.random() < rates.numeric:
         values["warmup_steps"] = int(_clip(round(values["warmup_steps"] * math.exp(rng.gauss(0, 0.5))), (1, 500)))
     if rng.random() < rates.structural:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from neuroevo.files.atomic import write_json
 from neuroevo.data.datasets import DATASETS
 from neuroevo.discovery.ga import DiscoverySettings
 from neuroevo.discovery.tasks import Task
+from neuroevo.files.atomic import write_json
 from neuroevo.update_rules import Genome
 
 
@@ -28,9 +28,13 @@ def parse_study(block: dict) -> tuple[list[Task], DiscoverySettings]:
     for index, entry in enumerate(block.get("tasks", [])):
         extra = sorted(set(entry) - task_fields)
         if extra:
-            raise ValueError(f"tasks[{index}]: unknown key(s) {', '.join(extra)}; known: {', '.join(sorted(task_fields))}")
+            raise ValueError(
+                f"tasks[{index}]: unknown key(s) {', '.join(extra)}; known: {', '.join(sorted(task_fields))}"
+            )
         if entry.get("dataset") not in DATASETS:
-            raise ValueError(f"tasks[{index}].dataset: unknown dataset {entry.get('dataset')!r}; known: {', '.join(DATASETS)}")
+            raise ValueError(
+                f"tasks[{index}].dataset: unknown dataset {entry.get('dataset')!r}; known: {', '.join(DATASETS)}"
+            )
         tasks.append(Task(**entry))
     if not tasks:
         raise ValueError("tasks: a discovery study needs at least one task")
@@ -57,16 +61,23 @@ def write_outputs(state: dict, out_dir: str | Path) -> None:
     history = pd.DataFrame(state["history"])
     history.to_parquet(out_dir / "history.parquet", index=False)
     figure, axes = plt.subplots(figsize=(6.4, 4.0), layout="constrained")
-    for column, label in (("best_fitness", "best of generation"), ("mean_fitness", "mean of generation"), ("best_so_far", "best so far")):
+    for column, label in (
+        ("best_fitness", "best of generation"),
+        ("mean_fitness", "mean of generation"),
+        ("best_so_far", "best so far"),
+    ):
         axes.plot(history["generation"], history[column], marker="o", markersize=3, label=label)
     axes.set(xlabel="generation", ylabel="fitness", title="Optimizer discovery: fitness by generation")
     axes.grid(alpha=0.3)
     axes.legend(fontsize="small")
     figure.savefig(out_dir / "fitness.png", dpi=120)
     plt.close(figure)
-    write_json(out_dir / "summary.json", {
-        "best_fitness": state["best"]["fitness"],
-        "best_per_task": state["best"]["per_task"],
-        "generations": len(state["history"]),
-        "best_genome": state["best"]["genome"],
-    })
+    write_json(
+        out_dir / "summary.json",
+        {
+            "best_fitness": state["best"]["fitness"],
+            "best_per_task": state["best"]["per_task"],
+            "generations": len(state["history"]),
+            "best_genome": state["best"]["genome"],
+        },
+    )

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from neuroevo.data.prepare import PreparedData
 from neuroevo.models.cnn import build_cnn
 from neuroevo.models.mlp import MLP, MLPSpec
-from neuroevo.data.prepare import PreparedData
 
 MODELS = ("mlp", "cnn")
 

@@ -9,7 +9,15 @@ from neuroevo.evolution.pycma_engine import PycmaEngine
 from neuroevo.evolution.pycma_engine import replay as replay_pycma
 from neuroevo.evolution.sep_cma import SepCMA
 
-__all__ = ["PycmaEngine", "SearchDistribution", "SepCMA", "describe_engine", "make_engine", "replay_pycma", "use_diagonal"]
+__all__ = [
+    "PycmaEngine",
+    "SearchDistribution",
+    "SepCMA",
+    "describe_engine",
+    "make_engine",
+    "replay_pycma",
+    "use_diagonal",
+]
 
 # Past this many parameters a full covariance costs O(n^2) memory and O(n^3) eigen-
 # decompositions per update; the diagonal (separable) variant scales linearly.
@@ -33,7 +41,9 @@ def make_engine(
     Python work dominates a generation there), pycma for the full covariance."""
     diagonal = use_diagonal(diagonal, x0.numel())
     if engine == "torch" and not diagonal:
-        raise ValueError("engine 'torch' implements only the diagonal (separable) CMA-ES; set diagonal: true or engine: pycma")
+        raise ValueError(
+            "engine 'torch' implements only the diagonal (separable) CMA-ES; set diagonal: true or engine: pycma"
+        )
     if engine == "torch" or (engine == "auto" and diagonal):
         return SepCMA(x0, sigma0, popsize, seed, mirrored)
     if mirrored:

@@ -37,7 +37,13 @@ NO_TERMINATION = {
 @checkpointable
 class PycmaEngine:
     def __init__(self, x0: torch.Tensor, sigma0: float, popsize: int | None, diagonal: bool, seed: int):
-        self.settings = {"x0": x0.detach().cpu().double(), "sigma0": float(sigma0), "popsize": popsize, "diagonal": bool(diagonal), "seed": int(seed)}
+        self.settings = {
+            "x0": x0.detach().cpu().double(),
+            "sigma0": float(sigma0),
+            "popsize": popsize,
+            "diagonal": bool(diagonal),
+            "seed": int(seed),
+        }
         self.diagonal = diagonal
         self.dtype, self.device = x0.dtype, x0.device
         self.told: list[np.ndarray] = []  # every generation's fitness, for `replay`
@@ -61,22 +67,36 @@ class PycmaEngine:
         self._asked: list[np.ndarray] = []
 
     def __getstate__(self) -> dict:
-        return {"settings": self.settings, "dtype": self.dtype, "device": self.device, "told": torch.from_numpy(np.stack(self.told)) if self.told else torch.zeros(0, dtype=torch.float64)}
+        return {
+            "settings": self.settings,
+            "dtype": self.dtype,
+            "device": self.device,
+            "told": torch.from_numpy(np.stack(self.told)) if self.told else torch.zeros(0, dtype=torch.float64),
+        }
 
     def __setstate__(self, state: dict) -> None:
         """Settings and history only: `replay` rebuilds the pycma object."""
         settings, told = state["settings"], state["told"]
         if not isinstance(told, torch.Tensor) or told.dim() not in (1, 2):
             raise ValueError("pycma engine: its fitness history is not a table")
+
         # pycma evaluates string options as code: only plain numbers may reach it.
-        is_int = lambda value: isinstance(value, int) and not isinstance(value, bool)
+        def is_int(value):
+            return isinstance(value, int) and not isinstance(value, bool)
+
         valid = (
             isinstance(settings, dict)
             and set(settings) == {"x0", "sigma0", "popsize", "diagonal", "seed"}
-            and isinstance(settings["x0"], torch.Tensor) and settings["x0"].dtype == torch.float64 and settings["x0"].dim() == 1
-            and isinstance(settings["sigma0"], float) and math.isfinite(settings["sigma0"]) and settings["sigma0"] > 0
+            and isinstance(settings["x0"], torch.Tensor)
+            and settings["x0"].dtype == torch.float64
+            and settings["x0"].dim() == 1
+            and isinstance(settings["sigma0"], float)
+            and math.isfinite(settings["sigma0"])
+            and settings["sigma0"] > 0
             and (settings["popsize"] is None or (is_int(settings["popsize"]) and settings["popsize"] >= 2))
-            and isinstance(settings["diagonal"], bool) and is_int(settings["seed"]) and settings["seed"] >= 0
+            and isinstance(settings["diagonal"], bool)
+            and is_int(settings["seed"])
+            and settings["seed"] >= 0
         )
         if not valid:
             raise ValueError("pycma engine: its settings are not those of a PycmaEngine")

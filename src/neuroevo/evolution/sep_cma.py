@@ -85,7 +85,9 @@ class SepCMA:
         self.generation += 1
 
         std = self.variances.sqrt()
-        self.path_sigma.mul_(1 - self.cs).addcdiv_(step_mean, std, value=math.sqrt(self.cs * (2 - self.cs) * self.mueff))
+        self.path_sigma.mul_(1 - self.cs).addcdiv_(
+            step_mean, std, value=math.sqrt(self.cs * (2 - self.cs) * self.mueff)
+        )
         norm_ps = float(self.path_sigma.norm())
         correction = math.sqrt(1 - (1 - self.cs) ** (2 * self.generation))
         stalled = norm_ps / correction / self.chi_n >= 1.4 + 2 / (self.n + 1)

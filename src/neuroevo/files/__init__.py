@@ -1,1 +1,3 @@
-"""Files: atomic writes and folder locks, the data-only checkpoint codec, package versions, file errors. Imported by every stage; imports no other stage."""
+"""Files: atomic writes and folder locks, the data-only checkpoint codec, package versions, file errors.
+
+Imported by every stage; imports no other stage."""

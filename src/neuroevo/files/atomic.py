@@ -10,9 +10,8 @@ import logging
 import os
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
-
 
 log = logging.getLogger("neuroevo")
 _UMASK = os.umask(0)
@@ -68,7 +67,9 @@ def folder_lock(folder: str | Path, name: str = ".lock") -> Iterator[Path]:
         folder.mkdir(parents=True, exist_ok=True)
         handle = open(folder / name, "a+")
     except OSError as error:
-        raise PermissionError(f"{folder}: cannot write there ({error.strerror}); fix its permissions or choose another folder") from None
+        raise PermissionError(
+            f"{folder}: cannot write there ({error.strerror}); fix its permissions or choose another folder"
+        ) from None
     with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -94,7 +95,9 @@ def _check_writable(folder: Path) -> None:
         os.close(handle)
         os.unlink(probe)
     except OSError as error:
-        raise PermissionError(f"{folder}: cannot write there ({error.strerror}); fix its permissions or choose another folder") from None
+        raise PermissionError(
+            f"{folder}: cannot write there ({error.strerror}); fix its permissions or choose another folder"
+        ) from None
 
 
 def remove_partials(folder: str | Path, prefixes: tuple[str, ...] = ("",), recursive: bool = False) -> None:

@@ -87,7 +87,9 @@ class _Encoder:
             if index is None:
                 index = self._tensor_ids[id(value)] = len(self.tensors)
                 self._seen.append(value)
-                self.tensors.append(value.detach().requires_grad_(value.requires_grad) if value.is_leaf else value.detach())
+                self.tensors.append(
+                    value.detach().requires_grad_(value.requires_grad) if value.is_leaf else value.detach()
+                )
             return {TAG: "tensor", "index": index}
         if isinstance(value, list):
             return [self.encode(item) for item in value]
@@ -102,7 +104,12 @@ class _Encoder:
         if isinstance(value, torch.Generator):
             return {TAG: "generator", "device": str(value.device), "state": value.get_state()}
         if isinstance(value, np.ndarray):
-            return {TAG: "ndarray", "dtype": value.dtype.str, "shape": list(value.shape), "data": torch.from_numpy(value.view(np.uint8).copy()).flatten()}
+            return {
+                TAG: "ndarray",
+                "dtype": value.dtype.str,
+                "shape": list(value.shape),
+                "data": torch.from_numpy(value.view(np.uint8).copy()).flatten(),
+            }
         if isinstance(value, np.generic):
             return value.item()
         if isinstance(value, torch.dtype):
@@ -114,7 +121,9 @@ class _Encoder:
         name = stored_name(type(value))
         if SAFE_CLASSES.get(name) is type(value):
             return {TAG: "object", "class": name, "state": self.encode(value.__getstate__())}
-        raise TypeError(f"checkpoint: cannot store a {_import_path(type(value))} (register its class with neuroevo.files.checkpoint.checkpointable)")
+        raise TypeError(
+            f"checkpoint: cannot store a {_import_path(type(value))} (register its class with neuroevo.files.checkpoint.checkpointable)"
+        )
 
 
 class _Decoder:
@@ -208,8 +217,11 @@ def load_checkpoint(path: str | Path, settings: dict, required: tuple[str, ...] 
         set_aside(path, "not a checkpoint of this program")
         return None
     if record["fingerprint"] != fingerprint(settings):  # before any object is rebuilt
-        log.warning("ignoring checkpoint %s: it was written with other settings (or by another version of neuroevo); "
-                    "the run starts over and replaces it", path)
+        log.warning(
+            "ignoring checkpoint %s: it was written with other settings (or by another version of neuroevo); "
+            "the run starts over and replaces it",
+            path,
+        )
         return None
     try:
         payload = _Decoder(record.get("tensors")).decode(record.get("state"))

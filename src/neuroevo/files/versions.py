@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import platform
-from functools import cache
 import subprocess
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 
-PACKAGES = ("neuroevo", "torch", "numpy", "cma", "scikit-learn", "scipy", "statsmodels", "scikit-posthocs", "pandas", "pyarrow", "jinja2")
+PACKAGES = (
+    "neuroevo",
+    "torch",
+    "numpy",
+    "cma",
+    "scikit-learn",
+    "scipy",
+    "statsmodels",
+    "scikit-posthocs",
+    "pandas",
+    "pyarrow",
+    "jinja2",
+)
 
 
 def package_versions() -> dict[str, str]:
@@ -30,9 +42,12 @@ def _package_versions() -> dict[str, str]:
 def git_commit(source_dir: str | Path) -> str:
     """The commit of the checkout at `source_dir`, with '+dirty' when it has local changes."""
     try:
-        run = lambda *args: subprocess.run(
-            ["git", "-C", str(source_dir), *args], capture_output=True, text=True, check=True
-        ).stdout.strip()
+
+        def run(*args):
+            return subprocess.run(
+                ["git", "-C", str(source_dir), *args], capture_output=True, text=True, check=True
+            ).stdout.strip()
+
         commit = run("rev-parse", "HEAD")
         return commit + ("+dirty" if run("status", "--porcelain", "--untracked-files=no") else "")
     except (OSError, subprocess.CalledProcessError):

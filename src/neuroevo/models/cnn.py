@@ -34,8 +34,12 @@ class SmallCNN(nn.Module):
     def __init__(self, channels: int, side: int, n_classes: int, width: int = 16):
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(channels, width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(width, 2 * width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(channels, width, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(width, 2 * width, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
         )
         self.classifier = nn.Linear(2 * width * (side // 4) ** 2, n_classes)
 
@@ -56,7 +60,12 @@ def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     padded = nn.functional.pad(images, (4, 4, 4, 4))
     rows = torch.randint(0, 9, (n,), generator=generator)
     cols = torch.randint(0, 9, (n,), generator=generator)
-    crops = torch.stack([padded[i, :, r : r + height, c : c + width] for i, (r, c) in enumerate(zip(rows.tolist(), cols.tolist()))])
+    crops = torch.stack(
+        [
+            padded[i, :, r : r + height, c : c + width]
+            for i, (r, c) in enumerate(zip(rows.tolist(), cols.tolist(), strict=True))
+        ]
+    )
     flip = (torch.rand(n, generator=generator) < 0.5).to(images.device)
     crops[flip] = crops[flip].flip(-1)
     return crops
@@ -92,7 +101,11 @@ class FlatCNN:
         """Logits [P, B, classes] of P flat parameter vectors on x [B, features]; one
         candidate at a time (gradient optimizers have one), in chunks of examples."""
         images = x.view(-1, *self.input_shape)
-        return torch.stack([
-            torch.cat([functional_call(self.module, self._named(flat), (chunk,)) for chunk in images.split(EVAL_CHUNK)])
-            for flat in population
-        ])
+        return torch.stack(
+            [
+                torch.cat(
+                    [functional_call(self.module, self._named(flat), (chunk,)) for chunk in images.split(EVAL_CHUNK)]
+                )
+                for flat in population
+            ]
+        )

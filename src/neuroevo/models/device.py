@@ -6,7 +6,7 @@ import torch
 
 
 def resolve_device(device: str) -> str:
-    """"auto": CUDA when a GPU is visible (torch respects CUDA_VISIBLE_DEVICES), else CPU."""
+    """ "auto": CUDA when a GPU is visible (torch respects CUDA_VISIBLE_DEVICES), else CPU."""
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():

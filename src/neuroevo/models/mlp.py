@@ -61,7 +61,7 @@ class MLP(nn.Module):
                 x = activation(x)
         return x
 
-    def load_flat(self, flat: torch.Tensor) -> "MLP":
+    def load_flat(self, flat: torch.Tensor) -> MLP:
         nn.utils.vector_to_parameters(flat, self.parameters())
         return self
 
@@ -111,7 +111,9 @@ def population_logits(spec: MLPSpec, population: torch.Tensor, x: torch.Tensor) 
     return chunks[0] if len(chunks) == 1 else torch.cat(chunks)
 
 
-def last_layer_population_logits(spec: MLPSpec, mean: torch.Tensor, candidates: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+def last_layer_population_logits(
+    spec: MLPSpec, mean: torch.Tensor, candidates: torch.Tensor, x: torch.Tensor
+) -> torch.Tensor:
     """Logits [P, B, classes] of P networks that equal `mean` [n] except in the last layer,
     whose weight and bias are the rows of candidates [P, n_last] (layerwise search).
 

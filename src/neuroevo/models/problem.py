@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from neuroevo.data.prepare import SPLITS, PreparedData
 from neuroevo.files.checkpoint import checkpointable
 from neuroevo.models.cnn import FlatCNN
 from neuroevo.models.mlp import (
@@ -15,7 +16,6 @@ from neuroevo.models.mlp import (
     population_cross_entropy,
     population_logits,
 )
-from neuroevo.data.prepare import SPLITS, PreparedData
 
 MODELS = ("mlp", "cnn")
 
@@ -43,7 +43,9 @@ class Problem:
     cnn: FlatCNN | None = None  # model "cnn": this network instead of the MLP of `spec`
 
     @classmethod
-    def from_data(cls, data: PreparedData, hidden: int, activation: str, device: str = "cpu", model: str = "mlp") -> "Problem":
+    def from_data(
+        cls, data: PreparedData, hidden: int, activation: str, device: str = "cpu", model: str = "mlp"
+    ) -> Problem:
         """Moves the data to `device` once per job."""
         if model not in MODELS:
             raise ValueError(f"model: unknown model {model!r}; known: {', '.join(MODELS)}")
@@ -81,7 +83,9 @@ class Problem:
         return population_cross_entropy(self._counted_logits(population, x), y)
 
     @torch.no_grad()
-    def layer_population_loss(self, mean: torch.Tensor, blocks: list[torch.Tensor], batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    def layer_population_loss(
+        self, mean: torch.Tensor, blocks: list[torch.Tensor], batch: tuple[torch.Tensor, torch.Tensor]
+    ) -> torch.Tensor:
         """Fitness (MLP) of layerwise candidates: blocks[i] [P_i, size of layer i] are candidates
         for layer i with the other layer at `mean`; returns the P_0 + P_1 losses in that order.
         Each candidate counts as a model evaluation, but the last layer's are computed from the
@@ -96,7 +100,9 @@ class Problem:
         return torch.cat([self.population_loss(population, batch), last_losses])
 
     @torch.no_grad()
-    def population_scores(self, population: torch.Tensor, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    def population_scores(
+        self, population: torch.Tensor, batch: tuple[torch.Tensor, torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """(mean cross-entropy [P], accuracy [P]) of each candidate on the batch."""
         x, y = batch
         logits = self._counted_logits(population, x)

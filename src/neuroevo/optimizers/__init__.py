@@ -23,7 +23,9 @@ def register(module: ModuleType) -> OptimizerSpec:
     spec = getattr(module, "OPTIMIZER", None)
     if not isinstance(spec, OptimizerSpec):
         raise TypeError(f"{where}: needs OPTIMIZER = OptimizerSpec(...)")
-    if spec.hyperparameters is not getattr(module, "Hyperparameters", None) or not dataclasses.is_dataclass(spec.hyperparameters):
+    if spec.hyperparameters is not getattr(module, "Hyperparameters", None) or not dataclasses.is_dataclass(
+        spec.hyperparameters
+    ):
         raise TypeError(f"{where}: OPTIMIZER.hyperparameters must be the module's Hyperparameters dataclass")
     if spec.search_space is not getattr(module, "SEARCH_SPACE", None):
         raise TypeError(f"{where}: OPTIMIZER.search_space must be the module's SEARCH_SPACE ({{}} for none)")

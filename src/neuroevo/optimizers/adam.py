@@ -6,8 +6,8 @@ import torch
 
 from neuroevo.optimizers.base import (
     OptimizerSpec,
-    setting,
     TorchOptimizerState,
+    setting,
     torch_optimizer_parameters,
     torch_optimizer_step,
 )

@@ -17,8 +17,9 @@ The training loop is the same for all of them; `problem` counts their work.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 

@@ -12,19 +12,29 @@ from dataclasses import dataclass
 
 import torch
 
-from neuroevo.files.checkpoint import checkpointable
 from neuroevo.evolution import SearchDistribution, describe_engine, make_engine, replay_pycma
-from neuroevo.optimizers.base import OptimizerSpec, setting
+from neuroevo.files.checkpoint import checkpointable
 from neuroevo.models.problem import Problem
+from neuroevo.optimizers.base import OptimizerSpec, setting
 
 
 @dataclass
 class Hyperparameters:
     popsize: int | None = setting(None, "Population size; null for the CMA-ES default 4 + 3 ln(n).", minimum=2)
     sigma0: float = setting(0.1, "Initial step size.", exclusiveMinimum=0)
-    diagonal: bool | str = setting("auto", 'Separable (diagonal covariance) CMA-ES; "auto" uses it above 1000 parameters.', enum=[True, False, "auto"])
-    engine: str = setting("auto", "auto: torch sep-CMA-ES when diagonal, pycma otherwise; pycma; torch (diagonal only).", enum=["auto", "pycma", "torch"])
-    mirrored: bool = setting(False, "Mirrored sampling with pairwise selection (torch engine only); halves the normals drawn.")
+    diagonal: bool | str = setting(
+        "auto",
+        'Separable (diagonal covariance) CMA-ES; "auto" uses it above 1000 parameters.',
+        enum=[True, False, "auto"],
+    )
+    engine: str = setting(
+        "auto",
+        "auto: torch sep-CMA-ES when diagonal, pycma otherwise; pycma; torch (diagonal only).",
+        enum=["auto", "pycma", "torch"],
+    )
+    mirrored: bool = setting(
+        False, "Mirrored sampling with pairwise selection (torch engine only); halves the normals drawn."
+    )
 
 
 SEARCH_SPACE = {
@@ -46,7 +56,9 @@ class State:
 def init(params: torch.Tensor, hyperparameters: Hyperparameters, problem: Problem, seed: int) -> State:
     h = hyperparameters
     if isinstance(h.popsize, list):
-        raise ValueError(f"cmaes: popsize must be one number (a list, one per layer, is for layerwise_cmaes), got {h.popsize}")
+        raise ValueError(
+            f"cmaes: popsize must be one number (a list, one per layer, is for layerwise_cmaes), got {h.popsize}"
+        )
     return State(make_engine(params, h.sigma0, h.popsize, h.diagonal, h.engine, seed, h.mirrored))
 
 

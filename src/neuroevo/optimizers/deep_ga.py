@@ -21,10 +21,10 @@ from dataclasses import dataclass
 
 import torch
 
-from neuroevo.models.mlp import MLPSpec
 from neuroevo.files.checkpoint import checkpointable
-from neuroevo.optimizers.base import OptimizerSpec, setting
+from neuroevo.models.mlp import MLPSpec
 from neuroevo.models.problem import Problem
+from neuroevo.optimizers.base import OptimizerSpec, setting
 
 MUTATIONS = ("normal", "laplace", "uniform")
 FITNESSES = ("cross_entropy", "accuracy", "mix")
@@ -41,14 +41,20 @@ class Hyperparameters:
     parents: int = setting(10, "Truncation: the best this many have the children.", minimum=1)
     elites: int = setting(1, "Best genomes kept unchanged (and re-evaluated); fewer than popsize.", minimum=0)
     sigma: float = setting(0.01, "Initial mutation scale of every layer.", exclusiveMinimum=0)
-    gamma: float = setting(1.0, "Per-layer sigma is x gamma, / gamma or kept at each mutation; 1.0 keeps it constant.", exclusiveMinimum=0)
-    mutation: str = setting("normal", "Mutation distribution (unit variance; laplace is the write-up's exponential).", enum=list(MUTATIONS))
+    gamma: float = setting(
+        1.0, "Per-layer sigma is x gamma, / gamma or kept at each mutation; 1.0 keeps it constant.", exclusiveMinimum=0
+    )
+    mutation: str = setting(
+        "normal", "Mutation distribution (unit variance; laplace is the write-up's exponential).", enum=list(MUTATIONS)
+    )
     fitness_batch: int | str = setting(
         "minibatch",
         "Examples the fitness sees: minibatch (the loop's), full (the training set), or a sample size drawn each generation.",
         oneOf=[{"enum": ["minibatch", "full"]}, {"type": "integer", "minimum": 1}],
     )
-    fitness: str = setting("cross_entropy", "cross_entropy, accuracy (error rate) or mix (their sum).", enum=list(FITNESSES))
+    fitness: str = setting(
+        "cross_entropy", "cross_entropy, accuracy (error rate) or mix (their sum).", enum=list(FITNESSES)
+    )
 
     def __post_init__(self):
         def refuse(key, problem):
@@ -69,7 +75,9 @@ class Hyperparameters:
         if self.fitness not in FITNESSES:
             refuse("fitness", f"must be one of {', '.join(FITNESSES)}, got {self.fitness!r}")
         batch = self.fitness_batch
-        if not (batch in ("minibatch", "full") or (isinstance(batch, int) and not isinstance(batch, bool) and batch >= 1)):
+        if not (
+            batch in ("minibatch", "full") or (isinstance(batch, int) and not isinstance(batch, bool) and batch >= 1)
+        ):
             refuse("fitness_batch", f"must be 'minibatch', 'full' or a positive sample size, got {batch!r}")
 
 
@@ -128,7 +136,10 @@ class State:
         """The parents' parameter vectors and the best one; rebuilt from the genomes after
         a resume (bitwise equal to what the run had cached)."""
         if self._cache is None:
-            self._cache = {"parents": torch.stack([self.build(genome) for genome in self.parents]), "best": self.build(self.best)}
+            self._cache = {
+                "parents": torch.stack([self.build(genome) for genome in self.parents]),
+                "best": self.build(self.best),
+            }
         return self._cache
 
     def sigmas(self, genome: Genome) -> tuple[float, ...]:
@@ -137,7 +148,12 @@ class State:
     def perturbation(self, gene: Gene) -> torch.Tensor:
         seed, sigmas = gene
         noise = unit_noise(seed, self.spec.n_parameters, self.hyperparameters.mutation, self.device)
-        scale = torch.cat([torch.full((part.stop - part.start,), sigma) for part, sigma in zip(self.spec.layer_slices, sigmas)])
+        scale = torch.cat(
+            [
+                torch.full((part.stop - part.start,), sigma)
+                for part, sigma in zip(self.spec.layer_slices, sigmas, strict=True)
+            ]
+        )
         return noise * scale.to(self.device)
 
     def build(self, genome: Genome) -> torch.Tensor:
@@ -150,7 +166,9 @@ class State:
     def mutate(self, genome: Genome) -> Gene:
         gamma = self.hyperparameters.gamma
         moves = torch.randint(0, 3, (len(self.spec.layer_slices),), generator=self.generator).tolist()
-        sigmas = tuple(sigma * (gamma, 1 / gamma, 1.0)[move] for sigma, move in zip(self.sigmas(genome), moves))
+        sigmas = tuple(
+            sigma * (gamma, 1 / gamma, 1.0)[move] for sigma, move in zip(self.sigmas(genome), moves, strict=True)
+        )
         seed = int(torch.randint(0, SEED_RANGE, (1,), generator=self.generator))
         return seed, sigmas
 
@@ -186,7 +204,7 @@ def step(state: State, problem: Problem, batch) -> dict:
     # The cache saves replaying each parent's chain: one perturbation per child.
     children = cache["parents"][choices] + torch.stack([state.perturbation(gene) for gene in genes])
     population = torch.cat([cache["parents"][: len(state.elites)], children])  # elites lead the kept list
-    genomes = state.elites + [state.parents[choice] + (gene,) for choice, gene in zip(choices, genes)]
+    genomes = state.elites + [state.parents[choice] + (gene,) for choice, gene in zip(choices, genes, strict=True)]
 
     cross_entropy, accuracy = problem.population_scores(population, fitness_batch(state, problem, batch))
     fitness = {"cross_entropy": cross_entropy, "accuracy": 1 - accuracy, "mix": cross_entropy + 1 - accuracy}[h.fitness]

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import torch
 
 from neuroevo.files.checkpoint import checkpointable
-from neuroevo.optimizers.base import OptimizerSpec, setting
 from neuroevo.models.problem import Problem
+from neuroevo.optimizers.base import OptimizerSpec, setting
 
 INNER_OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}
 
@@ -28,7 +28,9 @@ class Hyperparameters:
     pairs: int = setting(16, "Antithetic pairs per step (2 * pairs model evaluations).", minimum=1)
     sigma: float = setting(0.02, "Perturbation scale (smoothing of the loss surface).", exclusiveMinimum=0)
     lr: float = setting(0.01, "Learning rate of the inner optimizer.", exclusiveMinimum=0)
-    inner: str = setting("adam", "The torch optimizer the estimate is handed to.", enum=["adam", "sgd"])  # keys of INNER_OPTIMIZERS
+    inner: str = setting(
+        "adam", "The torch optimizer the estimate is handed to.", enum=["adam", "sgd"]
+    )  # keys of INNER_OPTIMIZERS
     rank_shaping: bool = setting(True, "Replace losses by centered ranks.")
 
     def __post_init__(self):

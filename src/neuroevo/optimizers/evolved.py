@@ -5,7 +5,13 @@ run by GenomeOptimizer. The sha256 of the file's content goes into the run's sum
 from dataclasses import dataclass
 
 from neuroevo.files.checkpoint import checkpointable
-from neuroevo.optimizers.base import OptimizerSpec, TorchOptimizerState, setting, torch_optimizer_parameters, torch_optimizer_step
+from neuroevo.optimizers.base import (
+    OptimizerSpec,
+    TorchOptimizerState,
+    setting,
+    torch_optimizer_parameters,
+    torch_optimizer_step,
+)
 from neuroevo.update_rules import Genome, GenomeOptimizer
 
 

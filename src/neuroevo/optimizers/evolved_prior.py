@@ -3,14 +3,22 @@ SIGN_GRAD and two ADAM_TERM terms, warmup and cosine decay, run by GenomeOptimiz
 
 from dataclasses import dataclass
 
-from neuroevo.optimizers.base import OptimizerSpec, TorchOptimizerState, setting, torch_optimizer_parameters, torch_optimizer_step
+from neuroevo.optimizers.base import (
+    OptimizerSpec,
+    TorchOptimizerState,
+    setting,
+    torch_optimizer_parameters,
+    torch_optimizer_step,
+)
 from neuroevo.optimizers.evolved import genome_state
 from neuroevo.update_rules import PRIOR_GENOME
 
 
 @dataclass
 class Hyperparameters:
-    total_steps: int = setting(1000, "Horizon of the genome's cosine decay (steps).", minimum=1)  # the write-up's protocol: 1000
+    total_steps: int = setting(
+        1000, "Horizon of the genome's cosine decay (steps).", minimum=1
+    )  # the write-up's protocol: 1000
 
     def __post_init__(self):
         if self.total_steps < 1:

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import torch
 
-from neuroevo.files.checkpoint import checkpointable
 from neuroevo.evolution import SearchDistribution, describe_engine, make_engine, replay_pycma
-from neuroevo.optimizers.base import OptimizerSpec, setting
+from neuroevo.files.checkpoint import checkpointable
 from neuroevo.models.problem import Problem
+from neuroevo.optimizers.base import OptimizerSpec, setting
 
 
 @dataclass
@@ -29,10 +29,18 @@ class Hyperparameters:
     )
     sigma0: float = setting(0.1, "Initial step size.", exclusiveMinimum=0)
     diagonal: bool | str = setting(
-        "auto", 'Separable (diagonal covariance) CMA-ES; "auto" uses it for layers above 1000 parameters.', enum=[True, False, "auto"]
+        "auto",
+        'Separable (diagonal covariance) CMA-ES; "auto" uses it for layers above 1000 parameters.',
+        enum=[True, False, "auto"],
     )
-    engine: str = setting("auto", "auto: torch sep-CMA-ES when diagonal, pycma otherwise; pycma; torch (diagonal only).", enum=["auto", "pycma", "torch"])
-    mirrored: bool = setting(False, "Mirrored sampling with pairwise selection (torch engine only); halves the normals drawn.")
+    engine: str = setting(
+        "auto",
+        "auto: torch sep-CMA-ES when diagonal, pycma otherwise; pycma; torch (diagonal only).",
+        enum=["auto", "pycma", "torch"],
+    )
+    mirrored: bool = setting(
+        False, "Mirrored sampling with pairwise selection (torch engine only); halves the normals drawn."
+    )
 
 
 SEARCH_SPACE = {
@@ -61,7 +69,7 @@ def init(params: torch.Tensor, hyperparameters: Hyperparameters, problem: Proble
     # A distinct seed per layer, so the layers' samples are independent.
     engines = [
         make_engine(params[part], h.sigma0, popsize, h.diagonal, h.engine, seed * 1000 + index, h.mirrored)
-        for index, (part, popsize) in enumerate(zip(slices, popsizes))
+        for index, (part, popsize) in enumerate(zip(slices, popsizes, strict=True))
     ]
     return State(slices, engines)
 
@@ -73,7 +81,7 @@ def parameters(state: State) -> torch.Tensor:
 def step(state: State, problem: Problem, batch) -> dict:
     blocks = [engine.ask() for engine in state.engines]
     fitness = problem.layer_population_loss(parameters(state), blocks, batch)
-    for engine, layer_fitness in zip(state.engines, fitness.split([len(block) for block in blocks])):
+    for engine, layer_fitness in zip(state.engines, fitness.split([len(block) for block in blocks]), strict=True):
         engine.tell(layer_fitness)
     return {
         "loss": float(fitness.mean()),
@@ -92,6 +100,7 @@ OPTIMIZER = OptimizerSpec(
     step=step,
     parameters=parameters,
     resolved=lambda state: {
-        key: [describe_engine(engine)[key] for engine in state.engines] for key in ("popsize", "diagonal", "engine", "mirrored")
+        key: [describe_engine(engine)[key] for engine in state.engines]
+        for key in ("popsize", "diagonal", "engine", "mirrored")
     },
 )

@@ -32,12 +32,18 @@ JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string", l
 
 def _json_type(annotation: object, where: str) -> str | list[str]:
     """`int | None` -> ["integer", "null"]: the JSON types of a field's annotation, in its order."""
-    members = typing.get_args(annotation) if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union else (annotation,)
+    members = (
+        typing.get_args(annotation)
+        if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union
+        else (annotation,)
+    )
     names = []
     for member in members:
         origin = typing.get_origin(member) or member
         if origin not in JSON_TYPES:
-            raise TypeError(f"{where}: no JSON type for {member!r}; give the field an enum or oneOf in its setting(...)")
+            raise TypeError(
+                f"{where}: no JSON type for {member!r}; give the field an enum or oneOf in its setting(...)"
+            )
         names.append(JSON_TYPES[origin])
     return names[0] if len(names) == 1 else names
 
@@ -52,8 +58,19 @@ def settings_block(spec: OptimizerSpec) -> dict:
             raise TypeError(f"{where}: declare it as setting(default, description, ...) from neuroevo.optimizers.base")
         schema = dict(field.metadata["schema"])
         typed = {} if "enum" in schema or "oneOf" in schema else {"type": _json_type(hints[field.name], where)}
-        properties[field.name] = {"description": field.metadata["description"], **typed, **schema, "default": field.default}
-    return {"description": spec.description, "type": "object", "additionalProperties": False, "default": {}, "properties": properties}
+        properties[field.name] = {
+            "description": field.metadata["description"],
+            **typed,
+            **schema,
+            "default": field.default,
+        }
+    return {
+        "description": spec.description,
+        "type": "object",
+        "additionalProperties": False,
+        "default": {},
+        "properties": properties,
+    }
 
 
 def optimizer_schema(optimizers: dict[str, OptimizerSpec] | None = None) -> dict:
@@ -61,7 +78,10 @@ def optimizer_schema(optimizers: dict[str, OptimizerSpec] | None = None) -> dict
     names = list(optimizers)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "description": "Generated part of the config schema: the names of datasets and optimizers, the settings blocks, the default search spaces.",
+        "description": (
+            "Generated part of the config schema: the names of datasets and optimizers, the settings blocks, "
+            "the default search spaces."
+        ),
         "$defs": {
             "dataset": {"description": "A dataset (neuroevo.data.datasets.DATASETS).", "enum": list(DATASET_NAMES)},
             "optimizer": {"description": "An optimizer (neuroevo.optimizers.OPTIMIZERS).", "enum": names},
@@ -79,7 +99,8 @@ def optimizer_schema(optimizers: dict[str, OptimizerSpec] | None = None) -> dict
                 "type": "object",
                 "additionalProperties": False,
                 "properties": {
-                    name: {"$ref": "config.schema.yaml#/$defs/search_space", "default": spec.search_space} for name, spec in optimizers.items()
+                    name: {"$ref": "config.schema.yaml#/$defs/search_space", "default": spec.search_space}
+                    for name, spec in optimizers.items()
                 },
             },
         },
@@ -94,7 +115,14 @@ class _Dumper(yaml.SafeDumper):
 
 
 def schema_text(optimizers: dict[str, OptimizerSpec] | None = None) -> str:
-    body = yaml.dump(optimizer_schema(optimizers), Dumper=_Dumper, sort_keys=False, default_flow_style=None, width=160, allow_unicode=True)
+    body = yaml.dump(
+        optimizer_schema(optimizers),
+        Dumper=_Dumper,
+        sort_keys=False,
+        default_flow_style=None,
+        width=160,
+        allow_unicode=True,
+    )
     return HEADER + body
 
 

@@ -22,7 +22,7 @@ def p_value(value: float | None) -> str:
 
 
 def mean_std(mean: float, std: float) -> str:
-    """"mean ± std" (4 and 2 significant digits), the mean alone without a std (one seed)."""
+    """ "mean ± std" (4 and 2 significant digits), the mean alone without a std (one seed)."""
     return number(mean) if math.isnan(std) else f"{number(mean)} ± {number(std, 2)}"
 
 
@@ -43,7 +43,7 @@ def compact(value: float) -> str:
 
 
 def median_iqr(values: list[float]) -> str:
-    """"median [q25, q75]" of the finite values."""
+    """ "median [q25, q75]" of the finite values."""
     values = np.asarray(values, dtype=float)
     values = values[np.isfinite(values)]
     if not len(values):

@@ -29,7 +29,9 @@ def _fitness(values: np.ndarray) -> str:
     return f"{np.mean(values):.4f}" + (f" ± {np.std(values, ddof=1):.4f}" if len(values) > 1 else "")
 
 
-def fitness_tables(runs: pd.DataFrame, optimizers: list[str], tasks: list[str], alpha: float, test: str = "wilcoxon") -> tuple[list[str], list[str]]:
+def fitness_tables(
+    runs: pd.DataFrame, optimizers: list[str], tasks: list[str], alpha: float, test: str = "wilcoxon"
+) -> tuple[list[str], list[str]]:
     """Markdown lines of the overall table (per seed, the mean over tasks) and of the per-task
     table (neuroevo.analysis.comparison.fitness_tests), plus the names the tests could not
     reach alpha for."""
@@ -42,8 +44,13 @@ def fitness_tables(runs: pd.DataFrame, optimizers: list[str], tasks: list[str], 
             diverged = int((mine["status"] == "diverged").sum())
             count = f"{len(mine)}" + (f" ({diverged} diverged)" if diverged else "")
             cells = [
-                marked(_fitness(columns[name][optimizer]), tests[name][optimizer]["is_best"], tests[name][optimizer]["tied_with_best"])
-                if len(columns[name][optimizer]) else "-"
+                marked(
+                    _fitness(columns[name][optimizer]),
+                    tests[name][optimizer]["is_best"],
+                    tests[name][optimizer]["tied_with_best"],
+                )
+                if len(columns[name][optimizer])
+                else "-"
                 for name in names
             ]
             lines.append(f"| {optimizer} | {count} | {' | '.join(cells)} |")
@@ -67,12 +74,18 @@ def test_accuracy_table(runs: pd.DataFrame, optimizers: list[str], tasks: list[s
 
 def genome_text(genome: Genome) -> str:
     """The rule in one line: its weighted terms and its scalars and flags."""
-    terms = " + ".join(f"{alpha:.3g}·{TERM_TYPES[term]}" for term, alpha in zip(genome.term_types, genome.alphas))
-    flags = [name for name in ("use_m", "use_v", "use_bias_correction", "use_gradient_clipping", "use_warmup", "use_cosine_decay") if getattr(genome, name)]
-    decay = "none" if genome.wd_log10 is None else f"{10 ** genome.wd_log10:.2g}"
+    terms = " + ".join(
+        f"{alpha:.3g}·{TERM_TYPES[term]}" for term, alpha in zip(genome.term_types, genome.alphas, strict=True)
+    )
+    flags = [
+        name
+        for name in ("use_m", "use_v", "use_bias_correction", "use_gradient_clipping", "use_warmup", "use_cosine_decay")
+        if getattr(genome, name)
+    ]
+    decay = "none" if genome.wd_log10 is None else f"{10**genome.wd_log10:.2g}"
     return (
-        f"update = lr · ({terms}); lr {10 ** genome.lr_log10:.3g}, beta1 {genome.beta1:.3g}, beta2 {genome.beta2:.4g}, "
-        f"eps {10 ** genome.eps_log10:.2g}, weight decay {decay}; flags: {', '.join(flags) or 'none'}"
+        f"update = lr · ({terms}); lr {10**genome.lr_log10:.3g}, beta1 {genome.beta1:.3g}, beta2 {genome.beta2:.4g}, "
+        f"eps {10**genome.eps_log10:.2g}, weight decay {decay}; flags: {', '.join(flags) or 'none'}"
     )
 
 
@@ -98,10 +111,14 @@ def write_section(
     task_names = [task.dataset for task in tasks]
     optimizers = [name for name in comparison["optimizers"] if name in set(runs["optimizer"])]
     tables, untestable = fitness_tables(runs, optimizers, task_names, alpha, test)
-    task_text = ", ".join(f"{task.dataset} ({task.model}{f' {task.hidden}' if task.model == 'mlp' else ''}, {task.subsample} examples)" for task in tasks)
+    task_text = ", ".join(
+        f"{task.dataset} ({task.model}{f' {task.hidden}' if task.model == 'mlp' else ''}, {task.subsample} examples)"
+        for task in tasks
+    )
     figure = os.path.relpath(discovery_dir / "fitness.png", out.parent)
     hyperparameters = {
-        optimizer: dict(sorted(settings(group.iloc[0], "hyperparameters").items())) for optimizer, group in runs.groupby("optimizer", sort=False)
+        optimizer: dict(sorted(settings(group.iloc[0], "hyperparameters").items()))
+        for optimizer, group in runs.groupby("optimizer", sort=False)
     }
     lines = [
         f"## Optimizer discovery: `{name}`",
@@ -131,12 +148,25 @@ def write_section(
     if untestable:
         lines.append(
             f"**Too few seeds to be testable** for {', '.join(untestable)}: with these sample sizes and this many "
-            f"comparisons no outcome can reach p < {alpha} after correction, so † there means \"untested\", not \"equal\"."
+            f'comparisons no outcome can reach p < {alpha} after correction, so † there means "untested", not "equal".'
         )
-    lines += ["", "Test accuracy (model with the best validation loss), median over seeds:", "", *test_accuracy_table(runs, optimizers, task_names), ""]
+    lines += [
+        "",
+        "Test accuracy (model with the best validation loss), median over seeds:",
+        "",
+        *test_accuracy_table(runs, optimizers, task_names),
+        "",
+    ]
     lines += ["<details><summary>Hyperparameters and the discovered genome</summary>", ""]
-    lines += [f"- {optimizer}: " + ", ".join(f"{key} = {value}" for key, value in values.items()) for optimizer, values in hyperparameters.items()]
+    lines += [
+        f"- {optimizer}: " + ", ".join(f"{key} = {value}" for key, value in values.items())
+        for optimizer, values in hyperparameters.items()
+    ]
     lines += ["", "```json", json.dumps(genome.to_dict(), indent=2), "```", "", "</details>", ""]
     seconds = runs.groupby("optimizer")["train_time_s"].median()
-    lines.append("Median seconds of training per run: " + ", ".join(f"{optimizer} {compact(seconds[optimizer])}" for optimizer in optimizers) + ".")
+    lines.append(
+        "Median seconds of training per run: "
+        + ", ".join(f"{optimizer} {compact(seconds[optimizer])}" for optimizer in optimizers)
+        + "."
+    )
     out.write_text("\n".join(lines) + "\n")

@@ -29,13 +29,15 @@ COST_AXES = (("sample_evals", "sample evaluations"), ("wall_s", "wall time (s)")
 def plot_cost_curves(dataset: str, histories: pd.DataFrame, out: Path) -> None:
     """Validation accuracy against sample evaluations and against wall time, one panel each."""
     figure, panels = plt.subplots(1, 2, figsize=(11, 4.0), layout="constrained", sharey=True)
-    for axes, (x, label) in zip(panels, COST_AXES):
+    for axes, (x, label) in zip(panels, COST_AXES, strict=True):
         for optimizer, runs in histories.groupby("optimizer", sort=False):
             band = median_band([curve_points(run, x, "val_acc") for _, run in runs.groupby("seed")])
             band = band[band["x"] > 0]  # the initial model has no place on a log axis
             if not len(band):
                 continue
-            (line,) = axes.plot(band["x"], band["median"], label=optimizer, marker="o" if len(band) <= 30 else None, markersize=3)
+            (line,) = axes.plot(
+                band["x"], band["median"], label=optimizer, marker="o" if len(band) <= 30 else None, markersize=3
+            )
             axes.fill_between(band["x"], band["q25"], band["q75"], color=line.get_color(), alpha=0.2, linewidth=0)
         axes.set(xscale="log", xlabel=label, title=f"{dataset}: validation accuracy by {label.split(' (')[0]}")
         axes.grid(alpha=0.3)
@@ -47,7 +49,11 @@ def plot_cost_curves(dataset: str, histories: pd.DataFrame, out: Path) -> None:
 def plot_test_accuracy_boxes(dataset: str, runs: pd.DataFrame, out: Path) -> None:
     optimizers = list(dict.fromkeys(runs["optimizer"]))
     figure, axes = plt.subplots(figsize=(1.1 * len(optimizers) + 2, 4.0), layout="constrained")
-    axes.boxplot([runs.loc[runs["optimizer"] == name, "test_acc"] for name in optimizers], tick_labels=optimizers, showfliers=False)
+    axes.boxplot(
+        [runs.loc[runs["optimizer"] == name, "test_acc"] for name in optimizers],
+        tick_labels=optimizers,
+        showfliers=False,
+    )
     for index, name in enumerate(optimizers, start=1):  # every seed shown, so a bimodal spread is visible
         values = runs.loc[runs["optimizer"] == name, "test_acc"]
         axes.scatter(np.full(len(values), index) + np.linspace(-0.08, 0.08, len(values)), values, s=10, alpha=0.6)
@@ -62,7 +68,10 @@ def plot_critical_difference(ranks: pd.Series, nemenyi: pd.DataFrame, alpha: flo
     figure, axes = plt.subplots(figsize=(8, 0.45 * len(ranks) + 1.5), layout="constrained")
     if len(ranks):
         scikit_posthocs.critical_difference_diagram(ranks, nemenyi, alpha=alpha, ax=axes)
-        axes.set_title("Mean rank of test accuracy over (dataset, seed) blocks; bars join optimizers Nemenyi cannot separate", fontsize="small")
+        axes.set_title(
+            "Mean rank of test accuracy over (dataset, seed) blocks; bars join optimizers Nemenyi cannot separate",
+            fontsize="small",
+        )
     else:
         axes.text(0.5, 0.5, "fewer than 3 optimizers or 2 blocks: no rank test", ha="center", va="center")
         axes.set_axis_off()
@@ -70,7 +79,11 @@ def plot_critical_difference(ranks: pd.Series, nemenyi: pd.DataFrame, alpha: flo
 
 
 def write_report_figures(
-    summary_dir: str | Path, out_dir: str | Path, alpha: float = 0.05, target_fraction: float = 0.95, targets: dict | None = None
+    summary_dir: str | Path,
+    out_dir: str | Path,
+    alpha: float = 0.05,
+    target_fraction: float = 0.95,
+    targets: dict | None = None,
 ) -> None:
     """Figures in out_dir (DATASET_cost.png, DATASET_test_acc.png, critical_difference.png) and
     summary_dir/cost_to_target.parquet (and .csv) and ranks.parquet."""

@@ -45,7 +45,9 @@ def median_band(runs: list[pd.DataFrame]) -> pd.DataFrame:
     counts = np.sum(~np.isnan(values), axis=0)
     keep = counts >= len(runs) / 2
     quartiles = np.nanpercentile(values[:, keep], [25, 50, 75], axis=0)
-    return pd.DataFrame({"x": grid[keep], "median": quartiles[1], "q25": quartiles[0], "q75": quartiles[2], "n": counts[keep]})
+    return pd.DataFrame(
+        {"x": grid[keep], "median": quartiles[1], "q25": quartiles[0], "q75": quartiles[2], "n": counts[keep]}
+    )
 
 
 def save(figure, out: Path) -> None:
@@ -56,8 +58,14 @@ def save(figure, out: Path) -> None:
 
 
 def _band_plot(
-    bands: dict[str, pd.DataFrame], xlabel: str, ylabel: str, title: str, out: Path,
-    log_x: bool = False, log_y: bool = False, marker: str | None = None,
+    bands: dict[str, pd.DataFrame],
+    xlabel: str,
+    ylabel: str,
+    title: str,
+    out: Path,
+    log_x: bool = False,
+    log_y: bool = False,
+    marker: str | None = None,
 ) -> None:
     figure, axes = plt.subplots(figsize=(6.4, 4.0), layout="constrained")
     for label, band in bands.items():
@@ -97,8 +105,12 @@ def _alignment_bands(by_seed: pd.DataFrame, line: str, x: str) -> dict[str, pd.D
     bands = {}
     for value, group in by_seed.groupby(line):
         quartiles = group.groupby(x)["cosine_similarity"].quantile([0.25, 0.5, 0.75]).unstack()
-        label = f"{value} pairs" if line == "pairs" else f"hidden {value} ({group['n_parameters'].iloc[0]:,} parameters)"
-        bands[label] = pd.DataFrame({"x": quartiles.index, "median": quartiles[0.5], "q25": quartiles[0.25], "q75": quartiles[0.75]})
+        label = (
+            f"{value} pairs" if line == "pairs" else f"hidden {value} ({group['n_parameters'].iloc[0]:,} parameters)"
+        )
+        bands[label] = pd.DataFrame(
+            {"x": quartiles.index, "median": quartiles[0.5], "q25": quartiles[0.25], "q75": quartiles[0.75]}
+        )
     return bands
 
 
@@ -110,6 +122,10 @@ def plot_alignment(alignment: pd.DataFrame, out_dir: str | Path) -> dict[str, Pa
         "ES gradient alignment by number of pairs": out_dir / "alignment_vs_pairs.png",
     }
     by_size, by_pairs = paths.items()
-    _band_plot(_alignment_bands(by_seed, "pairs", "n_parameters"), "parameters", "cosine similarity", *by_size, log_x=True)
-    _band_plot(_alignment_bands(by_seed, "hidden", "pairs"), "antithetic pairs", "cosine similarity", *by_pairs, log_x=True)
+    _band_plot(
+        _alignment_bands(by_seed, "pairs", "n_parameters"), "parameters", "cosine similarity", *by_size, log_x=True
+    )
+    _band_plot(
+        _alignment_bands(by_seed, "hidden", "pairs"), "antithetic pairs", "cosine similarity", *by_pairs, log_x=True
+    )
     return paths

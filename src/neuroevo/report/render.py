@@ -32,14 +32,16 @@ def effects_rows(dataset_tests: pd.DataFrame) -> list[dict]:
     for optimizer, test in dataset_tests.loc[EFFECT_METRIC].iterrows():
         if test["is_best"]:
             continue
-        rows.append({
-            "optimizer": optimizer,
-            "pairs": int(test["n_pairs"]),
-            "p_wilcoxon": f"{p_value(test['p_wilcoxon_holm'])} ({p_value(test['p_wilcoxon'])})",
-            "p_mann_whitney": f"{p_value(test['p_mann_whitney_holm'])} ({p_value(test['p_mann_whitney'])})",
-            "a12": number(test["a12"], 2),
-            "difference": f"{number(test['difference'], 3)} [{number(test['ci_low'], 3)}, {number(test['ci_high'], 3)}]",
-        })
+        rows.append(
+            {
+                "optimizer": optimizer,
+                "pairs": int(test["n_pairs"]),
+                "p_wilcoxon": f"{p_value(test['p_wilcoxon_holm'])} ({p_value(test['p_wilcoxon'])})",
+                "p_mann_whitney": f"{p_value(test['p_mann_whitney_holm'])} ({p_value(test['p_mann_whitney'])})",
+                "a12": number(test["a12"], 2),
+                "difference": f"{number(test['difference'], 3)} [{number(test['ci_low'], 3)}, {number(test['ci_high'], 3)}]",
+            }
+        )
     return rows
 
 
@@ -66,28 +68,37 @@ def dataset_tables(metrics: pd.DataFrame, tests: pd.DataFrame, costs: pd.DataFra
             cells = []
             for metric in METRICS:
                 test = dataset_tests.loc[(metric.name, row["optimizer"])]
-                cells.append(marked(mean_std(row[f"{metric.name}_mean"], row[f"{metric.name}_std"]), test["is_best"], test["tied_with_best"]))
+                cells.append(
+                    marked(
+                        mean_std(row[f"{metric.name}_mean"], row[f"{metric.name}_std"]),
+                        test["is_best"],
+                        test["tied_with_best"],
+                    )
+                )
             runs = f"{row['n_runs']}" + (f" ({row['n_diverged']} diverged)" if row["n_diverged"] else "")
             table_rows.append({"optimizer": row["optimizer"], "runs": runs, "cells": cells})
         untestable = dataset_tests[~dataset_tests["testable"] & ~dataset_tests["is_best"]]
         untestable_optimizers = sorted(set(untestable.index.get_level_values("optimizer")))
         dataset_costs = costs[costs["dataset"] == dataset] if costs is not None else pd.DataFrame()
-        tables.append({
-            "dataset": dataset,
-            "header": [metric.label for metric in METRICS],
-            "rows": table_rows,
-            "seeds": sorted(set(rows["n_runs"])),
-            "alpha": float(tests["alpha"].iloc[0]) if len(tests) else 0.05,
-            "test_name": TEST_NAMES[tests["test"].iloc[0]] if len(tests) else "",
-            "paired": len(tests) > 0 and tests["test"].iloc[0] == "wilcoxon",
-            "untestable": untestable_optimizers,
-            "effects": effects_rows(dataset_tests),
-            "target": float(dataset_costs["target_val_acc"].iloc[0]) if len(dataset_costs) else None,
-            "costs": cost_rows(dataset_costs),
-            "hyperparameters": [
-                {"optimizer": row["optimizer"], "values": dict(sorted(settings(row, "hyperparameters").items()))} for _, row in rows.iterrows()
-            ],
-        })
+        tables.append(
+            {
+                "dataset": dataset,
+                "header": [metric.label for metric in METRICS],
+                "rows": table_rows,
+                "seeds": sorted(set(rows["n_runs"])),
+                "alpha": float(tests["alpha"].iloc[0]) if len(tests) else 0.05,
+                "test_name": TEST_NAMES[tests["test"].iloc[0]] if len(tests) else "",
+                "paired": len(tests) > 0 and tests["test"].iloc[0] == "wilcoxon",
+                "untestable": untestable_optimizers,
+                "effects": effects_rows(dataset_tests),
+                "target": float(dataset_costs["target_val_acc"].iloc[0]) if len(dataset_costs) else None,
+                "costs": cost_rows(dataset_costs),
+                "hyperparameters": [
+                    {"optimizer": row["optimizer"], "values": dict(sorted(settings(row, "hyperparameters").items()))}
+                    for _, row in rows.iterrows()
+                ],
+            }
+        )
     return tables
 
 
@@ -100,14 +111,19 @@ def tuning_tables(tuning_paths: list[str | Path]) -> dict[str, list[dict]]:
     by_dataset: dict[str, list[dict]] = {}
     for path in tuning_paths:
         result = read_json_object(path, TUNING_KEYS, "tuning result")
-        by_dataset.setdefault(result["dataset"], []).append({
-            "optimizer": result["optimizer"],
-            "values": {key: number(value) if isinstance(value, float) else value for key, value in result["tuned_values"].items()},
-            "n_trials": result["n_trials"],
-            "n_pruned": result["n_pruned"],
-            "objective": number(result["objective"]),
-            "objective_name": result["objective_name"],
-        })
+        by_dataset.setdefault(result["dataset"], []).append(
+            {
+                "optimizer": result["optimizer"],
+                "values": {
+                    key: number(value) if isinstance(value, float) else value
+                    for key, value in result["tuned_values"].items()
+                },
+                "n_trials": result["n_trials"],
+                "n_pruned": result["n_pruned"],
+                "objective": number(result["objective"]),
+                "objective_name": result["objective_name"],
+            }
+        )
     return by_dataset
 
 
@@ -137,13 +153,20 @@ def render_report(
     costs_path, ranks_path = summary_dir / "cost_to_target.parquet", summary_dir / "ranks.parquet"
     costs = pd.read_parquet(costs_path) if costs_path.exists() else None
     ranks = pd.read_parquet(ranks_path) if ranks_path.exists() else pd.DataFrame()
-    figure = lambda name: os.path.relpath(Path(figures_dir) / name, out.parent) if figures_dir and (Path(figures_dir) / name).exists() else None
+
+    def figure(name):
+        return (
+            os.path.relpath(Path(figures_dir) / name, out.parent)
+            if figures_dir and (Path(figures_dir) / name).exists()
+            else None
+        )
+
     template = Path(template)
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(template.parent), undefined=jinja2.StrictUndefined, keep_trailing_newline=True
     )
     context = {
-        "generated": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "generated": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": git_commit(source_dir),
         "versions": package_versions(),
         "devices": sorted(runs["device"].unique()),

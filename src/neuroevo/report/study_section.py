@@ -21,7 +21,18 @@ from neuroevo.report.cells import median_iqr
 from neuroevo.report.plots import alignment_by_seed, plot_alignment, plot_curves
 
 # What the section reads of each run; a summary without them is refused by name.
-RUN_KEYS = ("seed", "status", "val_acc", "test_acc", "epochs", "sample_evals", "model", "n_parameters", "training", "hyperparameters")
+RUN_KEYS = (
+    "seed",
+    "status",
+    "val_acc",
+    "test_acc",
+    "epochs",
+    "sample_evals",
+    "model",
+    "n_parameters",
+    "training",
+    "hyperparameters",
+)
 
 
 def variant_runs(summary_paths: list[str | Path]) -> dict[str, list[tuple[dict, pd.DataFrame]]]:
@@ -29,7 +40,7 @@ def variant_runs(summary_paths: list[str | Path]) -> dict[str, list[tuple[dict, 
     paths = sorted(map(Path, summary_paths), key=lambda path: (path.parent.parent.name, int(path.parent.name)))
     summaries = [run_summary(row) for row in load_runs(paths, RUN_KEYS).to_dict("records")]
     runs: dict[str, list[tuple[dict, pd.DataFrame]]] = {}
-    for path, summary in zip(paths, summaries):
+    for path, summary in zip(paths, summaries, strict=True):
         runs.setdefault(path.parent.parent.name, []).append((summary, load_history(path)))
     return runs
 
@@ -49,8 +60,13 @@ def results_table(study: dict, runs: dict[str, list[tuple[dict, pd.DataFrame]]])
         summaries = [summary for summary, _ in runs.get(label, [])]
         diverged = sum(summary["status"] == "diverged" for summary in summaries)
         count = f"{len(summaries)}" + (f" ({diverged} diverged)" if diverged else "")
-        cells = [median_iqr([summary[key] for summary in summaries]) for key in ("val_acc", "test_acc", "epochs", "sample_evals")]
-        lines.append(f"| {label} | {variant['optimizer']} | {_settings_text(variant.get('settings', {}))} | {count} | {' | '.join(cells)} |")
+        cells = [
+            median_iqr([summary[key] for summary in summaries])
+            for key in ("val_acc", "test_acc", "epochs", "sample_evals")
+        ]
+        lines.append(
+            f"| {label} | {variant['optimizer']} | {_settings_text(variant.get('settings', {}))} | {count} | {' | '.join(cells)} |"
+        )
     return lines
 
 
@@ -62,14 +78,22 @@ def _setup_lines(name: str, study: dict, runs: dict[str, list[tuple[dict, pd.Dat
     lines = [f"Study `{name}`, dataset `{study['dataset']}`."]
     if first:
         model = first["model"]
-        lines[0] += f" MLP with {model['hidden']} hidden units ({model['activation']}), {first['n_parameters']:,} parameters."
+        lines[0] += (
+            f" MLP with {model['hidden']} hidden units ({model['activation']}), {first['n_parameters']:,} parameters."
+        )
         lines.append(f"Training: {_settings_text(first['training'])}.")
         for label, entries in runs.items():
-            own = {key: value for key, value in entries[0][0]["training"].items() if first["training"].get(key) != value} if entries else {}
+            own = (
+                {key: value for key, value in entries[0][0]["training"].items() if first["training"].get(key) != value}
+                if entries
+                else {}
+            )
             if own:
                 lines.append(f"Variant `{label}` differs: {_settings_text(own)}.")
     seeds = sorted({summary["seed"] for entries in runs.values() for summary, _ in entries})
-    lines.append(f"Seeds: {', '.join(map(str, seeds))}. Every figure shows the median over seeds (line) and the interquartile range (band).")
+    lines.append(
+        f"Seeds: {', '.join(map(str, seeds))}. Every figure shows the median over seeds (line) and the interquartile range (band)."
+    )
     lines += ["", "<details><summary>Hyperparameters of each variant</summary>", ""]
     for label, entries in runs.items():
         if entries:
@@ -80,7 +104,12 @@ def _setup_lines(name: str, study: dict, runs: dict[str, list[tuple[dict, pd.Dat
 
 def alignment_table(alignment: pd.DataFrame) -> list[str]:
     """Median cosine similarity over seeds: one row per hidden size, one column per pairs."""
-    table = alignment_by_seed(alignment).groupby(["hidden", "n_parameters", "pairs"])["cosine_similarity"].median().unstack()
+    table = (
+        alignment_by_seed(alignment)
+        .groupby(["hidden", "n_parameters", "pairs"])["cosine_similarity"]
+        .median()
+        .unstack()
+    )
     lines = ["| hidden | parameters | " + " | ".join(f"{pairs} pairs" for pairs in table.columns) + " |"]
     lines.append("|---|---|" + "---|" * len(table.columns))
     for (hidden, n_parameters), row in table.iterrows():
@@ -105,7 +134,12 @@ def write_study_section(
         return f"![{title}]({os.path.relpath(path, out.parent)})"
 
     lines = [f"## {study['title']}", "", study["question"].strip(), "", *_setup_lines(name, study, runs), ""]
-    lines += [*results_table(study, runs), "", "Median [interquartile range] over seeds; accuracies of the model with the best validation loss.", ""]
+    lines += [
+        *results_table(study, runs),
+        "",
+        "Median [interquartile range] over seeds; accuracies of the model with the best validation loss.",
+        "",
+    ]
     for figure in study["figures"]:
         path = figures_dir / f"{figure['name']}.png"
         plot_curves(histories, figure, path)

@@ -15,9 +15,10 @@ import math
 import os
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import pandas as pd
 import torch
@@ -117,7 +118,9 @@ def subsample_train(data: PreparedData, n: int, seed: int) -> PreparedData:
     """The training split cut to `n` examples drawn by `seed` (the draw of the discovery
     fitness, so its task runs and these see the same examples); val and test unchanged."""
     keep = torch.randperm(len(data.y["train"]), generator=torch.Generator().manual_seed(seed))[:n].numpy()
-    return PreparedData(data.name, data.n_classes, data.x | {"train": data.x["train"][keep]}, data.y | {"train": data.y["train"][keep]})
+    return PreparedData(
+        data.name, data.n_classes, data.x | {"train": data.x["train"][keep]}, data.y | {"train": data.y["train"][keep]}
+    )
 
 
 def _exploded(history: list[dict]) -> str:
@@ -127,8 +130,10 @@ def _exploded(history: list[dict]) -> str:
     loss, initial, epoch = history[-1]["train_loss"], history[0]["train_loss"], history[-1]["epoch"]
     if math.isfinite(loss) and loss <= EXPLODE_FACTOR * max(initial, 1e-3):
         return ""
-    return (f"the model's training loss became {loss:.4g} in epoch {epoch}, more than {EXPLODE_FACTOR:g} x the "
-            f"initial {initial:.4g}; stopped, best model so far reported")
+    return (
+        f"the model's training loss became {loss:.4g} in epoch {epoch}, more than {EXPLODE_FACTOR:g} x the "
+        f"initial {initial:.4g}; stopped, best model so far reported"
+    )
 
 
 def _last_model_fitness(last: dict, step_log: StepLog, status: RunStatus) -> dict:
@@ -136,7 +141,12 @@ def _last_model_fitness(last: dict, step_log: StepLog, status: RunStatus) -> dic
     max(0, 1 - mean loss of the last 50 steps); a diverged run scores DIVERGED_FITNESS."""
     final_loss = step_log.final_loss()
     fitness = DIVERGED_FITNESS if status == "diverged" else task_fitness(last["val_acc"], final_loss)
-    return {"steps": step_log.steps, "final_train_loss": final_loss, "final_val_acc": last["val_acc"], "fitness": fitness}
+    return {
+        "steps": step_log.steps,
+        "final_train_loss": final_loss,
+        "final_val_acc": last["val_acc"],
+        "fitness": fitness,
+    }
 
 
 def file_digests(hyperparameters: dict) -> dict[str, str]:
@@ -169,23 +179,36 @@ class RunState:
 
     def payload(self, problem: Problem) -> dict:
         return {name: getattr(self, name) for name in CHECKPOINTED} | {
-            "counter": problem.counter, "wall_seconds": time.perf_counter() - self.start,
+            "counter": problem.counter,
+            "wall_seconds": time.perf_counter() - self.start,
         }
 
 
-def _start(spec: RunSpec, optimizer, hyperparameters, problem: Problem, device: str, checkpoint_path, run_settings: dict) -> RunState:
+def _start(
+    spec: RunSpec, optimizer, hyperparameters, problem: Problem, device: str, checkpoint_path, run_settings: dict
+) -> RunState:
     """The run resumed from a checkpoint of these settings, else a fresh one (a checkpoint
     that is not a run's state, or not of these settings, is set aside or replaced)."""
-    resumed = load_checkpoint(checkpoint_path, run_settings, (*CHECKPOINTED, "counter", "wall_seconds")) if checkpoint_path else None
+    resumed = (
+        load_checkpoint(checkpoint_path, run_settings, (*CHECKPOINTED, "counter", "wall_seconds"))
+        if checkpoint_path
+        else None
+    )
     if resumed is not None:
         problem.counter = resumed["counter"]
-        return RunState(**{name: resumed[name] for name in CHECKPOINTED}, start=time.perf_counter() - resumed["wall_seconds"], resumed=True)
+        return RunState(
+            **{name: resumed[name] for name in CHECKPOINTED},
+            start=time.perf_counter() - resumed["wall_seconds"],
+            resumed=True,
+        )
     settings = spec.training
     # Seed k: the same initial weights and data order for every optimizer.
     params = problem.initial_parameters(spec.seed).to(device)
     order_generator = torch.Generator().manual_seed(spec.seed)
     # Augmentation draws get a stream of their own, so they never shift the data order.
-    step_log = StepLog(augment_generator=torch.Generator().manual_seed(AUGMENT_SEED_OFFSET + spec.seed) if settings.augment else None)
+    step_log = StepLog(
+        augment_generator=torch.Generator().manual_seed(AUGMENT_SEED_OFFSET + spec.seed) if settings.augment else None
+    )
     state = optimizer.init(params, hyperparameters, problem, spec.seed)
     initial = optimizer.parameters(state)  # the shared init, or the optimizer's own (deep_ga's base)
     history = [{"epoch": 0, "wall_s": 0.0, **problem.counter.as_dict(), **_scores(problem, initial)}]
@@ -202,33 +225,55 @@ class Stop:
     epoch: int
 
 
-def _stop_reason(epoch: int, outcome: EpochOutcome, stats: dict, run: RunState, current, settings: TrainingSettings) -> Stop | None:
+def _stop_reason(
+    epoch: int, outcome: EpochOutcome, stats: dict, run: RunState, current, settings: TrainingSettings
+) -> Stop | None:
     """Why the run ends after `epoch`, or None to go on. Checked in this order: divergence
     (a non-finite minibatch loss, then the model's loss exploding), then, after the early
     stopping has seen the epoch's model `current`, a step or sample budget, the wall-time
     budget, and the patience running out."""
     if outcome == "diverged":
-        return Stop("diverged", f"training loss became {stats['loss']} in epoch {epoch}; stopped, best model so far reported", epoch)
+        return Stop(
+            "diverged",
+            f"training loss became {stats['loss']} in epoch {epoch}; stopped, best model so far reported",
+            epoch,
+        )
     exploded = _exploded(run.history)
     if exploded:
         return Stop("diverged", exploded, epoch)
     patience_spent = run.stopping.update(epoch, run.history[-1]["val_loss"], current)
     if outcome == "budget":
         steps_reached = settings.max_steps and run.step_log.steps >= settings.max_steps
-        reached = f"step budget {settings.max_steps}" if steps_reached else f"sample evaluation budget {settings.max_sample_evals}"
+        reached = (
+            f"step budget {settings.max_steps}"
+            if steps_reached
+            else f"sample evaluation budget {settings.max_sample_evals}"
+        )
         return Stop("budget", f"{reached} reached", epoch)
     if settings.max_seconds and run.history[-1]["wall_s"] >= settings.max_seconds:
         return Stop("budget", f"wall-time budget of {settings.max_seconds} s reached", epoch)
     if patience_spent:
-        return Stop("early_stopped", f"no val_loss improvement > {settings.min_delta} for {settings.patience} epochs", epoch)
+        return Stop(
+            "early_stopped", f"no val_loss improvement > {settings.min_delta} for {settings.patience} epochs", epoch
+        )
     return None
 
 
-def _train_epochs(run: RunState, optimizer, problem: Problem, settings: TrainingSettings, device: str, checkpoint_path,
-                  checkpoint_seconds: float, run_settings: dict, on_epoch: Callable[[dict], None] | None) -> Stop:
+def _train_epochs(
+    run: RunState,
+    optimizer,
+    problem: Problem,
+    settings: TrainingSettings,
+    device: str,
+    checkpoint_path,
+    checkpoint_seconds: float,
+    run_settings: dict,
+    on_epoch: Callable[[dict], None] | None,
+) -> Stop:
     """The epochs from where `run` is to its end, saving a checkpoint every `checkpoint_seconds`."""
-    last_save, epoch = time.perf_counter(), run.history[-1]["epoch"]
-    for epoch in range(epoch + 1, settings.max_epochs + 1):
+    last_save = time.perf_counter()
+    epoch = start = run.history[-1]["epoch"]  # the last epoch run, also when none is left to run
+    for epoch in range(start + 1, settings.max_epochs + 1):
         permutation = torch.randperm(problem.x["train"].shape[0], generator=run.order_generator).to(device)
         step_start = time.perf_counter()
         stats, outcome = _run_epoch(optimizer, run.state, problem, permutation, settings, run.step_log)
@@ -249,7 +294,9 @@ def _train_epochs(run: RunState, optimizer, problem: Problem, settings: Training
     return Stop("completed", "", epoch)
 
 
-def _summary(spec: RunSpec, run: RunState, stop: Stop, problem: Problem, optimizer, hyperparameters, device: str, key: str) -> dict:
+def _summary(
+    spec: RunSpec, run: RunState, stop: Stop, problem: Problem, optimizer, hyperparameters, device: str, key: str
+) -> dict:
     """What summary.json holds: the result (the best model's scores, the last model's
     fitness), the work counted, and the settings that produced it (spec.to_dict's blocks,
     the hyperparameters as the optimizer resolved them)."""
@@ -301,10 +348,16 @@ def train(
     optimizer = get_optimizer(spec.optimizer)
     hyperparameters = optimizer.make_hyperparameters(spec.hyperparameters)
     if spec.model == "cnn" and optimizer.kind != "gradient":
-        raise ValueError(f"model cnn: {spec.optimizer} is an evolutionary optimizer; the CNN runs gradient optimizers only (use model mlp)")
+        raise ValueError(
+            f"model cnn: {spec.optimizer} is an evolutionary optimizer; the CNN runs gradient optimizers only (use model mlp)"
+        )
     data = load_prepared(data_path, expected_name=spec.dataset)  # verified, and of this dataset
     # What shapes the result besides the spec: the data's content and that of files it names.
-    run_settings = spec.to_dict() | {"device": device, "data_checksum": data.checksum, "files": file_digests(spec.hyperparameters)}
+    run_settings = spec.to_dict() | {
+        "device": device,
+        "data_checksum": data.checksum,
+        "files": file_digests(spec.hyperparameters),
+    }
     key = result_key(run_settings)
     # A wall-time budget makes the result the machine's: such a run is measured again, never restored.
     kept = restore(Path(checkpoint_path).parent, key) if checkpoint_path and not settings.max_seconds else None
@@ -317,7 +370,9 @@ def train(
     problem = Problem.from_data(data, spec.hidden, spec.activation, device, spec.model)
 
     run = _start(spec, optimizer, hyperparameters, problem, device, checkpoint_path, run_settings)
-    stop = _train_epochs(run, optimizer, problem, settings, device, checkpoint_path, checkpoint_seconds, run_settings, on_epoch)
+    stop = _train_epochs(
+        run, optimizer, problem, settings, device, checkpoint_path, checkpoint_seconds, run_settings, on_epoch
+    )
     return _summary(spec, run, stop, problem, optimizer, hyperparameters, device, key), pd.DataFrame(run.history)
 
 

@@ -29,9 +29,13 @@ class WandbTracker(Tracker):
         try:
             import wandb
         except ImportError:
-            raise RuntimeError("tracking: wandb needs the wandb package: pip install 'neuroevo[tracking]' (or set tracking: none)") from None
+            raise RuntimeError(
+                "tracking: wandb needs the wandb package: pip install 'neuroevo[tracking]' (or set tracking: none)"
+            ) from None
         Path(directory).mkdir(parents=True, exist_ok=True)
-        self.run = wandb.init(project=project, name=name, group=group, config=config, dir=str(directory), reinit="finish_previous")
+        self.run = wandb.init(
+            project=project, name=name, group=group, config=config, dir=str(directory), reinit="finish_previous"
+        )
 
     def on_epoch(self, row: dict) -> None:
         self.run.log(_numbers(row), step=int(row["epoch"]))
@@ -43,11 +47,12 @@ class WandbTracker(Tracker):
 
 def _numbers(row: dict) -> dict:
     """The numeric entries (wandb charts numbers; nested settings go into the run's config)."""
-    return {key: value for key, value in row.items() if isinstance(value, numbers.Number) and not isinstance(value, bool)}
+    return {
+        key: value for key, value in row.items() if isinstance(value, numbers.Number) and not isinstance(value, bool)
+    }
 
 
 def make_tracker(kind: str, project: str, name: str, group: str, config: dict, directory: str | Path) -> Tracker:
     if kind not in TRACKERS:
         raise ValueError(f"tracking: unknown tracker {kind!r}; known: {', '.join(TRACKERS)}")
     return WandbTracker(project, name, group, config, directory) if kind == "wandb" else Tracker()
-

@@ -73,7 +73,9 @@ class TrialSeededTPESampler(optuna.samplers.BaseSampler):
     def sample_independent(self, study, trial, param_name, param_distribution):
         # Seeded per parameter too: a trial killed between two suggestions gets the second one
         # it would have had.
-        return self._tpe(trial, "independent", param_name).sample_independent(study, trial, param_name, param_distribution)
+        return self._tpe(trial, "independent", param_name).sample_independent(
+            study, trial, param_name, param_distribution
+        )
 
     def before_trial(self, study, trial):
         self._tpe(trial).before_trial(study, trial)
@@ -101,8 +103,14 @@ def _repair_journal(path: Path) -> None:
     keep = data.rfind(b"\n") + 1
     with open(path, "r+b") as journal:
         journal.truncate(keep)
-    log.warning("%s: its last record was cut off (a killed job); cut the file back to its last complete record "
-                "(%d of %d bytes kept); the original is %s", path, keep, len(data), backup)
+    log.warning(
+        "%s: its last record was cut off (a killed job); cut the file back to its last complete record "
+        "(%d of %d bytes kept); the original is %s",
+        path,
+        keep,
+        len(data),
+        backup,
+    )
 
 
 def _check_journal(path: Path) -> None:
@@ -137,7 +145,9 @@ def _open_journal(path: Path) -> optuna.storages.JournalStorage:
     return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
 
 
-def _study_name(spec: RunSpec, space: dict, seeds: list[int], data_path: str | Path, study_seed: int, startup_trials: int) -> str:
+def _study_name(
+    spec: RunSpec, space: dict, seeds: list[int], data_path: str | Path, study_seed: int, startup_trials: int
+) -> str:
     """Studies of other settings never share trials, even in the same journal file: whatever
     the tune rule passes (but the number of trials, which a rerun may raise) and the content
     of its inputs (the prepared data, a genome file). The package's code is not in it."""
@@ -172,12 +182,14 @@ def _objective(spec: RunSpec, data_path: str | Path, space: dict, seeds: list[in
     def run_trial(trial: optuna.Trial) -> float:
         hyperparameters = spec.hyperparameters | suggest(trial, space)
         # A trial rerun after a kill already holds the values it reported then.
-        reported = next(t for t in trial.study.get_trials(deepcopy=False) if t.number == trial.number).intermediate_values
+        reported = next(
+            t for t in trial.study.get_trials(deepcopy=False) if t.number == trial.number
+        ).intermediate_values
         losses = []
         for index, seed in enumerate(seeds):
             offset = index * spec.training.max_epochs
 
-            def report(row: dict) -> None:
+            def report(row: dict, offset: int = offset) -> None:
                 step = offset + row["epoch"]
                 if step not in reported:
                     trial.report(row["val_loss"], step)

@@ -69,7 +69,9 @@ class Genome:
                 if isinstance(value, bool) or not isinstance(value, int):
                     raise GenomeError(f"warmup_steps: must be a whole number, got {value!r}")
             elif not (value is None and item.name == "wd_log10") and not _is_number(value):
-                raise GenomeError(f"{item.name}: must be a number{' or null' if item.name == 'wd_log10' else ''}, got {value!r}")
+                raise GenomeError(
+                    f"{item.name}: must be a number{' or null' if item.name == 'wd_log10' else ''}, got {value!r}"
+                )
         if not self.term_types:
             raise GenomeError("term_types: a genome needs at least one term")
         for index, term in enumerate(self.term_types):
@@ -77,7 +79,9 @@ class Genome:
                 known = ", ".join(f"{number} = {name}" for number, name in enumerate(TERM_TYPES))
                 raise GenomeError(f"term_types[{index}]: unknown term type {term!r}; known: {known}")
         if len(self.alphas) != len(self.term_types):
-            raise GenomeError(f"alphas: {len(self.alphas)} values for {len(self.term_types)} term_types; they pair up one to one")
+            raise GenomeError(
+                f"alphas: {len(self.alphas)} values for {len(self.term_types)} term_types; they pair up one to one"
+            )
         for index, alpha in enumerate(self.alphas):
             if not _is_number(alpha) or not math.isfinite(alpha):
                 raise GenomeError(f"alphas[{index}]: must be a finite number, got {alpha!r}")
@@ -117,11 +121,13 @@ class Genome:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict) -> "Genome":
+    def from_dict(cls, values: dict) -> Genome:
         known = {item.name for item in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise GenomeError(f"unknown genome field(s) {', '.join(map(repr, unknown))}; known: {', '.join(sorted(known))}")
+            raise GenomeError(
+                f"unknown genome field(s) {', '.join(map(repr, unknown))}; known: {', '.join(sorted(known))}"
+            )
         return cls(**values)
 
     def save(self, path: str | Path) -> None:
@@ -132,16 +138,18 @@ class Genome:
         os.replace(partial, path)
 
     @classmethod
-    def load(cls, path: str | Path) -> "Genome":
+    def load(cls, path: str | Path) -> Genome:
         return cls.read(path)[0]
 
     @classmethod
-    def read(cls, path: str | Path) -> tuple["Genome", str]:
+    def read(cls, path: str | Path) -> tuple[Genome, str]:
         """The genome in a file and the sha256 of the bytes it was read from (the runs that
         use it record which content they ran). Every problem names the file."""
         path = Path(path)
         if not path.exists():
-            raise GenomeError(f"no genome file {path}; give the path of a genome JSON (a discovery study's best_genome.json)")
+            raise GenomeError(
+                f"no genome file {path}; give the path of a genome JSON (a discovery study's best_genome.json)"
+            )
         try:
             data = path.read_bytes()
             values = json.loads(data.decode("utf-8"))
@@ -152,7 +160,9 @@ class Genome:
                 f"{path}: not a complete genome JSON ({error}); rewrite it (Genome.save), or rerun the discovery study that wrote it"
             ) from None
         if not isinstance(values, dict):
-            raise GenomeError(f"{path}: a genome file holds one JSON object of genome fields, got {type(values).__name__}")
+            raise GenomeError(
+                f"{path}: a genome file holds one JSON object of genome fields, got {type(values).__name__}"
+            )
         try:
             return cls.from_dict(values), hashlib.sha256(data).hexdigest()
         except GenomeError as error:

@@ -18,7 +18,7 @@ global norm of at most clip_value.
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import torch
 
@@ -107,7 +107,9 @@ class GenomeOptimizer(torch.optim.Optimizer):
                 m = m / (1 - genome.beta1**step)
             if genome.use_v:
                 v = v / (1 - genome.beta2**step)
-        update = sum(alpha * term(name, grad, m, v, genome) for name, alpha in zip(genome.terms, genome.alphas))
+        update = sum(
+            alpha * term(name, grad, m, v, genome) for name, alpha in zip(genome.terms, genome.alphas, strict=True)
+        )
         lr = scheduled_lr(genome, step, total_steps)
         if genome.weight_decay:
             p.mul_(1 - lr * genome.weight_decay)  # decoupled, as AdamW
