@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from neuroevo.config import defaults
+from neuroevo.config.checks import OPTIMIZERS_SCHEMA_PATH
 
 log = logging.getLogger("neuroevo")
 
@@ -455,7 +456,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     schema = commands.add_parser("schema", help="write the optimizer part of the config schema from the registry")
     schema.add_argument(
-        "--out", default="workflow/schemas/optimizers.schema.yaml", help="the file config.schema.yaml refers to"
+        "--out",
+        default=str(OPTIMIZERS_SCHEMA_PATH),  # the checkout's, from any working directory
+        help="the file config.schema.yaml refers to",
     )
     schema.add_argument("--check", action="store_true", help="write nothing; fail, naming the file, when it is stale")
     schema.set_defaults(func=_schema)

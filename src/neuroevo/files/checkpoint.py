@@ -12,9 +12,10 @@ warning, and set aside beside itself.
 
 A class is stored under its module's last name and its qualified name (`cmaes.State`,
 `loop.EarlyStopping`), not its import path, so that moving a module to another package
-keeps the checkpoints already written. One naming a class this program does not know (the
-`neuroevo.train.EarlyStopping` of a checkpoint from before the stage layout, or a renamed
-class) is malformed: set aside, and the run starts over.
+keeps the checkpoints written from then on. One naming a class this program does not know (a
+renamed class, or a checkpoint whose fingerprint was forged) is malformed: set aside, and the
+run starts over. (A checkpoint from before the stage layout never gets that far: its
+fingerprint, of the settings in their old layout, differs, so it is ignored and replaced.)
 """
 
 from __future__ import annotations
