@@ -1,5 +1,5 @@
-# Paths, input functions and wildcard constraints (the cluster resources: cluster.smk). The config checks and every
-# job's spec come from the package (neuroevo.config.workflow, torch-free).
+# Paths, input functions, wildcard constraints; resources: cluster.smk; config checks and
+# every job's spec: the package (neuroevo.config.workflow, torch-free).
 import os
 import sys
 from functools import cache
@@ -15,11 +15,8 @@ from neuroevo.config.studies import study_seeds
 
 # Jobs (`python -m neuroevo ...`) import the package from this checkout, also inside conda
 # envs that hold only its dependencies (envs/neuroevo.yaml); cluster jobs rerun this file.
-os.environ.update(
-    PYTHONPATH=os.pathsep.join(
-        filter(None, [str(REPOSITORY / "src"), os.environ.get("PYTHONPATH")])
-    )
-)
+PATHS = [str(REPOSITORY / "src"), os.environ.get("PYTHONPATH")]
+os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, PATHS)))
 
 try:  # before any job: the config, its search spaces, discovery studies and listed studies
     specs.check_config(config, REPOSITORY)
@@ -63,8 +60,7 @@ def run_genome(wildcards):
 
 @cache
 def load_study(name):
-    """Study NAME, validated, with its schema's defaults: listed studies are checked before
-    any job, one that is only a target when the DAG reaches it."""
+    """Study NAME, validated, with its schema's defaults (listed ones before any job)."""
     try:
         return specs.load_study(config, name, REPOSITORY)
     except specs.ConfigError as error:
@@ -121,7 +117,6 @@ def all_comparison_runs():
 
 
 def comparison_settings(wildcards):
-    """A comparison run's settings; the evolved runs train with the study's best genome."""
     genome = f"results/discovery/{wildcards.name}/best_genome.json"
     return specs.comparison_settings(
         config, wildcards.name, wildcards.dataset, wildcards.optimizer, genome
@@ -129,7 +124,6 @@ def comparison_settings(wildcards):
 
 
 def discovery_data(wildcards):
-    """Prepared data of a discovery study's tasks, by dataset."""
     tasks = config["discovery"][wildcards.name]["tasks"]
     return {task["dataset"]: f"resources/data/{task['dataset']}.npz" for task in tasks}
 
