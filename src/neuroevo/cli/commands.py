@@ -1,0 +1,257 @@
+"""What each subcommand does: the `func` of its parser (neuroevo.cli.parser). Each imports
+the stages it needs when it runs, so `python -m neuroevo data` never imports torch's optimizers."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+log = logging.getLogger("neuroevo")
+
+
+def _data(args: argparse.Namespace) -> None:
+    from neuroevo.data.prepare import prepare, save_prepared
+
+    data = prepare(args.dataset, args.data_dir, args.download, args.split_seed, args.val_fraction, args.test_fraction)
+    save_prepared(data, args.out)
+    sizes = ", ".join(f"{split} {len(y)}" for split, y in data.y.items())
+    log.info("prepared %s: %d features, %d classes; %s", args.dataset, data.n_features, data.n_classes, sizes)
+
+
+def _train(args: argparse.Namespace) -> None:
+    from neuroevo.config.run_spec import RunSpec
+    from neuroevo.files.atomic import folder_lock, remove_partials
+
+    spec = RunSpec.from_json(args.dataset, args.optimizer, args.seed, args.spec)
+    if args.tuned:  # the tuning stage's best values replace the config's
+        spec = spec.with_tuned(_tuned_values(args.tuned), f"--spec with --tuned {args.tuned}")
+    with folder_lock(args.out_dir):  # before any work: one writer per run folder, and it is writable
+        remove_partials(args.out_dir, recursive=True)  # a killed write's leftovers: the folder is this job's alone
+        _run_training(args, spec)
+
+
+def _tuned_values(path: str) -> dict:
+    """The tune command's best values; a file that is not one is refused by name."""
+    from neuroevo.config.checks import load_json
+
+    try:
+        tuned = load_json(Path(path).read_text(), f"--tuned {path}")["tuned_values"]
+        if not isinstance(tuned, dict):
+            raise TypeError("tuned_values is not a mapping")
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"--tuned {path}: not a tuning result ({error!r}); delete it and rerun its tune job") from None
+    return tuned
+
+
+def _run_training(args: argparse.Namespace, spec) -> None:
+    from neuroevo.training.loop import train, write_run
+    from neuroevo.training.tracking import make_tracker
+
+    checkpoint = Path(args.out_dir) / "checkpoint.pt"
+    tracker = make_tracker(
+        args.tracking,
+        args.tracking_project,
+        f"{spec.dataset}/{spec.optimizer}/{spec.seed}",
+        f"{spec.dataset}/{spec.optimizer}",
+        spec.to_dict(),
+        Path(args.out_dir) / "tracking",
+    )
+    summary, history = train(spec, args.data, checkpoint, args.checkpoint_seconds, on_epoch=tracker.on_epoch)
+    tracker.finish(summary)
+    write_run(summary, history, args.out_dir)
+    checkpoint.unlink(missing_ok=True)  # the run is finished: its summary replaces it
+    if summary["status"] == "diverged":
+        log.warning("%s/%s/seed %d DIVERGED: %s", spec.dataset, spec.optimizer, spec.seed, summary["message"])
+    log.info(
+        "%s/%s/seed %d: %s after %d epochs, test_acc %.4f, test_loss %.4f, %.1f s",
+        spec.dataset,
+        spec.optimizer,
+        spec.seed,
+        summary["status"],
+        summary["epochs"],
+        summary["test_acc"],
+        summary["test_loss"],
+        summary["wall_time_s"],
+    )
+
+
+def _tune(args: argparse.Namespace) -> None:
+    import dataclasses
+
+    from neuroevo.config.run_spec import RunSpec
+    from neuroevo.config.search_space import check_search_space
+    from neuroevo.files.atomic import folder_lock, remove_partials, write_atomic, write_json
+    from neuroevo.optimizers import get_optimizer
+    from neuroevo.training.tune import tune
+
+    spec = RunSpec.from_json(args.dataset, args.optimizer, 0, args.spec)
+    space = _json_argument(args.search_space, "--search-space")
+    fields = [field.name for field in dataclasses.fields(get_optimizer(args.optimizer).hyperparameters)]
+    check_search_space(args.optimizer, space, fields)
+    seeds = _seed_list(args.seeds, "--seeds")
+    storage = Path(args.storage)
+    # One writer per journal (not Optuna's own NAME.lock, which it makes and breaks itself).
+    with folder_lock(storage.parent, f"{storage.name}.writer.lock"):
+        remove_partials(
+            storage.parent, tuple(Path(path).name + "." for path in (args.out, args.trials_out, args.storage))
+        )
+        result, trials = tune(
+            spec, args.data, space, seeds, args.trials, args.storage, args.study_seed, args.startup_trials
+        )
+        write_atomic(args.trials_out, lambda partial: trials.to_parquet(partial, index=False))
+        write_json(args.out, result)  # last: its presence means the tuning job finished
+    log.info(
+        "%s/%s: best %s, objective %.4f after %d trials",
+        args.dataset,
+        args.optimizer,
+        result["tuned_values"],
+        result["objective"],
+        result["n_trials"],
+    )
+
+
+def _json_argument(text: str, flag: str) -> dict:
+    """A JSON object given on the command line; anything else is refused naming the flag."""
+    from neuroevo.config.checks import load_json
+
+    value = load_json(text, flag)
+    if not isinstance(value, dict):
+        raise ValueError(f"{flag}: expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _seed_list(text: str, flag: str) -> list[int]:
+    try:
+        seeds = [int(seed) for seed in text.split(",")]
+    except ValueError:
+        raise ValueError(f"{flag}: expected comma-separated non-negative integers, got {text!r}") from None
+    if any(seed < 0 for seed in seeds) or len(set(seeds)) != len(seeds):
+        raise ValueError(f"{flag}: seeds must be distinct non-negative integers, got {text!r}")
+    return seeds
+
+
+def _aggregate(args: argparse.Namespace) -> None:
+    from neuroevo.analysis.aggregate import aggregate
+
+    aggregate(args.summaries, args.out_dir, alpha=args.alpha, test=args.test)
+
+
+def _report(args: argparse.Namespace) -> None:
+    from neuroevo.report.render import render_report
+
+    render_report(
+        args.summary_dir,
+        args.template,
+        _json_argument(args.config_json, "--config-json"),
+        args.out,
+        args.source_dir,
+        args.tuning,
+        args.studies,
+        args.figures_dir,
+        args.command,
+    )
+
+
+def _report_figures(args: argparse.Namespace) -> None:
+    from neuroevo.report.figures import write_report_figures
+
+    write_report_figures(
+        args.summary_dir, args.out_dir, args.alpha, args.target_fraction, _json_argument(args.targets, "--targets")
+    )
+
+
+def _study_alignment(args: argparse.Namespace) -> None:
+    import torch
+
+    from neuroevo.analysis.gradient_alignment import measure
+    from neuroevo.data.prepare import load_prepared
+
+    torch.set_num_threads(args.threads)
+    settings = _json_argument(args.settings, "--settings")
+    alignment = measure(load_prepared(args.data), **settings)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    alignment.to_parquet(args.out, index=False)
+    medians = alignment.groupby(["n_parameters", "pairs"])["cosine_similarity"].median()
+    log.info("median cosine similarity by (parameters, pairs):\n%s", medians.unstack().round(3).to_string())
+
+
+def _study_report(args: argparse.Namespace) -> None:
+    from neuroevo.report.study_section import write_study_section
+
+    figures_dir = args.figures_dir or Path(args.out).parent / "figures"
+    write_study_section(
+        args.name,
+        _json_argument(args.study_json, "--study-json"),
+        args.summaries,
+        args.out,
+        figures_dir,
+        args.alignment,
+    )
+
+
+def _discover(args: argparse.Namespace) -> None:
+    import torch
+
+    from neuroevo.data.prepare import load_prepared
+    from neuroevo.discovery.ga import discover
+    from neuroevo.discovery.study import parse_study, write_outputs
+    from neuroevo.files.atomic import folder_lock, remove_partials
+
+    torch.set_num_threads(args.threads)
+    tasks, settings = parse_study(_json_argument(args.study_json, "--study-json"))
+    if not all("=" in entry for entry in args.data):
+        raise ValueError(f"--data: expected DATASET=PATH entries, got {' '.join(args.data)}")
+    paths = dict(entry.split("=", 1) for entry in args.data)
+    missing = sorted({task.dataset for task in tasks} - set(paths))
+    if missing:
+        raise ValueError(f"no --data given for dataset(s) {', '.join(missing)} of the study's tasks")
+    out_dir = Path(args.out_dir)
+    with folder_lock(out_dir):  # one writer per study folder, and it is writable
+        remove_partials(
+            out_dir, ("checkpoint.json.", "best_genome.json.", "summary.json.", "history.parquet.", "fitness.png.")
+        )
+        data = {name: load_prepared(path, expected_name=name) for name, path in paths.items()}
+        # The checkpoint is kept after the study ends: rerunning an ended study rewrites its outputs at no cost.
+        state = discover(
+            tasks,
+            data,
+            settings,
+            out_dir / "checkpoint.json",
+            on_evaluated=lambda member: log.info("genome fitness %.4f %s", member["fitness"], member["per_task"]),
+        )
+        write_outputs(state, out_dir)
+    log.info(
+        "best fitness %.4f after %d generations: %s",
+        state["best"]["fitness"],
+        len(state["history"]),
+        state["best"]["genome"],
+    )
+
+
+def _discovery_report(args: argparse.Namespace) -> None:
+    from neuroevo.report.discovery_section import write_section
+
+    write_section(
+        args.name,
+        _json_argument(args.study_json, "--study-json"),
+        args.discovery_dir,
+        args.summaries,
+        args.out,
+        args.alpha,
+        args.test,
+    )
+
+
+def _schema(args: argparse.Namespace) -> None:
+    from neuroevo.optimizers.schema import stale, write
+
+    out = Path(args.out)
+    if args.check:
+        if stale(out):
+            raise ValueError(
+                f"{out} is stale (or missing): it differs from the optimizer registry; run `python -m neuroevo schema`"
+            )
+        log.info("%s is up to date", out)
+        return
+    log.info("%s %s", "wrote" if write(out) else "unchanged:", out)

@@ -1,0 +1,213 @@
+"""The command line's arguments: one subparser per command, typed flags that refuse a bad
+value naming the flag, each command's `func` from neuroevo.cli.commands."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable
+
+from neuroevo.cli.commands import (
+    _aggregate,
+    _data,
+    _discover,
+    _discovery_report,
+    _report,
+    _report_figures,
+    _schema,
+    _study_alignment,
+    _study_report,
+    _train,
+    _tune,
+)
+from neuroevo.config import defaults
+from neuroevo.config.checks import OPTIMIZERS_SCHEMA_PATH
+
+
+def _number(kind: type, name: str, accept: Callable[[float], bool]) -> Callable[[str], float]:
+    """An argparse type: a finite number of `kind` that `accept` takes, else an error naming the flag."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {name}, got {text!r}") from None
+        if not (math.isfinite(value) and accept(value)):
+            raise argparse.ArgumentTypeError(f"expected {name}, got {text!r}")
+        return value
+
+    return parse
+
+
+NON_NEGATIVE_INT = _number(int, "a non-negative integer", lambda value: value >= 0)
+POSITIVE_INT = _number(int, "a positive integer", lambda value: value >= 1)
+NON_NEGATIVE_FLOAT = _number(float, "a non-negative number", lambda value: value >= 0)
+SPLIT_FRACTION = _number(float, "a fraction above 0 and below 0.5", lambda value: 0 < value < 0.5)  # as the schema
+PROBABILITY = _number(float, "a number above 0 and at most 1", lambda value: 0 < value <= 1)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="neuroevo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    data = commands.add_parser("data", help="prepare one dataset (split, standardize) into an .npz file")
+    data.add_argument("--dataset", required=True)
+    data.add_argument("--out", required=True)
+    data.add_argument("--data-dir", default="data", help="raw data in torchvision's layout")
+    data.add_argument("--download", action="store_true", help="let torchvision download missing files")
+    data.add_argument("--split-seed", type=NON_NEGATIVE_INT, default=0)
+    data.add_argument("--val-fraction", type=SPLIT_FRACTION, default=defaults.SPLIT_FRACTION)
+    data.add_argument("--test-fraction", type=SPLIT_FRACTION, default=defaults.SPLIT_FRACTION)
+    data.set_defaults(func=_data)
+
+    train = commands.add_parser("train", help="train one (dataset, optimizer, seed)")
+    train.add_argument("--data", required=True, help="prepared .npz from the data command")
+    train.add_argument("--dataset", required=True)
+    train.add_argument("--optimizer", required=True)
+    train.add_argument("--seed", type=NON_NEGATIVE_INT, required=True)
+    train.add_argument("--spec", default="{}", help="JSON: {model: {...}, training: {...}, hyperparameters: {...}}")
+    train.add_argument("--out-dir", required=True)
+    train.add_argument("--tuned", help="JSON written by the tune command; its tuned values override --spec's")
+    train.add_argument(
+        "--checkpoint-seconds",
+        type=NON_NEGATIVE_FLOAT,
+        default=60.0,
+        help="save the run's state to OUT_DIR/checkpoint.pt this often (at epoch ends); a rerun resumes from it",
+    )
+    train.add_argument(
+        "--tracking", choices=["none", "wandb"], default="none", help="log epochs and summary to Weights & Biases"
+    )
+    train.add_argument("--tracking-project", default="neuroevo")
+    train.set_defaults(func=_train)
+
+    tune = commands.add_parser("tune", help="Optuna study of one (dataset, optimizer) over tuning seeds")
+    tune.add_argument("--data", required=True)
+    tune.add_argument("--dataset", required=True)
+    tune.add_argument("--optimizer", required=True)
+    tune.add_argument("--spec", default="{}", help="as for train: the base settings the trials vary")
+    tune.add_argument(
+        "--search-space", required=True, help='JSON: {"lr": {"distribution": "log_uniform", "low": 1e-4, "high": 1}}'
+    )
+    tune.add_argument("--seeds", default="1000,1001", help="tuning seeds, comma-separated (never the evaluation seeds)")
+    tune.add_argument(
+        "--trials",
+        type=POSITIVE_INT,
+        default=10,
+        help="trials the study runs, failed ones included (a rerun runs only the missing ones)",
+    )
+    tune.add_argument(
+        "--startup-trials", type=NON_NEGATIVE_INT, default=4, help="random trials before TPE, and before pruning starts"
+    )
+    tune.add_argument("--study-seed", type=NON_NEGATIVE_INT, default=0)
+    tune.add_argument("--storage", required=True, help="Optuna journal file; a rerun resumes the study stored there")
+    tune.add_argument("--out", required=True, help="best values as JSON")
+    tune.add_argument("--trials-out", required=True, help="all trials as Parquet")
+    tune.set_defaults(func=_tune)
+
+    aggregate = commands.add_parser("aggregate", help="tables and tests over finished runs")
+    aggregate.add_argument("summaries", nargs="+", help="summary.json files of the runs to include")
+    aggregate.add_argument("--out-dir", required=True)
+    aggregate.add_argument("--alpha", type=PROBABILITY, default=0.05)
+    aggregate.add_argument(
+        "--test",
+        choices=["wilcoxon", "mann_whitney"],
+        default="wilcoxon",
+        help="the test that decides the highlighting",
+    )
+    aggregate.set_defaults(func=_aggregate)
+
+    report = commands.add_parser("report", help="render the Markdown report")
+    report.add_argument("--summary-dir", required=True)
+    report.add_argument("--template", required=True)
+    report.add_argument("--config-json", default="{}")
+    report.add_argument("--tuning", nargs="*", default=[], help="JSON files written by the tune command")
+    report.add_argument("--source-dir", default=".", help="checkout whose git commit the report names")
+    report.add_argument("--studies", nargs="*", default=[], help="study.md files to include as sections")
+    report.add_argument("--figures-dir", help="the report's figures (report-figures); linked where present")
+    report.add_argument("--command", default="", help="the command that regenerates the report, for its header")
+    report.add_argument("--out", required=True)
+    report.set_defaults(func=_report)
+
+    figures = commands.add_parser(
+        "report-figures", help="cost curves, boxplots, cost-to-target and rank tests over the aggregate's tables"
+    )
+    figures.add_argument(
+        "--summary-dir", required=True, help="the aggregate's folder; cost_to_target.parquet and ranks.parquet go there"
+    )
+    figures.add_argument("--out-dir", required=True, help="folder of the PNG figures")
+    figures.add_argument("--alpha", type=PROBABILITY, default=0.05)
+    figures.add_argument(
+        "--target-fraction",
+        type=PROBABILITY,
+        default=0.95,
+        help="target val accuracy: this fraction of the best median",
+    )
+    figures.add_argument("--targets", default="{}", help='JSON: per dataset, a target val accuracy, e.g. {"iris": 0.9}')
+    figures.set_defaults(func=_report_figures)
+
+    alignment = commands.add_parser(
+        "study-alignment", help="cosine similarity of ES gradient estimates to the true gradient"
+    )
+    alignment.add_argument("--data", required=True)
+    alignment.add_argument(
+        "--settings",
+        required=True,
+        help=f'JSON: {{"hidden": [8, 32], "pairs": [1, 16], "seeds": [0, 1], "sigma": {defaults.ALIGNMENT_SIGMA}, "rank_shaping": true, '
+        '"batches": 4, "batch_size": 256, "activation": "relu"}',  # sigma: the study schema's default
+    )
+    alignment.add_argument("--threads", type=POSITIVE_INT, default=1)
+    alignment.add_argument("--out", required=True, help="Parquet: one row per hidden x seed x minibatch x pairs")
+    alignment.set_defaults(func=_study_alignment)
+
+    study = commands.add_parser("study-report", help="one study's figures and Markdown section")
+    study.add_argument(
+        "summaries", nargs="+", help="the study's summary.json files (STUDY_DIR/VARIANT/SEED/summary.json)"
+    )
+    study.add_argument("--name", required=True)
+    study.add_argument("--study-json", required=True, help="the study file's content as JSON")
+    study.add_argument("--alignment", help="Parquet written by study-alignment")
+    study.add_argument("--figures-dir", help="default: figures/ beside --out")
+    study.add_argument("--out", required=True)
+    study.set_defaults(func=_study_report)
+
+    discover = commands.add_parser("discover", help="GA over optimizer update rules (resumes from its checkpoint)")
+    discover.add_argument(
+        "--study-json", required=True, help='JSON: {"tasks": [{"dataset": ..., "model": "mlp"}], "settings": {...}}'
+    )
+    discover.add_argument("--data", nargs="+", required=True, help="DATASET=PATH of each task's prepared .npz")
+    discover.add_argument("--threads", type=POSITIVE_INT, default=1)
+    discover.add_argument("--out-dir", required=True)
+    discover.set_defaults(func=_discover)
+
+    section = commands.add_parser(
+        "discovery-report", help="a discovery study's report section: the GA's result and the comparison"
+    )
+    section.add_argument(
+        "summaries", nargs="+", help="comparison runs' summary.json (.../comparison/TASK/OPTIMIZER/SEED/summary.json)"
+    )
+    section.add_argument("--name", required=True)
+    section.add_argument("--study-json", required=True, help="the study's config block as JSON")
+    section.add_argument(
+        "--discovery-dir", required=True, help="folder of the study's best_genome.json, summary.json, fitness.png"
+    )
+    section.add_argument("--alpha", type=PROBABILITY, default=0.05)
+    section.add_argument(
+        "--test",
+        choices=["wilcoxon", "mann_whitney"],
+        default="wilcoxon",
+        help="the test that decides the highlighting",
+    )
+    section.add_argument("--out", required=True, help="section.md; comparison.parquet is written beside it")
+    section.set_defaults(func=_discovery_report)
+
+    schema = commands.add_parser("schema", help="write the optimizer part of the config schema from the registry")
+    schema.add_argument(
+        "--out",
+        default=str(OPTIMIZERS_SCHEMA_PATH),  # the checkout's, from any working directory
+        help="the file config.schema.yaml refers to",
+    )
+    schema.add_argument("--check", action="store_true", help="write nothing; fail, naming the file, when it is stale")
+    schema.set_defaults(func=_schema)
+    return parser
