@@ -37,3 +37,10 @@ def study_gpus(wildcards):
 
 def discovery_gpus(wildcards):
     return specs.discovery_gpus(config, wildcards.name)
+
+
+def block_minutes(dataset, runs):
+    """A block's SLURM time limit: its runs' limits added up (a block cut off resumes when
+    resubmitted: its finished runs are restored, the one in flight from its checkpoint).
+    """
+    return lambda wildcards: runs * specs.run_minutes(config, dataset(wildcards))

@@ -1,6 +1,7 @@
 # Paths, input functions, wildcard constraints; resources: cluster.smk; config checks and
 # every job's spec: the package (neuroevo.config.workflow, torch-free).
 import os
+import re
 import sys
 from functools import cache
 from pathlib import Path
@@ -9,6 +10,7 @@ from snakemake.exceptions import WorkflowError
 
 REPOSITORY = Path(workflow.basedir)
 sys.path.insert(0, str(REPOSITORY / "src"))  # for the config layer below, in any env
+import neuroevo.config.blocks as blocks
 import neuroevo.config.workflow as specs
 from neuroevo.config.discovery import comparison_runs as comparison_keys
 from neuroevo.config.studies import study_seeds
@@ -42,6 +44,11 @@ def all_summaries():
     ]
 
 
+def block_files(runs_dir, block, name):
+    """A block's files NAME, one per run folder RUNS_DIR/SEED (RUNS_DIR a pattern)."""
+    return [f"{runs_dir}/{seed}/{name}" for seed in block]
+
+
 def tuning_results(wildcards):
     """The train job's tuned values, when its optimizer is tuned."""
     if not specs.tuned(config, wildcards.optimizer):
@@ -65,6 +72,15 @@ def load_study(name):
         return specs.load_study(config, name, REPOSITORY)
     except specs.ConfigError as error:
         raise WorkflowError(str(error)) from None
+
+
+def study_blocks(name):
+    """Study NAME's blocks of seeds; none for an unlisted study file that does not load (a
+    target of it then fails with load_study's message, which names the file and key)."""
+    try:
+        return blocks.study_blocks(config, load_study(name))
+    except WorkflowError:
+        return []
 
 
 def study_dataset(wildcards):

@@ -32,32 +32,52 @@ rule discover:
         "--threads {threads:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
-rule compare_run:
-    input:
-        data="resources/data/{dataset}.npz",
-        genome=lambda wildcards: specs.genome_inputs(comparison_settings(wildcards)),
-    output:
-        summary="results/discovery/{name}/comparison/{dataset}/{optimizer}/{seed}/summary.json",
-        history="results/discovery/{name}/comparison/{dataset}/{optimizer}/{seed}/history.parquet",
-    log:
-        "results/logs/discovery/{name}/{dataset}/{optimizer}/{seed}.log",
-    group:  # CPU comparison runs take seconds: on a cluster several share a submission
-        lambda wildcards: None if discovery_gpus(wildcards) else "short_runs"
-    conda:
-        "../../envs/neuroevo.yaml"
-    threads: 1
-    resources:
-        gpu=discovery_gpus,
-        slurm_partition=gpu_partition(discovery_gpus),
-        slurm_account=gpu_account(discovery_gpus),
-        runtime=config["cluster"]["short_run_minutes"],
-    params:
-        spec=lambda wildcards: specs.to_json(comparison_settings(wildcards)),
-        out_dir=lambda wildcards, output: Path(output.summary).parent,
-    shell:
-        "python -m neuroevo train --data {input.data:q} --dataset {wildcards.dataset:q} "
-        "--optimizer {wildcards.optimizer:q} --seed {wildcards.seed:q} --spec {params.spec:q} "
-        "--out-dir {params.out_dir:q} > {log:q} 2>&1"
+for study_name, study_blocks_ in blocks.comparison_blocks(config).items():
+    for block in study_blocks_:
+
+        rule:
+            name:
+                blocks.block_name("compare_run", block, study_name)
+            input:
+                data="resources/data/{dataset}.npz",
+                genome=lambda wildcards: specs.genome_inputs(
+                    comparison_settings(wildcards)
+                ),
+            output:
+                summaries=block_files(
+                    "results/discovery/{name}/comparison/{dataset}/{optimizer}",
+                    block,
+                    "summary.json",
+                ),
+                histories=block_files(
+                    "results/discovery/{name}/comparison/{dataset}/{optimizer}",
+                    block,
+                    "history.parquet",
+                ),
+            log:
+                f"results/logs/discovery/{{name}}/{{dataset}}/{{optimizer}}/{blocks.seeds_label(block)}.log",
+            wildcard_constraints:
+                name=re.escape(study_name),
+            group:  # CPU comparison runs take seconds: on a cluster several share a submission
+                lambda wildcards: None if discovery_gpus(wildcards) else "short_runs"
+            conda:
+                "../../envs/neuroevo.yaml"
+            threads: 1
+            resources:
+                gpu=discovery_gpus,
+                slurm_partition=gpu_partition(discovery_gpus),
+                slurm_account=gpu_account(discovery_gpus),
+                runtime=len(block) * config["cluster"]["short_run_minutes"],
+            params:
+                spec=lambda wildcards: specs.to_json(comparison_settings(wildcards)),
+                seeds=block,
+                runs_dir=lambda wildcards: (
+                    f"results/discovery/{wildcards.name}/comparison/{wildcards.dataset}/{wildcards.optimizer}"
+                ),
+            shell:
+                "python -m neuroevo train --data {input.data:q} --dataset {wildcards.dataset:q} "
+                "--optimizer {wildcards.optimizer:q} --seeds {params.seeds:q} --spec {params.spec:q} "
+                "--runs-dir {params.runs_dir:q} > {log:q} 2>&1"
 
 
 rule discovery_section:

@@ -3,34 +3,46 @@
 # and its figures. The report includes the sections of the studies listed in `studies`.
 
 
-rule study_run:
-    input:
-        data=study_data,
-        genome=lambda wildcards: specs.genome_inputs(study_settings(wildcards)),
-    output:
-        summary="results/studies/{study}/{variant}/{seed}/summary.json",
-        history="results/studies/{study}/{variant}/{seed}/history.parquet",
-    log:
-        "results/logs/studies/{study}/{variant}/{seed}.log",
-    group:
-        lambda wildcards: specs.run_group(config, study_dataset(wildcards))
-    conda:
-        "../../envs/neuroevo.yaml"
-    threads: lambda wildcards: study_settings(wildcards)["training"]["threads"]
-    resources:
-        gpu=study_gpus,
-        slurm_partition=gpu_partition(study_gpus),
-        slurm_account=gpu_account(study_gpus),
-        runtime=lambda wildcards: specs.run_minutes(config, study_dataset(wildcards)),
-    params:
-        spec=lambda wildcards: specs.to_json(study_settings(wildcards)),
-        dataset=study_dataset,
-        optimizer=study_optimizer,
-        out_dir=lambda wildcards, output: Path(output.summary).parent,
-    shell:
-        "python -m neuroevo train --data {input.data:q} --dataset {params.dataset:q} "
-        "--optimizer {params.optimizer:q} --seed {wildcards.seed:q} --spec {params.spec:q} "
-        "--out-dir {params.out_dir:q} > {log:q} 2>&1"
+for study_name in blocks.study_names(config, REPOSITORY):
+    for block in study_blocks(study_name):
+
+        rule:
+            name:
+                blocks.block_name("study_run", block, study_name)
+            input:
+                data=study_data,
+                genome=lambda wildcards: specs.genome_inputs(study_settings(wildcards)),
+            output:
+                summaries=block_files(
+                    "results/studies/{study}/{variant}", block, "summary.json"
+                ),
+                histories=block_files(
+                    "results/studies/{study}/{variant}", block, "history.parquet"
+                ),
+            log:
+                f"results/logs/studies/{{study}}/{{variant}}/{blocks.seeds_label(block)}.log",
+            wildcard_constraints:
+                study=re.escape(study_name),
+            group:
+                lambda wildcards: specs.run_group(config, study_dataset(wildcards))
+            conda:
+                "../../envs/neuroevo.yaml"
+            threads: lambda wildcards: study_settings(wildcards)["training"]["threads"]
+            resources:
+                gpu=study_gpus,
+                slurm_partition=gpu_partition(study_gpus),
+                slurm_account=gpu_account(study_gpus),
+                runtime=block_minutes(study_dataset, len(block)),
+            params:
+                spec=lambda wildcards: specs.to_json(study_settings(wildcards)),
+                dataset=study_dataset,
+                optimizer=study_optimizer,
+                seeds=block,
+                runs_dir=lambda wildcards: f"results/studies/{wildcards.study}/{wildcards.variant}",
+            shell:
+                "python -m neuroevo train --data {input.data:q} --dataset {params.dataset:q} "
+                "--optimizer {params.optimizer:q} --seeds {params.seeds:q} --spec {params.spec:q} "
+                "--runs-dir {params.runs_dir:q} > {log:q} 2>&1"
 
 
 rule study_alignment:

@@ -4,6 +4,7 @@ the stages it needs when it runs, so `python -m neuroevo data` never imports tor
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 from pathlib import Path
 
@@ -23,12 +24,68 @@ def _train(args: argparse.Namespace) -> None:
     from neuroevo.config.run_spec import RunSpec
     from neuroevo.files.atomic import folder_lock, remove_partials
 
-    spec = RunSpec.from_json(args.dataset, args.optimizer, args.seed, args.spec)
+    runs = _block_runs(args)
+    # Every run's spec is checked before any work (a block's differ only by seed).
+    specs = [RunSpec.from_json(args.dataset, args.optimizer, seed, args.spec) for seed, _ in runs]
     if args.tuned:  # the tuning stage's best values replace the config's
-        spec = spec.with_tuned(_tuned_values(args.tuned), f"--spec with --tuned {args.tuned}")
-    with folder_lock(args.out_dir):  # before any work: one writer per run folder, and it is writable
-        remove_partials(args.out_dir, recursive=True)  # a killed write's leftovers: the folder is this job's alone
-        _run_training(args, spec)
+        tuned = _tuned_values(args.tuned)
+        specs = [spec.with_tuned(tuned, f"--spec with --tuned {args.tuned}") for spec in specs]
+    with contextlib.ExitStack() as locks:
+        for _, out_dir in runs:  # before any work: one writer per run folder, and each is writable
+            locks.enter_context(folder_lock(out_dir))
+            remove_partials(out_dir, recursive=True)  # a killed write's leftovers: the folder is this job's alone
+        _train_block(args, specs, [out_dir for _, out_dir in runs])
+
+
+def _block_runs(args: argparse.Namespace) -> list[tuple[int, Path]]:
+    """(seed, run folder) of each run: --seed with --out-dir, or --seeds with --runs-dir/SEED."""
+    if args.seed is not None:
+        if args.out_dir is None:
+            raise ValueError("--seed needs --out-dir (a block of --seeds takes --runs-dir)")
+        return [(args.seed, Path(args.out_dir))]
+    if args.runs_dir is None:
+        raise ValueError("--seeds needs --runs-dir, the folder of the run folders (one --seed takes --out-dir)")
+    if len(set(args.seeds)) != len(args.seeds):
+        raise ValueError(f"--seeds: each seed once, got {' '.join(map(str, args.seeds))}")
+    return [(seed, Path(args.runs_dir) / str(seed)) for seed in args.seeds]
+
+
+def _train_block(args: argparse.Namespace, specs: list, out_dirs: list[Path]) -> None:
+    """The runs one after another in this process: torch imported and the data read and
+    verified once for all of them. A run that fails does not stop the others (each finished
+    one is written, and kept where a rerun restores it); the job then fails naming it."""
+    from neuroevo.data.prepare import load_prepared
+    from neuroevo.files.progress import Progress
+
+    data = load_prepared(args.data, expected_name=args.dataset)
+    progress = Progress(total=len(specs))
+    failed = []
+    for index, (spec, out_dir) in enumerate(zip(specs, out_dirs, strict=True)):
+        progress.begin(index, f"seed {spec.seed}")
+        if len(specs) > 1:
+            log.info(
+                "run %d of %d: %s/%s/seed %d in %s",
+                index + 1,
+                len(specs),
+                spec.dataset,
+                spec.optimizer,
+                spec.seed,
+                out_dir,
+            )
+        try:
+            _run_training(args, spec, out_dir, data, progress)
+        except Exception as error:
+            if len(specs) == 1:
+                raise
+            log.exception(
+                "%s/%s/seed %d failed; going on with the block's other runs", spec.dataset, spec.optimizer, spec.seed
+            )
+            failed.append(f"seed {spec.seed} ({error})")
+    if failed:
+        raise RuntimeError(
+            f"{len(failed)} of the block's {len(specs)} runs failed: {'; '.join(failed)}. The others are written; "
+            "rerunning the job restores them and retries these (the log above has the tracebacks)"
+        )
 
 
 def _tuned_values(path: str) -> dict:
@@ -44,22 +101,22 @@ def _tuned_values(path: str) -> dict:
     return tuned
 
 
-def _run_training(args: argparse.Namespace, spec) -> None:
+def _run_training(args: argparse.Namespace, spec, out_dir: Path, data, progress) -> None:
     from neuroevo.training.loop import train, write_run
     from neuroevo.training.tracking import make_tracker
 
-    checkpoint = Path(args.out_dir) / "checkpoint.pt"
+    checkpoint = out_dir / "checkpoint.pt"
     tracker = make_tracker(
         args.tracking,
         args.tracking_project,
         f"{spec.dataset}/{spec.optimizer}/{spec.seed}",
         f"{spec.dataset}/{spec.optimizer}",
         spec.to_dict(),
-        Path(args.out_dir) / "tracking",
+        out_dir / "tracking",
     )
-    summary, history = train(spec, args.data, checkpoint, args.checkpoint_seconds, on_epoch=tracker.on_epoch)
+    summary, history = train(spec, data, checkpoint, args.checkpoint_seconds, tracker.on_epoch, progress)
     tracker.finish(summary)
-    write_run(summary, history, args.out_dir)
+    write_run(summary, history, out_dir)
     checkpoint.unlink(missing_ok=True)  # the run is finished: its summary replaces it
     if summary["status"] == "diverged":
         log.warning("%s/%s/seed %d DIVERGED: %s", spec.dataset, spec.optimizer, spec.seed, summary["message"])

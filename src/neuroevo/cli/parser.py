@@ -62,13 +62,22 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--test-fraction", type=SPLIT_FRACTION, default=defaults.SPLIT_FRACTION)
     data.set_defaults(func=_data)
 
-    train = commands.add_parser("train", help="train one (dataset, optimizer, seed)")
+    train = commands.add_parser(
+        "train",
+        help="train one (dataset, optimizer, seed), or a block of seeds in one process (--seeds, --runs-dir)",
+    )
     train.add_argument("--data", required=True, help="prepared .npz from the data command")
     train.add_argument("--dataset", required=True)
     train.add_argument("--optimizer", required=True)
-    train.add_argument("--seed", type=NON_NEGATIVE_INT, required=True)
+    seeds = train.add_mutually_exclusive_group(required=True)
+    seeds.add_argument("--seed", type=NON_NEGATIVE_INT, help="one run, written to --out-dir")
+    seeds.add_argument(
+        "--seeds", type=NON_NEGATIVE_INT, nargs="+", help="a block of runs, one after another, each in RUNS_DIR/SEED"
+    )
     train.add_argument("--spec", default="{}", help="JSON: {model: {...}, training: {...}, hyperparameters: {...}}")
-    train.add_argument("--out-dir", required=True)
+    folders = train.add_mutually_exclusive_group(required=True)
+    folders.add_argument("--out-dir", help="the run's folder (with --seed)")
+    folders.add_argument("--runs-dir", help="the folder of the block's run folders, RUNS_DIR/SEED (with --seeds)")
     train.add_argument("--tuned", help="JSON written by the tune command; its tuned values override --spec's")
     train.add_argument(
         "--checkpoint-seconds",

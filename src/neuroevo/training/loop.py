@@ -27,6 +27,7 @@ from neuroevo.config.run_spec import RunSpec, TrainingSettings
 from neuroevo.data.prepare import SPLITS, PreparedData, load_prepared
 from neuroevo.files.atomic import write_atomic, write_json
 from neuroevo.files.checkpoint import checkpointable, load_checkpoint, save_checkpoint
+from neuroevo.files.progress import Progress
 from neuroevo.files.versions import package_versions
 from neuroevo.models.cnn import augment, image_shape
 from neuroevo.models.device import resolve_device
@@ -86,12 +87,20 @@ class StepLog:
 
 
 def _run_epoch(
-    optimizer, state, problem: Problem, permutation: torch.Tensor, settings: TrainingSettings, log: StepLog
+    optimizer,
+    state,
+    problem: Problem,
+    permutation: torch.Tensor,
+    settings: TrainingSettings,
+    log: StepLog,
+    on_step: Callable[[int, int], None] | None = None,
 ) -> tuple[dict, EpochOutcome]:
     """One pass over the shuffled training set. Returns (epoch stats, outcome); after a
-    "diverged" one the stats are those of the step whose loss was not finite."""
+    "diverged" one the stats are those of the step whose loss was not finite. `on_step` sees
+    (minibatches taken, minibatches in the epoch) after each."""
     losses, stats, outcome = [], {}, ""
-    for indices in permutation.split(settings.batch_size):
+    batches = permutation.split(settings.batch_size)
+    for taken, indices in enumerate(batches, 1):
         x, y = problem.batch(indices)
         if log.augment_generator is not None:
             x = augment(x.view(-1, *image_shape(x.shape[1])), log.augment_generator).flatten(1)
@@ -101,6 +110,8 @@ def _run_epoch(
             return stats, "diverged"
         log.steps += 1
         log.recent_losses.append(stats["loss"])
+        if on_step:
+            on_step(taken, len(batches))
         if settings.max_sample_evals and problem.counter.sample_evals >= settings.max_sample_evals:
             outcome = "budget"
             break
@@ -259,6 +270,21 @@ def _stop_reason(
     return None
 
 
+def _progress_detail(run: RunState, problem: Problem, settings: TrainingSettings, epoch: int, share: float):
+    """What a progress line says of a run in `epoch` (`share` of its minibatches taken), and
+    the fraction of its budget spent: the largest of epochs, steps, samples and seconds."""
+    spent = [(epoch - 1 + share) / settings.max_epochs]
+    if settings.max_steps:
+        spent.append(run.step_log.steps / settings.max_steps)
+    if settings.max_sample_evals:
+        spent.append(problem.counter.sample_evals / settings.max_sample_evals)
+    if settings.max_seconds:
+        spent.append((time.perf_counter() - run.start) / settings.max_seconds)
+    best = max(row["val_acc"] for row in run.history)
+    text = f"epoch {epoch} of {settings.max_epochs}, step {run.step_log.steps}, best val_acc so far {best:.4f}"
+    return text, max(spent)
+
+
 def _train_epochs(
     run: RunState,
     optimizer,
@@ -269,6 +295,7 @@ def _train_epochs(
     checkpoint_seconds: float,
     run_settings: dict,
     on_epoch: Callable[[dict], None] | None,
+    progress: Progress,
 ) -> Stop:
     """The epochs from where `run` is to its end, saving a checkpoint every `checkpoint_seconds`."""
     last_save = time.perf_counter()
@@ -276,7 +303,11 @@ def _train_epochs(
     for epoch in range(start + 1, settings.max_epochs + 1):
         permutation = torch.randperm(problem.x["train"].shape[0], generator=run.order_generator).to(device)
         step_start = time.perf_counter()
-        stats, outcome = _run_epoch(optimizer, run.state, problem, permutation, settings, run.step_log)
+
+        def on_step(taken: int, batches: int, epoch: int = epoch) -> None:
+            progress.tick(lambda: _progress_detail(run, problem, settings, epoch, taken / batches))
+
+        stats, outcome = _run_epoch(optimizer, run.state, problem, permutation, settings, run.step_log, on_step)
         run.train_seconds += time.perf_counter() - step_start
         current = None
         if outcome != "diverged":  # a diverged epoch is not scored
@@ -328,19 +359,22 @@ def _summary(
 
 def train(
     spec: RunSpec,
-    data_path: str | Path,
+    data: str | Path | PreparedData,
     checkpoint_path: str | Path | None = None,
     checkpoint_seconds: float = 60.0,
     on_epoch: Callable[[dict], None] | None = None,
+    progress: Progress | None = None,
 ) -> tuple[dict, pd.DataFrame]:
-    """Runs one (dataset, optimizer, seed); returns (summary, per-epoch history).
+    """Runs one (dataset, optimizer, seed) on `data` (a prepared file's path, or the data a
+    block of runs loaded once); returns (summary, per-epoch history).
 
     With `checkpoint_path`, the run's whole state is saved after an epoch whenever
     `checkpoint_seconds` have passed since the last save, and a matching checkpoint found
     there at start is resumed from: a killed run ends as an uninterrupted one would.
     `on_epoch` sees each epoch's history row (the tuner reports and prunes there). A result
     kept beside the checkpoint by `write_run` (neuroevo.training.finished), of the same settings, data
-    and code, is returned as it is, without training.
+    and code, is returned as it is, without training. `progress` (the block's, else one of
+    this run's own) gets a line into the log at least every 30 s of training.
     """
     settings = spec.training
     torch.set_num_threads(settings.threads)
@@ -351,7 +385,11 @@ def train(
         raise ValueError(
             f"model cnn: {spec.optimizer} is an evolutionary optimizer; the CNN runs gradient optimizers only (use model mlp)"
         )
-    data = load_prepared(data_path, expected_name=spec.dataset)  # verified, and of this dataset
+    if isinstance(data, PreparedData):
+        if data.name != spec.dataset:
+            raise ValueError(f"the data given are {data.name}'s, not {spec.dataset}'s")
+    else:
+        data = load_prepared(data, expected_name=spec.dataset)  # verified, and of this dataset
     # What shapes the result besides the spec: the data's content and that of files it names.
     run_settings = spec.to_dict() | {
         "device": device,
@@ -371,7 +409,16 @@ def train(
 
     run = _start(spec, optimizer, hyperparameters, problem, device, checkpoint_path, run_settings)
     stop = _train_epochs(
-        run, optimizer, problem, settings, device, checkpoint_path, checkpoint_seconds, run_settings, on_epoch
+        run,
+        optimizer,
+        problem,
+        settings,
+        device,
+        checkpoint_path,
+        checkpoint_seconds,
+        run_settings,
+        on_epoch,
+        progress or Progress(),
     )
     return _summary(spec, run, stop, problem, optimizer, hyperparameters, device, key), pd.DataFrame(run.history)
 

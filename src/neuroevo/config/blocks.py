@@ -1,0 +1,64 @@
+"""Runs in blocks: a job trains the runs of one (dataset, optimizer) or (study, variant) for
+consecutive seeds, `runs_per_job` of them, in one process (torch imported and the data read
+once), each run in its own folder as before. The workflow defines one rule per block of seeds
+(a rule's outputs are patterns, so a block's run folders must be spelled out): the rules of
+the main runs, of each study and of each discovery comparison, named after their seeds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from neuroevo.config.discovery import comparison_settings
+from neuroevo.config.studies import study_seeds
+
+
+def seed_blocks(seeds: list[int], runs_per_job: int) -> list[list[int]]:
+    """The seeds, in their order, cut into consecutive blocks of `runs_per_job` (the last may
+    be shorter). Added seeds form new blocks; the earlier ones keep theirs unless the last was
+    short, which then grows (its finished runs are restored, not retrained)."""
+    if runs_per_job < 1:
+        raise ValueError(f"runs_per_job must be at least 1, got {runs_per_job}")
+    return [seeds[start : start + runs_per_job] for start in range(0, len(seeds), runs_per_job)]
+
+
+def seeds_label(block: list[int]) -> str:
+    """seeds_0_to_4 (a block of one seed: seeds_3): a block's log file and rule name end so."""
+    return f"seeds_{block[0]}_to_{block[-1]}" if len(block) > 1 else f"seeds_{block[0]}"
+
+
+def block_name(kind: str, block: list[int], owner: str = "") -> str:
+    """The block's rule name: train_seeds_0_to_4, study_run_ga_gamma_seeds_0_to_4,
+    compare_run_small_seeds_100_to_107."""
+    return "_".join(filter(None, (kind, owner, seeds_label(block))))
+
+
+def block_kind(rule: str) -> str:
+    """The kind of a block rule's name (train, study_run, compare_run), else the name itself."""
+    for kind in ("train", "study_run", "compare_run"):
+        if rule == kind or rule.startswith(f"{kind}_") and "_seeds_" in rule:
+            return kind
+    return rule
+
+
+def main_blocks(config: dict) -> list[list[int]]:
+    return seed_blocks(study_seeds(config), config["runs_per_job"])
+
+
+def comparison_blocks(config: dict) -> dict[str, list[list[int]]]:
+    """Each discovery study's blocks of comparison seeds (every study's, enabled or not: each
+    is a target of its own)."""
+    return {
+        name: seed_blocks(comparison_settings(study)["seeds"], config["runs_per_job"])
+        for name, study in config["discovery"].items()
+    }
+
+
+def study_names(config: dict, root: Path) -> list[str]:
+    """The studies in study_dir (each a target of its own, listed in `studies` or not)."""
+    folder = Path(root) / config["study_dir"]
+    return sorted(path.stem for path in folder.glob("*.yaml")) if folder.is_dir() else []
+
+
+def study_blocks(config: dict, study: dict) -> list[list[int]]:
+    return seed_blocks(study_seeds(study), config["runs_per_job"])
