@@ -32,6 +32,8 @@ STUDY_SCHEMA_PATH = REPOSITORY / "workflow" / "schemas" / "study.schema.yaml"
         ("trainig: {batch_size: 8}", "", "'trainig' was unexpected"),
         ("discovery_enabled: maybe", "['discovery_enabled']", "'maybe' is not of type 'boolean'"),
         ("cluster: {gpu_partition: [gpu]}", "['cluster']['gpu_partition']", "is not of type 'string', 'null'"),
+        ("runs_per_job: 0", "['runs_per_job']", "0 is less than the minimum of 1"),
+        ("runs_per_job: -3", "['runs_per_job']", "-3 is less than the minimum of 1"),
     ],
 )
 def test_bad_config_is_refused_before_any_job_with_the_key_named(config, key, problem, tmp_path):
@@ -50,6 +52,7 @@ def test_bad_config_is_refused_before_any_job_with_the_key_named(config, key, pr
     [
         ("training: {batch_size: 32.0}", "config: training.batch_size: 32.0 is not of type 'integer'"),
         ("seeds: 3.0", "config: seeds: 3.0 is not valid under any of the given schemas"),
+        ("runs_per_job: 5.0", "config: runs_per_job: 5.0 is not of type 'integer'"),
         ("training: {min_delta: .nan}", "config: training.min_delta: NaN and infinity are not allowed"),
         ("optimizer_settings: {cmaes: {sigma0: .inf}}", "config: optimizer_settings.cmaes.sigma0: NaN and infinity"),
     ],

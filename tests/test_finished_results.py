@@ -35,21 +35,16 @@ def test_a_failed_rerun_on_damaged_data_loses_no_finished_run(tmp_path):
     failed = snakemake(workdir, "--cores", "2", "--keep-going", *RUNS, configfile=config, check=False)
     assert failed.returncode != 0
     for path in RUNS:
-        log = (
-            (workdir / "results" / "logs" / "train" / path.split("/", 2)[2].rsplit("/", 1)[0])
-            .with_suffix(".log")
-            .read_text()
-        )
+        dataset, optimizer = path.split("/")[2:4]
+        log = (workdir / "results" / "logs" / "train" / dataset / optimizer / "seeds_0_to_1.log").read_text()
         assert f"{data.relative_to(workdir)}: corrupt prepared dataset" in log and "snakemake --forcerun data" in log
         assert not (workdir / path).exists()  # Snakemake deleted the outputs of the failed rerun ...
         assert list((workdir / path).parent.glob("finished/*/summary.json"))  # ... but not the kept copy
 
     snakemake(workdir, "--cores", "2", "--forcerun", "data", *RUNS, configfile=config)  # the message's remedy
     assert {path: (workdir / path).read_text() for path in RUNS} == before  # restored, not retrained
-    assert (
-        "restored the finished result"
-        in (workdir / "results" / "logs" / "train" / "iris" / "sgd" / "0.log").read_text()
-    )
+    log = (workdir / "results" / "logs" / "train" / "iris" / "sgd" / "seeds_0_to_1.log").read_text()
+    assert log.count("restored the finished result") == 2
 
 
 def test_a_kept_result_is_restored_only_for_the_same_settings_data_and_code(iris_data, tmp_path, monkeypatch):

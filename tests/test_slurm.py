@@ -52,12 +52,13 @@ def test_tiny_study_runs_through_slurm_with_groups_and_gpus_in_their_partition(s
     assert set(accounting) == set(logs)  # every job Snakemake submitted is known to SLURM
     assert all(entry["state"] == "COMPLETED" for entry in accounting.values())
 
-    # Grouping: the 4 short Iris runs went in one submission; digits runs in one each.
+    # Blocks and groups: each optimizer's runs are one block (seeds 0 and 1); the two short
+    # Iris blocks went in one submission, each digits block in one of its own.
     folders = sorted(logs.values())
-    assert folders.count("group_short_runs_train") == 1
-    assert not any(folder.startswith("rule_train/iris") for folder in folders)
-    digits_jobs = [job for job, folder in logs.items() if folder.startswith("rule_train/digits")]
-    assert len(digits_jobs) == 4
+    assert folders.count("group_short_runs_train_seeds_0_to_1") == 1, folders
+    assert not any(folder.startswith("rule_train_seeds_0_to_1/iris") for folder in folders)
+    digits_jobs = [job for job, folder in logs.items() if folder.startswith("rule_train_seeds_0_to_1/digits")]
+    assert len(digits_jobs) == 2
     assert {"rule_data/iris", "rule_data/digits", "rule_aggregate", "rule_report"} <= set(folders)
 
     # GPUs: each digits run asked for one and was granted a (fake) one, in the config's

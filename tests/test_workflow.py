@@ -8,12 +8,20 @@ from pathlib import Path
 import pytest
 from conftest import REPOSITORY, TINY_CONFIG, snakemake
 
+from neuroevo.config.blocks import block_kind
 
-def planned_jobs(workdir, *extra, **options) -> dict[str, int]:
-    """Rule -> number of jobs a dry run would execute."""
+
+def planned_jobs(workdir, *extra, raw: bool = False, **options) -> dict[str, int]:
+    """Rule -> number of jobs a dry run would execute; the rules of blocks of runs counted
+    under their kind (train_seeds_0_to_2 as train) unless `raw`."""
     output = snakemake(workdir, "--dry-run", *extra, **options).stdout
     table = output.split("Job stats:")[-1] if "Job stats:" in output else ""
-    return {rule: int(count) for rule, count in re.findall(r"^(\w+)\s+(\d+)$", table, re.MULTILINE) if rule != "total"}
+    planned: dict[str, int] = {}
+    for rule, count in re.findall(r"^(\w+)\s+(\d+)$", table, re.MULTILINE):
+        if rule != "total":
+            kind = rule if raw else block_kind(rule)
+            planned[kind] = planned.get(kind, 0) + int(count)
+    return planned
 
 
 def test_lint_is_clean(tmp_path):
@@ -65,14 +73,24 @@ def test_snakemakes_own_report_registers_the_figures_and_tables(tiny_study):
     assert {"report.html", "report.md", "metrics.csv", "tests.csv", "cost_to_target.csv", *FIGURES} <= names
 
 
-def test_deleting_one_run_reruns_only_that_run_the_aggregate_and_the_report(tiny_study):
+def test_deleting_one_run_reruns_only_its_block_the_aggregate_and_the_report(tiny_study):
     assert planned_jobs(tiny_study) == {}
     figure = tiny_study / "results" / "report" / "figures" / "iris_cost.png"
     before = figure.stat().st_mtime_ns
-    shutil.rmtree(tiny_study / "results" / "runs" / "iris" / "cmaes" / "1")
-    assert planned_jobs(tiny_study) == {"train": 1, "aggregate": 1, "report_figures": 1, "report": 1, "all": 1}
+    runs = tiny_study / "results" / "runs" / "iris"
+    untouched = {path: path.read_text() for path in runs.glob("*/*/summary.json")}
+    shutil.rmtree(runs / "cmaes" / "1")
+    planned = planned_jobs(tiny_study, raw=True)
+    assert planned == {"train_seeds_0_to_2": 1, "aggregate": 1, "report_figures": 1, "report": 1, "all": 1}
     snakemake(tiny_study, "--cores", "2")
     assert planned_jobs(tiny_study) == {}
+    # The block's other runs were restored as they were, not trained again; no other block ran.
+    assert {path: path.read_text() for path in untouched if "cmaes/1/" not in path.as_posix()} == {
+        path: text for path, text in untouched.items() if "cmaes/1/" not in path.as_posix()
+    }
+    log = (tiny_study / "results" / "logs" / "train" / "iris" / "cmaes" / "seeds_0_to_2.log").read_text()
+    assert log.count("restored the finished result") == 2
+    assert (runs / "cmaes" / "1" / "summary.json").exists()
     assert figure.stat().st_mtime_ns > before  # figures and tables redrawn from all current runs
 
 
@@ -80,7 +98,7 @@ def test_editing_one_optimizer_block_reruns_only_that_optimizers_jobs(tiny_study
     edited = tmp_path / "edited.yaml"
     edited.write_text(TINY_CONFIG.read_text() + "optimizer_settings:\n  adam:\n    lr: 0.02\n")
     planned = planned_jobs(tiny_study, configfile=edited)
-    assert planned == {"train": 3, "aggregate": 1, "report_figures": 1, "report": 1, "all": 1}
+    assert planned == {"train": 1, "aggregate": 1, "report_figures": 1, "report": 1, "all": 1}  # adam's block
 
 
 def test_snakefmt_is_clean():

@@ -14,6 +14,8 @@ from conftest import REPOSITORY, snakemake
 from test_discovery_workflow import TINY_DISCOVERY
 from test_workflow import planned_jobs
 
+from neuroevo.config.blocks import block_kind
+
 GENOME = REPOSITORY / "docs" / "example-run" / "default" / "discovery" / "small" / "best_genome.json"
 
 # Each would create a file named PWNED... if it reached a shell unquoted.
@@ -114,7 +116,7 @@ def test_discovery_enabled_false_plans_no_discovery_jobs_and_the_report_builds(h
     assert "--config discovery_enabled=false" in _regenerate_command(workdir)
     # The same config with the switch on (its default) has the study's jobs to do.
     planned = planned_jobs(workdir, configfile=configfile)
-    assert {"discover": 1, "compare_run": 4, "discovery_section": 1, "report": 1}.items() <= planned.items()
+    assert {"discover": 1, "compare_run": 2, "discovery_section": 1, "report": 1}.items() <= planned.items()
 
 
 def test_a_changed_genome_file_reruns_exactly_the_runs_that_train_with_it(hardened_run):
@@ -124,9 +126,9 @@ def test_a_changed_genome_file_reruns_exactly_the_runs_that_train_with_it(harden
     try:
         genome.write_text(original.decode().replace('"use_m": true', '"use_m": false'))
         planned = planned_jobs(workdir, *DISCOVERY_OFF, configfile=configfile)
-        # train: evolved seeds 0 and 1 (not sgd's); study_run: the evolved variant only.
+        # train: evolved's block of seeds 0 and 1 (not sgd's); study_run: the evolved variant's.
         assert planned == {
-            "train": 2,
+            "train": 1,
             "study_run": 1,
             "study": 1,
             "aggregate": 1,
@@ -175,9 +177,11 @@ def test_gpu_jobs_go_to_the_gpu_partition_and_account_and_the_others_keep_the_pr
     jobs = _job_resources(output)
     asking = [job for job in jobs if job[2].get("gpu") == "1"]
     # The iris training and study runs, the GA and its comparison runs (device: cuda) ask for a GPU.
-    assert sorted(rule for rule, _, _ in asking) == ["compare_run"] * 4 + ["discover"] + ["study_run"] * 4 + ["train"]
+    # (One job per block of seeds: the comparison's 2 optimizers, the study's 2 variants.)
+    kinds = sorted(block_kind(rule) for rule, _, _ in asking)
+    assert kinds == ["compare_run"] * 2 + ["discover"] + ["study_run"] * 2 + ["train"]
     for rule, wildcards, resources in jobs:
         gpu = resources.get("gpu") == "1"
         assert resources["slurm_partition"] == ("gpu" if gpu else "cpu"), (rule, wildcards)
         assert resources["slurm_account"] == ("gpu_acct" if gpu else "cpu_acct"), (rule, wildcards)
-    assert ("train", "dataset=digits, optimizer=sgd, seed=0") in [(rule, wildcards) for rule, wildcards, _ in jobs]
+    assert ("train_seeds_0", "dataset=digits, optimizer=sgd") in [(rule, wildcards) for rule, wildcards, _ in jobs]

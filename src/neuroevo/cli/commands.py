@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import resource
 from pathlib import Path
 
 log = logging.getLogger("neuroevo")
@@ -121,7 +122,7 @@ def _run_training(args: argparse.Namespace, spec, out_dir: Path, data, progress)
     if summary["status"] == "diverged":
         log.warning("%s/%s/seed %d DIVERGED: %s", spec.dataset, spec.optimizer, spec.seed, summary["message"])
     log.info(
-        "%s/%s/seed %d: %s after %d epochs, test_acc %.4f, test_loss %.4f, %.1f s",
+        "%s/%s/seed %d: %s after %d epochs, test_acc %.4f, test_loss %.4f, %.1f s; peak RSS of the job so far %.0f MB",
         spec.dataset,
         spec.optimizer,
         spec.seed,
@@ -130,6 +131,7 @@ def _run_training(args: argparse.Namespace, spec, out_dir: Path, data, progress)
         summary["test_acc"],
         summary["test_loss"],
         summary["wall_time_s"],
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # KiB on Linux
     )
 
 

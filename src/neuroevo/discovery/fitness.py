@@ -11,6 +11,7 @@ scores `DIVERGED_FITNESS`: it never stops the study.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -41,9 +42,16 @@ def data_on_device(data: PreparedData, device: str) -> PreparedData:
 
 
 def evaluate_on_task(
-    genome: Genome, task: Task, data: PreparedData, seed: int, max_steps: int, explode_factor: float = EXPLODE_FACTOR
+    genome: Genome,
+    task: Task,
+    data: PreparedData,
+    seed: int,
+    max_steps: int,
+    explode_factor: float = EXPLODE_FACTOR,
+    on_step: Callable[[int], None] | None = None,
 ) -> TaskResult:
-    """Runs on the device of `data`'s tensors (see data_on_device); numpy arrays run on the CPU."""
+    """Runs on the device of `data`'s tensors (see data_on_device); numpy arrays run on the CPU.
+    `on_step` sees the number of steps taken after each."""
     torch.manual_seed(seed)  # the model's initial weights
     generator = torch.Generator().manual_seed(seed)  # subsample, order and augmentation: on the CPU
     model, shape = build_model(task, data)
@@ -67,6 +75,8 @@ def evaluate_on_task(
             optimizer.step()
             losses.append(value)
             step += 1
+            if on_step:
+                on_step(step)
             if step == max_steps:
                 break
     with torch.no_grad():

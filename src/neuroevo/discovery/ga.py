@@ -23,6 +23,7 @@ from neuroevo.discovery.fitness import data_on_device, evaluate_on_task
 from neuroevo.discovery.operators import MutationRates, crossover, mutate, random_genome, tournament
 from neuroevo.discovery.tasks import Task
 from neuroevo.files.atomic import set_aside, write_json
+from neuroevo.files.progress import Progress
 from neuroevo.models.device import resolve_device
 from neuroevo.update_rules import Genome
 
@@ -198,13 +199,25 @@ def load_state(path: Path, settings: DiscoverySettings, fingerprint: str) -> dic
 
 
 def genome_fitness(
-    genome: Genome, tasks: list[Task], data: dict[str, PreparedData], settings: DiscoverySettings
+    genome: Genome,
+    tasks: list[Task],
+    data: dict[str, PreparedData],
+    settings: DiscoverySettings,
+    on_step: Callable[[str, float], None] | None = None,
 ) -> dict:
-    results = {
-        f"{task.dataset}/{seed}": evaluate_on_task(genome, task, data[task.dataset], seed, settings.max_steps)
-        for task in tasks
-        for seed in settings.seeds
-    }
+    """The genome's fitness over the tasks and seeds; `on_step` sees the task run being done
+    and the share of the genome's task runs done, after every step."""
+    runs = [(task, seed) for task in tasks for seed in settings.seeds]
+    results = {}
+    for index, (task, seed) in enumerate(runs):
+
+        def step_done(step: int, index: int = index, where: str = f"{task.dataset} seed {seed}") -> None:
+            if on_step:
+                on_step(f"{where} step {step} of {settings.max_steps}", (index + step / settings.max_steps) / len(runs))
+
+        results[f"{task.dataset}/{seed}"] = evaluate_on_task(
+            genome, task, data[task.dataset], seed, settings.max_steps, on_step=step_done
+        )
     per_task = {
         task.dataset: sum(results[f"{task.dataset}/{seed}"].fitness for seed in settings.seeds) / len(settings.seeds)
         for task in tasks
@@ -231,6 +244,22 @@ def next_population(
             first = crossover(first, second, rng)
         members.append({"genome": mutate(first, rates, rng).to_dict(), "fitness": None})
     return members
+
+
+def _genome_progress(progress: Progress, state: dict, number: int, pending: int) -> Callable[[str, float], None]:
+    """The progress of the generation's `number`-th genome of `pending` to evaluate: `on_step`
+    of its fitness."""
+
+    def text(where: str) -> str:
+        scores = [member["fitness"] for member in state["population"] if member["fitness"] is not None]
+        scores += [state["best"]["fitness"]] if state["best"] else []
+        best = f"{max(scores):.4f}" if scores else "none yet"
+        return f"genome {number + 1} of {pending} to evaluate, {where}; best fitness so far {best}"
+
+    def on_step(where: str, share: float) -> None:
+        progress.tick(lambda: (text(where), (number + share) / pending))
+
+    return on_step
 
 
 def discover(
@@ -270,13 +299,16 @@ def discover(
         state["rng"] = _rng_state(rng)
     _set_rng_state(rng, state["rng"])
 
+    progress = Progress(total=settings.generations, unit="generation")
     while not state["done"]:
-        for member in state["population"]:
-            if member["fitness"] is None:
-                member.update(genome_fitness(Genome.from_dict(member["genome"]), tasks, data, settings))
-                write_json(checkpoint_path, state)  # after every evaluated genome
-                if on_evaluated:
-                    on_evaluated(member)
+        progress.begin(state["generation"])
+        pending = [member for member in state["population"] if member["fitness"] is None]
+        for number, member in enumerate(pending):
+            on_step = _genome_progress(progress, state, number, len(pending))
+            member.update(genome_fitness(Genome.from_dict(member["genome"]), tasks, data, settings, on_step))
+            write_json(checkpoint_path, state)  # after every evaluated genome
+            if on_evaluated:
+                on_evaluated(member)
         fitnesses = [member["fitness"] for member in state["population"]]
         best = max(state["population"], key=lambda member: member["fitness"])
         if state["best"] is None or best["fitness"] > state["best"]["fitness"]:

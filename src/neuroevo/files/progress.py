@@ -47,7 +47,7 @@ class Progress:
             return False
         self.last = now
         text, fraction = detail()
-        done = (self.index + min(max(fraction, 0.0), 1.0)) / self.total
+        done = min((self.index + min(max(fraction, 0.0), 1.0)) / self.total, 1.0)
         elapsed = now - self.start
         left = f", about {duration(elapsed * (1 - done) / done)} left" if done > 0 else ""
         where = f"{self.unit} {self.index + 1} of {self.total}" + (f" ({self.label})" if self.label else "")

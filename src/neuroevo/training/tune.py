@@ -29,7 +29,8 @@ import pandas as pd
 
 from neuroevo.config.run_spec import RunSpec
 from neuroevo.config.search_space import suggest
-from neuroevo.data.prepare import load_prepared
+from neuroevo.data.prepare import PreparedData, load_prepared
+from neuroevo.files.progress import Progress
 from neuroevo.training.loop import file_digests, train
 
 log = logging.getLogger("neuroevo")
@@ -146,7 +147,7 @@ def _open_journal(path: Path) -> optuna.storages.JournalStorage:
 
 
 def _study_name(
-    spec: RunSpec, space: dict, seeds: list[int], data_path: str | Path, study_seed: int, startup_trials: int
+    spec: RunSpec, space: dict, seeds: list[int], data: PreparedData, study_seed: int, startup_trials: int
 ) -> str:
     """Studies of other settings never share trials, even in the same journal file: whatever
     the tune rule passes (but the number of trials, which a rerun may raise) and the content
@@ -157,7 +158,7 @@ def _study_name(
         "seeds": seeds,
         "study_seed": study_seed,
         "startup_trials": startup_trials,
-        "data": load_prepared(data_path, expected_name=spec.dataset).checksum,
+        "data": data.checksum,
         "files": file_digests(spec.hyperparameters),
     }
     settings = json.dumps(identity, sort_keys=True)
@@ -170,7 +171,7 @@ class _Interrupted(BaseException):
     rerun runs it again with its number and parameters, as after kill -9."""
 
 
-def _objective(spec: RunSpec, data_path: str | Path, space: dict, seeds: list[int]):
+def _objective(spec: RunSpec, data: PreparedData, space: dict, seeds: list[int], progress: Progress):
     def objective(trial: optuna.Trial) -> float:
         try:
             return run_trial(trial)
@@ -196,7 +197,9 @@ def _objective(spec: RunSpec, data_path: str | Path, space: dict, seeds: list[in
                 if trial.should_prune():
                     raise optuna.TrialPruned()
 
-            summary, _ = train(replace(spec, seed=seed, hyperparameters=hyperparameters), data_path, on_epoch=report)
+            progress.begin(trial.number * len(seeds) + index, f"trial {trial.number}, seed {seed}")
+            run = replace(spec, seed=seed, hyperparameters=hyperparameters)
+            summary, _ = train(run, data, on_epoch=report, progress=progress)
             losses.append(summary["val_loss"])
         value = sum(losses) / len(losses)
         return value if math.isfinite(value) else float("inf")
@@ -217,9 +220,10 @@ def tune(
     """Runs the trials still missing from the stored study; returns (best, trials table)."""
     storage_path = Path(storage_path)
     storage = _open_journal(storage_path)
+    data = load_prepared(data_path, expected_name=spec.dataset)  # once for all trials
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
-        study_name=_study_name(spec, space, seeds, data_path, study_seed, startup_trials),
+        study_name=_study_name(spec, space, seeds, data, study_seed, startup_trials),
         storage=storage,
         load_if_exists=True,
         direction="minimize",
@@ -235,9 +239,11 @@ def tune(
     ended = len(study.get_trials(deepcopy=False, states=ENDED))
     if ended:
         log.info("resuming study %s with %d ended trials", study.study_name, ended)
+    # One unit per trial run (trial x tuning seed); a pruned trial ends its units early.
+    progress = Progress(total=max(trials, 1) * len(seeds), unit="trial run")
     try:
         for _ in range(max(0, trials - ended)):
-            study.optimize(_objective(spec, data_path, space, seeds), n_trials=1, catch=(RuntimeError,))
+            study.optimize(_objective(spec, data, space, seeds, progress), n_trials=1, catch=(RuntimeError,))
     except _Interrupted as interrupted:
         raise interrupted.__cause__ from None
 
