@@ -86,8 +86,9 @@ def main() -> None:
     }
     if args.quick:
         overrides |= {"datasets": ["iris"], "optimizers": ["sgd", "cmaes"], "seeds": 3}
-    default = yaml.safe_load((REPOSITORY / "workflow" / "schemas" / "config.schema.yaml").read_text())
-    default_runs = default["properties"]["runs_per_job"]["default"]
+    schema = yaml.safe_load((REPOSITORY / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    config = yaml.safe_load((REPOSITORY / "config.yaml").read_text())
+    default_runs = config.get("runs_per_job", schema["properties"]["runs_per_job"]["default"])
     print(describe())
     optimizers = overrides.get("optimizers", "config.yaml's optimizers")
     print(f"slice: {overrides['datasets']} x {optimizers} x {overrides['seeds']} seeds, --cores {args.cores}")

@@ -39,12 +39,14 @@ def test_seeds_are_cut_into_consecutive_blocks_and_added_seeds_form_new_ones():
         seed_blocks([0], 0)
 
 
+# deep_ga draws each child from its own generator, cmaes (pycma) from numpy's global one, and
+# each run trains on its own subsample: nothing may carry over from one run of a block to the next.
 CONFIG = {
     "datasets": ["iris"],
-    "optimizers": ["sgd", "cmaes"],
+    "optimizers": ["sgd", "cmaes", "deep_ga"],
     "seeds": 3,
     "model": {"hidden": 8},
-    "training": {"batch_size": 16, "max_epochs": 8},
+    "training": {"batch_size": 16, "max_epochs": 8, "subsample": 60},
     "tuning": {"enabled": False},
     "discovery_enabled": False,
 }
@@ -66,19 +68,19 @@ def test_one_run_per_job_and_blocks_give_identical_results_and_added_seeds_add_b
         configfile.write_text(yaml.safe_dump(CONFIG | {"runs_per_job": runs_per_job}))
         workdir = tmp_path / f"work{runs_per_job}"
         planned = planned_jobs(workdir, configfile=configfile, raw=True)
-        expected = {"train_seeds_0": 2, "train_seeds_1": 2, "train_seeds_2": 2} if runs_per_job == 1 else {}
+        expected = {"train_seeds_0": 3, "train_seeds_1": 3, "train_seeds_2": 3} if runs_per_job == 1 else {}
         assert {rule: n for rule, n in planned.items() if rule.startswith("train")} == (
-            expected or {"train_seeds_0_to_2": 2}
+            expected or {"train_seeds_0_to_2": 3}
         )
         snakemake(workdir, "--cores", "2", configfile=configfile)
         results[runs_per_job] = _summaries(workdir)
-    assert len(results[3]) == 6 and results[1] == results[3]
+    assert len(results[3]) == 9 and results[1] == results[3]
 
     # Three more seeds: one new block per optimizer, the first block not redone.
     more = tmp_path / "more.yaml"
     more.write_text(yaml.safe_dump(CONFIG | {"runs_per_job": 3, "seeds": 6}))
     planned = planned_jobs(tmp_path / "work3", configfile=more, raw=True)
-    assert {rule: n for rule, n in planned.items() if rule.startswith("train")} == {"train_seeds_3_to_5": 2}
+    assert {rule: n for rule, n in planned.items() if rule.startswith("train")} == {"train_seeds_3_to_5": 3}
 
 
 def _block_command(data, runs_dir, seeds):
@@ -96,11 +98,12 @@ def test_a_killed_block_keeps_its_finished_runs_and_resumes_the_one_in_flight(di
     process = subprocess.Popen(
         _block_command(digits_data, killed, seeds), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + 300
     while not (killed / "1" / "checkpoint.pt").exists() and time.monotonic() < deadline:
         assert process.poll() is None, "the block ended before its second run's first checkpoint"
         time.sleep(0.01)
     process.send_signal(signal.SIGKILL)
+    assert (killed / "1" / "checkpoint.pt").exists(), "no checkpoint of the second run within 300 s"
     process.wait()
     first = (killed / "0" / "summary.json").read_text()
     assert not (killed / "1" / "summary.json").exists() and not (killed / "2" / "summary.json").exists()
@@ -151,3 +154,47 @@ def test_a_run_logs_its_progress_while_it_trains(iris_data, caplog):
     assert len(lines) >= 3 * 6  # a line per minibatch at interval 0 (90 training examples / 16)
     assert "run 1 of 1: epoch 3 of 3, step" in lines[-1] and "best val_acc so far 0." in lines[-1]
     assert "elapsed, about" in lines[-1]
+
+
+def test_a_run_that_fails_does_not_stop_the_block_and_the_job_fails_naming_it(iris_data, tmp_path, monkeypatch):
+    from neuroevo.cli import commands
+    from neuroevo.cli.parser import build_parser
+
+    real = commands._run_training
+
+    def failing_seed_1(args, spec, out_dir, data, progress):
+        if spec.seed == 1:
+            raise OSError("disk full")
+        real(args, spec, out_dir, data, progress)
+
+    monkeypatch.setattr(commands, "_run_training", failing_seed_1)
+    spec = json.dumps({"training": {"max_epochs": 2}})
+    args = build_parser().parse_args(
+        ["train", "--data", str(iris_data), "--dataset", "iris", "--optimizer", "sgd", "--spec", spec]
+        + ["--runs-dir", str(tmp_path), "--seeds", "0", "1", "2"]
+    )
+    with pytest.raises(RuntimeError, match=r"^1 of the block's 3 runs failed: seed 1 \(disk full\)"):
+        args.func(args)
+    assert [(tmp_path / seed / "summary.json").exists() for seed in "012"] == [True, False, True]
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--seed", "0", "--runs-dir", "R"], "--seed needs --out-dir"),
+        (["--seeds", "0", "1", "--out-dir", "R"], "--seeds needs --runs-dir"),
+        (["--seeds", "0", "0", "--runs-dir", "R"], "--seeds: each seed once, got 0 0"),
+        (["--seeds", "0", "-1", "--runs-dir", "R"], "argument --seeds: expected a non-negative integer, got '-1'"),
+    ],
+)
+def test_a_bad_block_of_seeds_is_refused_by_flag(iris_data, tmp_path, arguments, message):
+    command = [sys.executable, "-m", "neuroevo", "train", "--data", str(iris_data), "--dataset", "iris"]
+    result = subprocess.run(
+        command + ["--optimizer", "sgd", *arguments],
+        capture_output=True,
+        text=True,
+        env=tool_environment(),
+        cwd=tmp_path,
+    )
+    assert result.returncode != 0 and message in result.stderr
+    assert not (tmp_path / "R").exists()

@@ -40,7 +40,8 @@ def discovery_gpus(wildcards):
 
 
 def block_minutes(dataset, runs):
-    """A block's SLURM time limit: its runs' limits added up (a block cut off resumes when
-    resubmitted: its finished runs are restored, the one in flight from its checkpoint).
-    """
-    return lambda wildcards: runs * specs.run_minutes(config, dataset(wildcards))
+    """A block's SLURM time limit: its runs' limits added up, at most cluster.run_minutes
+    (a block cut off resumes when resubmitted: its finished runs are restored, the one in
+    flight from its checkpoint)."""
+    cap = max(config["cluster"]["run_minutes"], config["cluster"]["short_run_minutes"])
+    return lambda wildcards: min(cap, runs * specs.run_minutes(config, dataset(wildcards)))

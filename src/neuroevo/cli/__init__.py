@@ -2,6 +2,7 @@
 
 python -m neuroevo data --dataset iris --out resources/data/iris.npz
 python -m neuroevo train --data resources/data/iris.npz --dataset iris --optimizer adam --seed 0 --spec '{...}' --out-dir DIR
+python -m neuroevo train --data resources/data/iris.npz --dataset iris --optimizer adam --seeds 0 1 2 --spec '{...}' --runs-dir DIR
 python -m neuroevo tune --data resources/data/iris.npz --dataset iris --optimizer adam --trials 10 --search-space '{...}' ...
 python -m neuroevo aggregate --out-dir results/summary SUMMARY.json ...
 python -m neuroevo report-figures --summary-dir results/summary --out-dir results/report/figures

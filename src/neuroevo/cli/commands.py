@@ -7,6 +7,7 @@ import argparse
 import contextlib
 import logging
 import resource
+import sys
 from pathlib import Path
 
 log = logging.getLogger("neuroevo")
@@ -57,7 +58,9 @@ def _train_block(args: argparse.Namespace, specs: list, out_dirs: list[Path]) ->
     one is written, and kept where a rerun restores it); the job then fails naming it."""
     from neuroevo.data.prepare import load_prepared
     from neuroevo.files.progress import Progress
+    from neuroevo.training.loop import check_settings
 
+    check_settings(specs[0])  # what would fail every run fails the job once, before any work
     data = load_prepared(args.data, expected_name=args.dataset)
     progress = Progress(total=len(specs))
     failed = []
@@ -131,7 +134,7 @@ def _run_training(args: argparse.Namespace, spec, out_dir: Path, data, progress)
         summary["test_acc"],
         summary["test_loss"],
         summary["wall_time_s"],
-        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # KiB on Linux
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (2**20 if sys.platform == "darwin" else 1024),
     )
 
 

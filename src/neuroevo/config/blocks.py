@@ -11,6 +11,7 @@ from pathlib import Path
 
 from neuroevo.config.discovery import comparison_settings
 from neuroevo.config.studies import study_seeds
+from neuroevo.config.workflow import study_settings, training_settings
 
 
 def seed_blocks(seeds: list[int], runs_per_job: int) -> list[list[int]]:
@@ -41,8 +42,15 @@ def block_kind(rule: str) -> str:
     return rule
 
 
+def _runs_per_job(config: dict, trainings: list[dict]) -> int:
+    """A run under a wall-time budget is measured again rather than restored (its result is
+    the machine's), so a rerun of its block would retrain the others: such runs get a job each."""
+    return 1 if any(training.get("max_seconds") for training in trainings) else config["runs_per_job"]
+
+
 def main_blocks(config: dict) -> list[list[int]]:
-    return seed_blocks(study_seeds(config), config["runs_per_job"])
+    trainings = [training_settings(config, dataset) for dataset in config["datasets"]]
+    return seed_blocks(study_seeds(config), _runs_per_job(config, trainings))
 
 
 def comparison_blocks(config: dict) -> dict[str, list[list[int]]]:
@@ -61,4 +69,5 @@ def study_names(config: dict, root: Path) -> list[str]:
 
 
 def study_blocks(config: dict, study: dict) -> list[list[int]]:
-    return seed_blocks(study_seeds(study), config["runs_per_job"])
+    trainings = [study_settings(config, study, variant)["training"] for variant in study["variants"]]
+    return seed_blocks(study_seeds(study), _runs_per_job(config, trainings))

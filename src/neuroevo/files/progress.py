@@ -4,8 +4,10 @@ seconds while the work ticks, and never more.
 
 A job's work is `total` units (the runs of a block, the generations of a GA); the loop inside a
 unit ticks with what it is doing and how far through the unit it is, from which the line's
-estimate of the time left is taken (elapsed x undone / done; a run's share done is that of its
-budget, so early stopping can end it sooner).
+estimate of the time left is taken: from the job's start at the first line, then from the
+progress made since the first line (a resumed job's restored runs, ended trials or finished
+generations count as done but took no time). A run's share done is that of its budget, so
+early stopping can end it sooner.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class Progress:
         self.total, self.unit, self.interval, self.clock = total, unit, interval, clock
         self.start = self.last = clock()
         self.index, self.label = 0, ""
+        self.first: tuple[float, float] | None = None  # (time, share done) at the first line
 
     def begin(self, index: int, label: str = "") -> None:
         """Unit `index` (0-based) of `total` starts; `label` says which (a seed)."""
@@ -49,7 +52,10 @@ class Progress:
         text, fraction = detail()
         done = min((self.index + min(max(fraction, 0.0), 1.0)) / self.total, 1.0)
         elapsed = now - self.start
-        left = f", about {duration(elapsed * (1 - done) / done)} left" if done > 0 else ""
+        since, done_then = self.first or (self.start, 0.0)
+        self.first = self.first or (now, done)
+        rate = (done - done_then) / (now - since) if now > since else 0.0
+        left = f", about {duration((1 - done) / rate)} left" if rate > 0 else ""
         where = f"{self.unit} {self.index + 1} of {self.total}" + (f" ({self.label})" if self.label else "")
         log.info("progress: %s: %s; %s elapsed%s", where, text, duration(elapsed), left)
         return True

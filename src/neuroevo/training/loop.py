@@ -357,6 +357,20 @@ def _summary(
     }
 
 
+def check_settings(spec: RunSpec):
+    """What would fail any run of these settings, checked before any work (a block checks it
+    once for all its runs): the device (CUDA missing), the optimizer's hyperparameters, the
+    model. Returns (device, optimizer, hyperparameters)."""
+    device = resolve_device(spec.training.device)
+    optimizer = get_optimizer(spec.optimizer)
+    hyperparameters = optimizer.make_hyperparameters(spec.hyperparameters)
+    if spec.model == "cnn" and optimizer.kind != "gradient":
+        raise ValueError(
+            f"model cnn: {spec.optimizer} is an evolutionary optimizer; the CNN runs gradient optimizers only (use model mlp)"
+        )
+    return device, optimizer, hyperparameters
+
+
 def train(
     spec: RunSpec,
     data: str | Path | PreparedData,
@@ -378,13 +392,7 @@ def train(
     """
     settings = spec.training
     torch.set_num_threads(settings.threads)
-    device = resolve_device(settings.device)  # fails here, before any work, if CUDA is missing
-    optimizer = get_optimizer(spec.optimizer)
-    hyperparameters = optimizer.make_hyperparameters(spec.hyperparameters)
-    if spec.model == "cnn" and optimizer.kind != "gradient":
-        raise ValueError(
-            f"model cnn: {spec.optimizer} is an evolutionary optimizer; the CNN runs gradient optimizers only (use model mlp)"
-        )
+    device, optimizer, hyperparameters = check_settings(spec)
     if isinstance(data, PreparedData):
         if data.name != spec.dataset:
             raise ValueError(f"the data given are {data.name}'s, not {spec.dataset}'s")
