@@ -44,4 +44,6 @@ def block_minutes(dataset, runs):
     (a block cut off resumes when resubmitted: its finished runs are restored, the one in
     flight from its checkpoint)."""
     cap = max(config["cluster"]["run_minutes"], config["cluster"]["short_run_minutes"])
-    return lambda wildcards: min(cap, runs * specs.run_minutes(config, dataset(wildcards)))
+    return lambda wildcards: min(
+        cap, runs * specs.run_minutes(config, dataset(wildcards))
+    )

@@ -69,7 +69,10 @@ for study_name, study_blocks_ in blocks.comparison_blocks(config).items():
                 slurm_account=gpu_account(discovery_gpus),
                 runtime=min(
                     len(block) * config["cluster"]["short_run_minutes"],
-                    max(config["cluster"]["run_minutes"], config["cluster"]["short_run_minutes"]),
+                    max(
+                        config["cluster"]["run_minutes"],
+                        config["cluster"]["short_run_minutes"],
+                    ),
                 ),
             params:
                 spec=lambda wildcards: specs.to_json(comparison_settings(wildcards)),
