@@ -12,6 +12,7 @@ from tempfile import TemporaryDirectory
 
 import pandas as pd
 import torch
+from machine import describe
 
 from neuroevo.config.run_spec import RunSpec, TrainingSettings
 from neuroevo.data.prepare import load_prepared, prepare, save_prepared
@@ -25,6 +26,7 @@ def parse_arguments(description: str) -> argparse.Namespace:
     parser.add_argument("--budget", type=float, default=120.0, help="seconds per evolutionary run")
     parser.add_argument("--data-dir", default="data", help="raw Fashion-MNIST (also found in Debian's path)")
     args = parser.parse_args()
+    print(describe())
     args.dataset, args.hidden = ("digits", 16) if args.quick else ("fashion_mnist14", 32)
     args.budget = 3.0 if args.quick else args.budget
     return args

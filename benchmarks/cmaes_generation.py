@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from machine import describe
 
 from neuroevo.evolution import PycmaEngine, SepCMA
 from neuroevo.models.mlp import MLPSpec, init_parameters, population_cross_entropy, population_logits
@@ -115,6 +116,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="popsize 30 only, fewer generations (< 20 s)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (training jobs use 1)")
     args = parser.parse_args()
+    print(describe())
     torch.set_num_threads(args.threads)
     popsizes, generations, full_generations = ([30], 5, 1) if args.quick else ([30, 100], 20, 3)
     fitness = make_fitness()

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from machine import describe
 
 from neuroevo.evolution import PycmaEngine, SepCMA
 
@@ -88,6 +89,7 @@ def main() -> None:
     )
     parser.add_argument("--out", default="docs/benchmarks", help="folder for the figure and the table")
     args = parser.parse_args()
+    print(describe())
     torch.set_num_threads(1)
     sizes = [100, 300, 1000, 3000] if args.quick else [100, 300, 1000, 3000, 10_000, 30_000, 100_000]
     print(f"torch {torch.__version__}, 1 thread, load average {os.getloadavg()[0]:.1f}")

@@ -27,6 +27,7 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+from machine import describe
 
 from neuroevo.models.mlp import MLPSpec, init_parameters, population_cross_entropy, population_logits
 
@@ -93,6 +94,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer points and repeats (< 20 s)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads")
     args = parser.parse_args()
+    print(describe())
     torch.set_num_threads(args.threads)
     if args.quick:
         points, rounds, min_seconds = [(16, 256), TARGET_POINT], 3, 0.05

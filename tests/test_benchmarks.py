@@ -9,7 +9,8 @@ from conftest import REPOSITORY, tool_environment
 
 
 @pytest.mark.parametrize(
-    "script", ["population_eval.py", "cmaes_generation.py", "evolution_budget.py", "cmaes_budget.py"]
+    "script",
+    ["population_eval.py", "cmaes_generation.py", "evolution_budget.py", "cmaes_budget.py", "pipeline_overhead.py"],
 )
 def test_benchmark_runs_quickly_and_prints_its_target(script):
     result = subprocess.run(

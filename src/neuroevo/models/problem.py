@@ -46,7 +46,7 @@ class Problem:
     def from_data(
         cls, data: PreparedData, hidden: int, activation: str, device: str = "cpu", model: str = "mlp"
     ) -> Problem:
-        """Moves the data to `device` once per job."""
+        """Moves the data to `device` once per run (a block reads the file once)."""
         if model not in MODELS:
             raise ValueError(f"model: unknown model {model!r}; known: {', '.join(MODELS)}")
         spec = MLPSpec(data.n_features, hidden, data.n_classes, activation)

@@ -37,6 +37,16 @@ def source_digest() -> str:
     return digest.hexdigest()
 
 
+def file_digests(hyperparameters: dict) -> dict[str, str]:
+    """sha256 of each file a hyperparameter names (`genome_file`), so that an edited file is
+    a change of settings: its checkpoint is not resumed and its kept result not restored."""
+    digests = {}
+    for name, value in sorted(hyperparameters.items()):
+        if name.endswith("_file") and value and Path(value).is_file():
+            digests[name] = hashlib.sha256(Path(value).read_bytes()).hexdigest()
+    return digests
+
+
 def result_key(run_settings: dict) -> str:
     identity = {"settings": run_settings, "code": source_digest(), "versions": package_versions()}
     return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()

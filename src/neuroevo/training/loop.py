@@ -10,7 +10,6 @@ write-up's fitness (its 1000-step comparison runs through this loop).
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import time
@@ -33,8 +32,8 @@ from neuroevo.models.cnn import augment, image_shape
 from neuroevo.models.device import resolve_device
 from neuroevo.models.problem import Problem
 from neuroevo.optimizers import get_optimizer
-from neuroevo.training.finished import keep, restore, result_key
-from neuroevo.training.fitness import DIVERGED_FITNESS, EXPLODE_FACTOR, LAST_STEPS, task_fitness
+from neuroevo.training.finished import file_digests, keep, restore, result_key
+from neuroevo.training.fitness import LAST_STEPS, divergence, last_model_fitness
 
 # A run's status in its summary: ran all max_epochs, ran out of patience, reached a budget
 # (steps, sample evaluations or seconds), or diverged (the best model so far is reported).
@@ -134,42 +133,6 @@ def subsample_train(data: PreparedData, n: int, seed: int) -> PreparedData:
     )
 
 
-def _exploded(history: list[dict]) -> str:
-    """Why the evaluated model diverged, or "": its loss on the whole training set is not
-    finite or above EXPLODE_FACTOR times the initial model's (minibatch and population
-    losses are too noisy to judge by: a population on 4 examples can average 10x)."""
-    loss, initial, epoch = history[-1]["train_loss"], history[0]["train_loss"], history[-1]["epoch"]
-    if math.isfinite(loss) and loss <= EXPLODE_FACTOR * max(initial, 1e-3):
-        return ""
-    return (
-        f"the model's training loss became {loss:.4g} in epoch {epoch}, more than {EXPLODE_FACTOR:g} x the "
-        f"initial {initial:.4g}; stopped, best model so far reported"
-    )
-
-
-def _last_model_fitness(last: dict, step_log: StepLog, status: RunStatus) -> dict:
-    """The last model scored as the write-up's fitness: its validation accuracy plus 0.05 x
-    max(0, 1 - mean loss of the last 50 steps); a diverged run scores DIVERGED_FITNESS."""
-    final_loss = step_log.final_loss()
-    fitness = DIVERGED_FITNESS if status == "diverged" else task_fitness(last["val_acc"], final_loss)
-    return {
-        "steps": step_log.steps,
-        "final_train_loss": final_loss,
-        "final_val_acc": last["val_acc"],
-        "fitness": fitness,
-    }
-
-
-def file_digests(hyperparameters: dict) -> dict[str, str]:
-    """sha256 of each file a hyperparameter names (`genome_file`), so that an edited file is
-    a change of settings: its checkpoint is not resumed and its kept result not restored."""
-    digests = {}
-    for name, value in sorted(hyperparameters.items()):
-        if name.endswith("_file") and value and Path(value).is_file():
-            digests[name] = hashlib.sha256(Path(value).read_bytes()).hexdigest()
-    return digests
-
-
 # A checkpoint's payload: the RunState fields it stores, then the counter and the wall time so far.
 CHECKPOINTED = ("state", "order_generator", "history", "stopping", "step_log", "train_seconds")
 
@@ -249,7 +212,7 @@ def _stop_reason(
             f"training loss became {stats['loss']} in epoch {epoch}; stopped, best model so far reported",
             epoch,
         )
-    exploded = _exploded(run.history)
+    exploded = divergence(run.history)
     if exploded:
         return Stop("diverged", exploded, epoch)
     patience_spent = run.stopping.update(epoch, run.history[-1]["val_loss"], current)
@@ -345,7 +308,9 @@ def _summary(
         "train_time_s": run.train_seconds,
         **problem.counter.as_dict(),
         **_scores(problem, run.stopping.best_params),
-        **_last_model_fitness(run.history[-1], run.step_log, stop.status),
+        **last_model_fitness(
+            run.history[-1]["val_acc"], run.step_log.steps, run.step_log.final_loss(), stop.status == "diverged"
+        ),
         "n_parameters": problem.n_parameters,
         "hyperparameters": asdict(hyperparameters) | optimizer.resolved(run.state),
         "model": settings["model"],

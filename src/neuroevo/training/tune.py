@@ -31,7 +31,8 @@ from neuroevo.config.run_spec import RunSpec
 from neuroevo.config.search_space import suggest
 from neuroevo.data.prepare import PreparedData, load_prepared
 from neuroevo.files.progress import Progress
-from neuroevo.training.loop import file_digests, train
+from neuroevo.training.finished import file_digests
+from neuroevo.training.loop import train
 
 log = logging.getLogger("neuroevo")
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
