@@ -14,9 +14,9 @@ import pytest
 import yaml
 from conftest import snakemake, tool_environment
 from test_resume import TIMING_KEYS
-from test_workflow import planned_jobs
+from test_workflow import block_kind, planned_jobs
 
-from neuroevo.config.blocks import block_kind, block_name, seed_blocks
+from neuroevo.config.blocks import block_name, seed_blocks
 from neuroevo.config.run_spec import RunSpec
 from neuroevo.files.progress import Progress
 from neuroevo.training.loop import train

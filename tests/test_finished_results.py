@@ -10,7 +10,8 @@ from conftest import snakemake
 
 from neuroevo.config.run_spec import RunSpec, TrainingSettings
 from neuroevo.training import finished
-from neuroevo.training.loop import train, write_run
+from neuroevo.training.finished import write_run
+from neuroevo.training.loop import train
 
 CONFIG = {
     "datasets": ["iris"],

@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 from conftest import REPOSITORY, TINY_CONFIG, snakemake
 
-from neuroevo.config.blocks import block_kind
+
+def block_kind(rule: str) -> str:
+    """The kind of a block rule's name (train, study_run, compare_run), else the name itself."""
+    for kind in ("train", "study_run", "compare_run"):
+        if rule == kind or rule.startswith(f"{kind}_") and "_seeds_" in rule:
+            return kind
+    return rule
 
 
 def planned_jobs(workdir, *extra, raw: bool = False, **options) -> dict[str, int]:

@@ -12,9 +12,7 @@ import shutil
 import pytest
 from conftest import REPOSITORY, snakemake
 from test_discovery_workflow import TINY_DISCOVERY
-from test_workflow import planned_jobs
-
-from neuroevo.config.blocks import block_kind
+from test_workflow import block_kind, planned_jobs
 
 GENOME = REPOSITORY / "docs" / "example-run" / "default" / "discovery" / "small" / "best_genome.json"
 

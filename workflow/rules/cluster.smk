@@ -39,11 +39,14 @@ def discovery_gpus(wildcards):
     return specs.discovery_gpus(config, wildcards.name)
 
 
-def block_minutes(dataset, runs):
-    """A block's SLURM time limit: its runs' limits added up, at most cluster.run_minutes
-    (a block cut off resumes when resubmitted: its finished runs are restored, the one in
-    flight from its checkpoint)."""
+def block_minutes(run_minutes, runs):
+    """A block's SLURM time limit: its runs' limits (`run_minutes(wildcards)` each) added up,
+    at most cluster.run_minutes (a block cut off resumes when resubmitted: its finished runs
+    are restored, the one in flight from its checkpoint)."""
     cap = max(config["cluster"]["run_minutes"], config["cluster"]["short_run_minutes"])
-    return lambda wildcards: min(
-        cap, runs * specs.run_minutes(config, dataset(wildcards))
-    )
+    return lambda wildcards: min(cap, runs * run_minutes(wildcards))
+
+
+def dataset_run_minutes(dataset):
+    """The time limit of one run of the dataset that `dataset(wildcards)` names."""
+    return lambda wildcards: specs.run_minutes(config, dataset(wildcards))

@@ -67,12 +67,9 @@ for study_name, study_blocks_ in blocks.comparison_blocks(config).items():
                 gpu=discovery_gpus,
                 slurm_partition=gpu_partition(discovery_gpus),
                 slurm_account=gpu_account(discovery_gpus),
-                runtime=min(
-                    len(block) * config["cluster"]["short_run_minutes"],
-                    max(
-                        config["cluster"]["run_minutes"],
-                        config["cluster"]["short_run_minutes"],
-                    ),
+                runtime=block_minutes(
+                    lambda wildcards: config["cluster"]["short_run_minutes"],
+                    len(block),
                 ),
             params:
                 spec=lambda wildcards: specs.to_json(comparison_settings(wildcards)),

@@ -32,7 +32,7 @@ for study_name in blocks.study_names(config, REPOSITORY):
                 gpu=study_gpus,
                 slurm_partition=gpu_partition(study_gpus),
                 slurm_account=gpu_account(study_gpus),
-                runtime=block_minutes(study_dataset, len(block)),
+                runtime=block_minutes(dataset_run_minutes(study_dataset), len(block)),
             params:
                 spec=lambda wildcards: specs.to_json(study_settings(wildcards)),
                 dataset=study_dataset,

@@ -29,7 +29,9 @@ for block in blocks.main_blocks(config):
             gpu=run_gpus,
             slurm_partition=gpu_partition(run_gpus),
             slurm_account=gpu_account(run_gpus),
-            runtime=block_minutes(lambda wildcards: wildcards.dataset, len(block)),
+            runtime=block_minutes(
+                dataset_run_minutes(lambda wildcards: wildcards.dataset), len(block)
+            ),
         params:
             spec=run_spec,
             seeds=block,

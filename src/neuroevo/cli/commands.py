@@ -106,7 +106,8 @@ def _tuned_values(path: str) -> dict:
 
 
 def _run_training(args: argparse.Namespace, spec, out_dir: Path, data, progress) -> None:
-    from neuroevo.training.loop import train, write_run
+    from neuroevo.training.finished import write_run
+    from neuroevo.training.loop import train
     from neuroevo.training.tracking import make_tracker
 
     checkpoint = out_dir / "checkpoint.pt"

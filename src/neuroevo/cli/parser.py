@@ -46,6 +46,17 @@ SPLIT_FRACTION = _number(float, "a fraction above 0 and below 0.5", lambda value
 PROBABILITY = _number(float, "a number above 0 and at most 1", lambda value: 0 < value <= 1)
 
 
+def _add_significance(parser: argparse.ArgumentParser) -> None:
+    """--alpha and --test: how the tables' highlighting decides (config `report`)."""
+    parser.add_argument("--alpha", type=PROBABILITY, default=0.05)
+    parser.add_argument(
+        "--test",
+        choices=["wilcoxon", "mann_whitney"],
+        default="wilcoxon",
+        help="the test that decides the highlighting",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="neuroevo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -118,13 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     aggregate = commands.add_parser("aggregate", help="tables and tests over finished runs")
     aggregate.add_argument("summaries", nargs="+", help="summary.json files of the runs to include")
     aggregate.add_argument("--out-dir", required=True)
-    aggregate.add_argument("--alpha", type=PROBABILITY, default=0.05)
-    aggregate.add_argument(
-        "--test",
-        choices=["wilcoxon", "mann_whitney"],
-        default="wilcoxon",
-        help="the test that decides the highlighting",
-    )
+    _add_significance(aggregate)
     aggregate.set_defaults(func=_aggregate)
 
     report = commands.add_parser("report", help="render the Markdown report")
@@ -201,13 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     section.add_argument(
         "--discovery-dir", required=True, help="folder of the study's best_genome.json, summary.json, fitness.png"
     )
-    section.add_argument("--alpha", type=PROBABILITY, default=0.05)
-    section.add_argument(
-        "--test",
-        choices=["wilcoxon", "mann_whitney"],
-        default="wilcoxon",
-        help="the test that decides the highlighting",
-    )
+    _add_significance(section)
     section.add_argument("--out", required=True, help="section.md; comparison.parquet is written beside it")
     section.set_defaults(func=_discovery_report)
 

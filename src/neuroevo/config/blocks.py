@@ -34,14 +34,6 @@ def block_name(kind: str, block: list[int], owner: str = "") -> str:
     return "_".join(filter(None, (kind, owner, seeds_label(block))))
 
 
-def block_kind(rule: str) -> str:
-    """The kind of a block rule's name (train, study_run, compare_run), else the name itself."""
-    for kind in ("train", "study_run", "compare_run"):
-        if rule == kind or rule.startswith(f"{kind}_") and "_seeds_" in rule:
-            return kind
-    return rule
-
-
 def _runs_per_job(config: dict, trainings: list[dict]) -> int:
     """A run under a wall-time budget is measured again rather than restored (its result is
     the machine's), so a rerun of its block would retrain the others: such runs get a job each."""

@@ -7,6 +7,7 @@ The copy is keyed by everything that shapes the result: the run's settings, the 
 its prepared data, the package's source code and the versions of its dependencies. A rerun
 with the same key restores the copy instead of training again (the result would be the same,
 timings aside); any change, a code edit included, trains anew. Delete the folder to retrain.
+`write_run` writes a run's outputs and keeps them so.
 """
 
 from __future__ import annotations
@@ -79,3 +80,13 @@ def keep(run_dir: str | Path, summary: dict, history: pd.DataFrame) -> None:
     for other in kept.iterdir():
         if other != folder and other.is_dir():
             shutil.rmtree(other, ignore_errors=True)
+
+
+def write_run(summary: dict, history: pd.DataFrame, out_dir: str | Path) -> None:
+    """History first, summary last and atomically: a summary on disk means a finished run."""
+    out_dir = Path(out_dir)
+    history = history.assign(dataset=summary["dataset"], optimizer=summary["optimizer"], seed=summary["seed"])
+    write_atomic(out_dir / "history.parquet", lambda partial: history.to_parquet(partial, index=False))
+    write_json(out_dir / "summary.json", summary)
+    if not summary["training"]["max_seconds"]:
+        keep(out_dir, summary, history)  # where a rerun's cleanup cannot delete it

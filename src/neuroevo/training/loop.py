@@ -24,7 +24,6 @@ import torch
 
 from neuroevo.config.run_spec import RunSpec, TrainingSettings
 from neuroevo.data.prepare import SPLITS, PreparedData, load_prepared
-from neuroevo.files.atomic import write_atomic, write_json
 from neuroevo.files.checkpoint import checkpointable, load_checkpoint, save_checkpoint
 from neuroevo.files.progress import Progress
 from neuroevo.files.versions import package_versions
@@ -32,7 +31,7 @@ from neuroevo.models.cnn import augment, image_shape
 from neuroevo.models.device import resolve_device
 from neuroevo.models.problem import Problem
 from neuroevo.optimizers import get_optimizer
-from neuroevo.training.finished import file_digests, keep, restore, result_key
+from neuroevo.training.finished import file_digests, restore, result_key
 from neuroevo.training.fitness import LAST_STEPS, divergence, last_model_fitness
 
 # A run's status in its summary: ran all max_epochs, ran out of patience, reached a budget
@@ -394,13 +393,3 @@ def train(
         progress or Progress(),
     )
     return _summary(spec, run, stop, problem, optimizer, hyperparameters, device, key), pd.DataFrame(run.history)
-
-
-def write_run(summary: dict, history: pd.DataFrame, out_dir: str | Path) -> None:
-    """History first, summary last and atomically: a summary on disk means a finished run."""
-    out_dir = Path(out_dir)
-    history = history.assign(dataset=summary["dataset"], optimizer=summary["optimizer"], seed=summary["seed"])
-    write_atomic(out_dir / "history.parquet", lambda partial: history.to_parquet(partial, index=False))
-    write_json(out_dir / "summary.json", summary)
-    if not summary["training"]["max_seconds"]:
-        keep(out_dir, summary, history)  # where a rerun's cleanup cannot delete it
