@@ -16,6 +16,7 @@ from neuroevo.data.prepare import load_prepared
 from neuroevo.files.checkpoint import TAG, fingerprint, load_checkpoint, save_checkpoint
 from neuroevo.models.problem import Problem
 from neuroevo.optimizers import OPTIMIZERS, get_optimizer
+from neuroevo.training import summary as loop
 
 ENGINES = {  # the CMA-ES optimizers on each engine; iris' layers are small enough for pycma's full covariance
     "cmaes-pycma": ("cmaes", {"engine": "pycma"}),
@@ -218,11 +219,13 @@ class _Killed(Exception):
     """Ends a run between two epochs, as a kill would (the tuner's pruning raises there too)."""
 
 
-TIMINGS = ("wall_time_s", "train_time_s", "resumed")
+TIMINGS = (*loop.TIMING_KEYS, "resumed")
 
 
 def _result(summary, history):
-    return {key: value for key, value in summary.items() if key not in TIMINGS}, history.drop(columns="wall_s")
+    return {key: value for key, value in summary.items() if key not in TIMINGS}, history.drop(
+        columns=list(loop.TIMING_COLUMNS)
+    )
 
 
 def _killed_run(data, checkpoint):

@@ -43,12 +43,40 @@ def test_work_counter_counts_population_and_gradient_work(iris_data):
     from neuroevo.models.problem import Problem
 
     problem = Problem.from_data(load_prepared(iris_data), hidden=8, activation="relu")
+    forward = 2 * (4 * 8 + 8 * 3)  # per example: 2 FLOPs per multiply-add of the two layers
+    assert problem.forward_flops == forward
     batch = problem.batch(torch.arange(10))
     problem.population_loss(torch.zeros(5, problem.n_parameters), batch)
+    assert problem.counter.flops == 5 * 10 * forward
     params = torch.zeros(problem.n_parameters, requires_grad=True)
     problem.loss_and_grad(params, batch)
-    assert problem.counter == WorkCounter(sample_evals=5 * 10 + 10, model_evals=6, grad_evals=1)
+    # A gradient step: its forward and a backward of twice the forward, three forwards in all.
+    assert problem.counter.flops - 5 * 10 * forward == 3 * 10 * forward
+    assert problem.counter == WorkCounter(sample_evals=5 * 10 + 10, model_evals=6, grad_evals=1, flops=80 * forward)
     assert params.grad is not None
+
+
+def test_forward_flops_of_the_cnn_come_from_its_shapes():
+    """The CNN is on the same FLOP scale as the MLP: its count is that of its convolutions and
+    its classifier, from their shapes."""
+    import numpy as np
+
+    from neuroevo.data.prepare import PreparedData
+    from neuroevo.models.cnn import FlatCNN
+    from neuroevo.models.problem import Problem
+
+    x = {split: np.zeros((4, 196), dtype=np.float32) for split in ("train", "val", "test")}
+    y = {split: np.zeros(4, dtype=np.int64) for split in ("train", "val", "test")}
+    problem = Problem.from_data(PreparedData("fashion_mnist14", 10, x, y), hidden=16, activation="relu", model="cnn")
+    module = FlatCNN(196, 10).module
+    convs = [layer for layer in module.modules() if isinstance(layer, torch.nn.Conv2d)]
+    linears = [layer for layer in module.modules() if isinstance(layer, torch.nn.Linear)]
+    side, expected = 14, 0
+    for conv in convs:  # "same" padding, then a 2x2 pooling halves the side
+        expected += 2 * conv.in_channels * conv.out_channels * conv.kernel_size[0] * conv.kernel_size[1] * side * side
+        side //= 2
+    expected += sum(2 * layer.in_features * layer.out_features for layer in linears)
+    assert problem.forward_flops == expected
 
 
 def test_layerwise_fitness_shares_the_hidden_layer_and_equals_whole_networks():
@@ -75,4 +103,7 @@ def test_layerwise_fitness_shares_the_hidden_layer_and_equals_whole_networks():
         population[:, part] = block
         whole.append(population)
     torch.testing.assert_close(fast, population_cross_entropy(population_logits(spec, torch.cat(whole), x), y))
-    assert problem.counter == WorkCounter(sample_evals=12 * 64, model_evals=12, grad_evals=0)
+    # FLOPs are what was computed: 7 whole networks, the mean's hidden layer once, 5 output layers.
+    hidden_layer, output_layer = 2 * 196 * 32, 2 * 32 * 10
+    flops = 64 * (7 * (hidden_layer + output_layer) + hidden_layer + 5 * output_layer)
+    assert problem.counter == WorkCounter(sample_evals=12 * 64, model_evals=12, grad_evals=0, flops=flops)

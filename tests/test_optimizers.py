@@ -8,6 +8,7 @@ from neuroevo.config.run_spec import RunSpec, TrainingSettings
 from neuroevo.optimizers import OPTIMIZERS, get_optimizer, register
 from neuroevo.optimizers.schema import optimizer_schema
 from neuroevo.training.loop import train
+from neuroevo.training.summary import TIMING_COLUMNS, TIMING_KEYS
 
 # The registry's optimizers, and a toy one (tests/toy_optimizer.py) that a test registers as
 # a new optimizer is: every test below that takes `name` runs on both.
@@ -62,9 +63,9 @@ def test_the_same_seed_gives_the_same_run(name, iris_data, tmp_path):
             "iris", name, seed=seed, hidden=8, training=training, hyperparameters=_required_settings(name, tmp_path)
         )
         summary, history = train(spec, iris_data)
-        timings = [key for key in summary if key.endswith("_time_s")]
-        return {key: value for key, value in summary.items() if key not in timings + ["result_key"]}, history.drop(
-            columns="wall_s"
+        timings = [*TIMING_KEYS, "result_key"]
+        return {key: value for key, value in summary.items() if key not in timings}, history.drop(
+            columns=list(TIMING_COLUMNS)
         )
 
     (first, first_history), (again, again_history) = run(3), run(3)

@@ -10,7 +10,9 @@ import time
 import pytest
 from conftest import tool_environment
 
-TIMING_KEYS = {"wall_time_s", "train_time_s", "resumed"}
+from neuroevo.training import summary as loop
+
+TIMING_KEYS = {*loop.TIMING_KEYS, "resumed"}
 
 
 def _command(data, dataset, optimizer, spec, out_dir):

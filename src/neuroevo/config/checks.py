@@ -156,6 +156,21 @@ def check_spec(spec: object, optimizer: str, flag: str = "--spec") -> None:
     _raise_first_error(_validator(optimizer), spec, flag)
 
 
+# Budgets that end a whole run, which the equal-budget arm's FLOP budget cannot share it with.
+RUN_ENDING_BUDGETS = ("max_steps", "max_sample_evals", "max_seconds")
+
+
+def check_training_budgets(training: dict, where: str) -> None:
+    """SpecError when a training block gives budget_flops with a budget that would end its runs
+    before it (`where` names the block)."""
+    clashing = [key for key in RUN_ENDING_BUDGETS if training.get(key) is not None]
+    if training.get("budget_flops") is not None and clashing:
+        raise SpecError(
+            f"{where}: budget_flops (the equal-budget arm) cannot be combined with {', '.join(clashing)}, which "
+            f"would end runs before it; set {' and '.join(clashing)} to null, or budget_flops to null"
+        )
+
+
 def check_config(config: dict) -> None:
     """The whole config against its schema with the strict integers of a spec, and no NaN or
     infinity anywhere (YAML's .nan and .inf): what Snakemake's validate lets through but a

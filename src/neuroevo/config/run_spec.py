@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 from dataclasses import asdict, dataclass, field, fields, replace
 
-from neuroevo.config.checks import SpecError, check_spec, parse_spec
+from neuroevo.config.checks import SpecError, check_spec, check_training_budgets, parse_spec
 from neuroevo.config.names import DATASET_NAMES
 
 
@@ -27,12 +27,16 @@ class TrainingSettings:
     max_steps: int | None = None  # budget in minibatch steps (None: none)
     max_sample_evals: int | None = None  # None: no budget besides max_epochs
     max_seconds: float | None = None  # wall-time budget (benchmarks; makes results machine-dependent)
+    budget_flops: float | None = None  # the equal-budget arm: forward-equivalent FLOPs per run
     patience: int = 3
     min_delta: float = 1e-4
     threads: int = 1
     device: str = "cpu"  # "cpu", "cuda" or "auto"
     subsample: int | None = None  # train on this many training examples, drawn per seed
     augment: bool = False  # random crop + horizontal flip of each batch (square images)
+
+    def __post_init__(self):
+        check_training_budgets(asdict(self), "training")
 
 
 # The model block of to_dict: its key -> RunSpec's field (the spec calls the model's kind "kind").

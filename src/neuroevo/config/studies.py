@@ -67,6 +67,9 @@ def run_spec(study: dict, label: str, config: dict) -> dict:
     variant = study["variants"][label]
     optimizer = variant["optimizer"]
     dataset_overrides = config.get("dataset_overrides", {}).get(study["dataset"], {})
+    # A study compares its variants under its own protocol: the main runs' equal-budget arm
+    # stays theirs (a study's training block may give budget_flops itself).
+    dataset_overrides = {key: value for key, value in dataset_overrides.items() if key != "budget_flops"}
     return {
         "model": config.get("model", {}) | study.get("model", {}),
         "training": config.get("training", {})

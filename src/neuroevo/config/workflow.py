@@ -35,6 +35,11 @@ def check_config(config: dict, root: Path) -> None:
     (study_dir is relative to `root`, the checkout)."""
     try:
         checks.check_config(config)
+        for dataset in config["datasets"]:
+            where = (
+                f"training with dataset_overrides.{dataset}" if dataset in config["dataset_overrides"] else "training"
+            )
+            checks.check_training_budgets(training_settings(config, dataset), where)
         for optimizer, space in config["tuning"]["search_spaces"].items():
             check_search_space(optimizer, space, config["optimizer_settings"][optimizer])
         if config["tuning"]["enabled"]:

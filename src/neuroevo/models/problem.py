@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from neuroevo.data.prepare import SPLITS, PreparedData
 from neuroevo.files.checkpoint import checkpointable
@@ -24,14 +26,34 @@ MODELS = ("mlp", "cnn")
 @dataclass
 class WorkCounter:
     """sample_evals: one network forward on one example; model_evals: one network on one
-    batch; grad_evals: one backward pass of one network on one batch."""
+    batch; grad_evals: one backward pass of one network on one batch; flops: forward-equivalent
+    FLOPs, the one currency every optimizer is charged in (Problem's methods say how)."""
 
     sample_evals: int = 0
     model_evals: int = 0
     grad_evals: int = 0
+    flops: int = 0
 
     def as_dict(self) -> dict[str, int]:
-        return {"sample_evals": self.sample_evals, "model_evals": self.model_evals, "grad_evals": self.grad_evals}
+        return {
+            "sample_evals": self.sample_evals,
+            "model_evals": self.model_evals,
+            "grad_evals": self.grad_evals,
+            "flops": self.flops,
+        }
+
+
+# A backward pass costs twice its forward (the gradients of the activations and of the
+# weights are a matmul each), so a gradient step is charged three forwards.
+BACKWARD_FORWARDS = 2
+
+
+def counted_flops(function, *args) -> int:
+    """The FLOPs torch's FlopCounterMode counts for function(*args): 2 per multiply-add of every
+    matmul and convolution, from the shapes; elementwise work (biases, activations) is not counted."""
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        function(*args)
+    return int(counter.get_total_flops())
 
 
 @dataclass
@@ -68,12 +90,33 @@ class Problem:
             return self.cnn.population_logits(population, x)
         return population_logits(self.spec, population, x)
 
+    @cached_property
+    def forward_flops(self) -> int:
+        """FLOPs of one network's forward pass on one example."""
+        return counted_flops(
+            self._logits, torch.zeros(1, self.n_parameters, device=self.x["train"].device), self.x["train"][:1]
+        )
+
+    @cached_property
+    def last_layer_flops(self) -> tuple[int, int]:
+        """(shared, per candidate) FLOPs per example of last_layer_population_logits: the mean's
+        hidden layer, computed once, and each candidate's output layer."""
+        x = self.x["train"][:1]
+        mean = torch.zeros(self.n_parameters, device=x.device)
+        size = self.spec.layer_slices[1].stop - self.spec.layer_slices[1].start
+        one, two = (
+            counted_flops(last_layer_population_logits, self.spec, mean, torch.zeros(p, size, device=x.device), x)
+            for p in (1, 2)
+        )
+        return one - (two - one), two - one
+
     def batch(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.x["train"][indices], self.y["train"][indices]
 
     def _counted_logits(self, population: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         self.counter.model_evals += population.shape[0]
         self.counter.sample_evals += population.shape[0] * x.shape[0]
+        self.counter.flops += population.shape[0] * x.shape[0] * self.forward_flops
         return self._logits(population, x)
 
     @torch.no_grad()
@@ -89,13 +132,16 @@ class Problem:
         """Fitness (MLP) of layerwise candidates: blocks[i] [P_i, size of layer i] are candidates
         for layer i with the other layer at `mean`; returns the P_0 + P_1 losses in that order.
         Each candidate counts as a model evaluation, but the last layer's are computed from the
-        mean's hidden activations, shared, at a fraction of a network's cost."""
+        mean's hidden activations, shared, at a fraction of a network's cost: their FLOPs are
+        what is computed (the shared hidden layer once, each candidate's output layer)."""
         x, y = batch
         first, last = blocks
         population = mean.expand(first.shape[0], -1).clone()
         population[:, self.spec.layer_slices[0]] = first
         self.counter.model_evals += last.shape[0]
         self.counter.sample_evals += last.shape[0] * x.shape[0]
+        shared, per_candidate = self.last_layer_flops
+        self.counter.flops += x.shape[0] * (shared + last.shape[0] * per_candidate)
         last_losses = population_cross_entropy(last_layer_population_logits(self.spec, mean, last, x), y)
         return torch.cat([self.population_loss(population, batch), last_losses])
 
@@ -109,11 +155,13 @@ class Problem:
         return population_cross_entropy(logits, y), (logits.argmax(dim=-1) == y).float().mean(dim=1)
 
     def loss_and_grad(self, params: torch.Tensor, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-        """Loss of one parameter vector; fills params.grad."""
+        """Loss of one parameter vector; fills params.grad. Charged a forward and a backward
+        pass (BACKWARD_FORWARDS forwards) in FLOPs."""
         x, y = batch
         self.counter.model_evals += 1
         self.counter.sample_evals += x.shape[0]
         self.counter.grad_evals += 1
+        self.counter.flops += (1 + BACKWARD_FORWARDS) * x.shape[0] * self.forward_flops
         params.grad = None
         loss = population_cross_entropy(self._logits(params.unsqueeze(0), x), y)[0]
         loss.backward()

@@ -10,8 +10,8 @@ write-up's fitness (its 1000-step comparison runs through this loop).
 
 from __future__ import annotations
 
+import itertools
 import math
-import os
 import time
 from collections import deque
 from collections.abc import Callable
@@ -23,29 +23,22 @@ import pandas as pd
 import torch
 
 from neuroevo.config.run_spec import RunSpec, TrainingSettings
-from neuroevo.data.prepare import SPLITS, PreparedData, load_prepared
+from neuroevo.data.prepare import PreparedData, load_prepared
 from neuroevo.files.checkpoint import checkpointable, load_checkpoint, save_checkpoint
 from neuroevo.files.progress import Progress
-from neuroevo.files.versions import package_versions
 from neuroevo.models.cnn import augment, image_shape
 from neuroevo.models.device import resolve_device
 from neuroevo.models.problem import Problem
 from neuroevo.optimizers import get_optimizer
 from neuroevo.training.finished import file_digests, restore, result_key
-from neuroevo.training.fitness import LAST_STEPS, divergence, last_model_fitness
+from neuroevo.training.fitness import LAST_STEPS, divergence
+from neuroevo.training.summary import SCORE_KEYS, run_summary, scores
 
 # A run's status in its summary: ran all max_epochs, ran out of patience, reached a budget
 # (steps, sample evaluations or seconds), or diverged (the best model so far is reported).
 RunStatus = Literal["completed", "early_stopped", "budget", "diverged"]
 # How one epoch's minibatches ended: all taken (""), at a non-finite loss, or at a budget.
 EpochOutcome = Literal["", "diverged", "budget"]
-
-
-def _scores(problem: Problem, params: torch.Tensor) -> dict[str, float]:
-    row = {}
-    for split in SPLITS:
-        row[f"{split}_loss"], row[f"{split}_acc"] = problem.evaluate(params, split)
-    return row
 
 
 @checkpointable
@@ -91,33 +84,31 @@ def _run_epoch(
     permutation: torch.Tensor,
     settings: TrainingSettings,
     log: StepLog,
-    on_step: Callable[[int, int], None] | None = None,
-) -> tuple[dict, EpochOutcome]:
-    """One pass over the shuffled training set. Returns (epoch stats, outcome); after a
-    "diverged" one the stats are those of the step whose loss was not finite. `on_step` sees
-    (minibatches taken, minibatches in the epoch) after each."""
-    losses, stats, outcome = [], {}, ""
+    after_step: Callable[[int, int, float], EpochOutcome],
+) -> tuple[dict, EpochOutcome, float]:
+    """One pass over the shuffled training set. Returns (epoch stats, outcome, seconds spent in
+    optimizer steps); after a "diverged" one the stats are those of the step whose loss was not
+    finite. `after_step` sees (minibatches taken, minibatches in the epoch, step seconds so far)
+    after each and ends the epoch by returning an outcome ("budget")."""
+    losses, stats, outcome, seconds = [], {}, "", 0.0
     batches = permutation.split(settings.batch_size)
     for taken, indices in enumerate(batches, 1):
+        began = time.perf_counter()
         x, y = problem.batch(indices)
         if log.augment_generator is not None:
             x = augment(x.view(-1, *image_shape(x.shape[1])), log.augment_generator).flatten(1)
         stats = optimizer.step(state, problem, (x, y))
+        seconds += time.perf_counter() - began
         losses.append(stats["loss"])
         if not math.isfinite(stats["loss"]):
-            return stats, "diverged"
+            return stats, "diverged", seconds
         log.steps += 1
         log.recent_losses.append(stats["loss"])
-        if on_step:
-            on_step(taken, len(batches))
-        if settings.max_sample_evals and problem.counter.sample_evals >= settings.max_sample_evals:
-            outcome = "budget"
-            break
-        if settings.max_steps and log.steps >= settings.max_steps:
-            outcome = "budget"
+        outcome = after_step(taken, len(batches), seconds)
+        if outcome:
             break
     extra = {key: value for key, value in stats.items() if key != "loss"}
-    return {"batch_loss": sum(losses) / len(losses), **extra}, outcome
+    return {"batch_loss": sum(losses) / len(losses), **extra}, outcome, seconds
 
 
 AUGMENT_SEED_OFFSET = 1_000_003
@@ -133,13 +124,15 @@ def subsample_train(data: PreparedData, n: int, seed: int) -> PreparedData:
 
 
 # A checkpoint's payload: the RunState fields it stores, then the counter and the wall time so far.
-CHECKPOINTED = ("state", "order_generator", "history", "stopping", "step_log", "train_seconds")
+CHECKPOINTED = ("state", "order_generator", "history", "stopping", "step_log", "train_seconds", "early", "budget")
 
 
 @dataclass
 class RunState:
     """Everything a run carries from epoch to epoch (what a checkpoint holds, with the
-    problem's work counter)."""
+    problem's work counter). With a FLOP budget one run serves two arms: `early` is set when
+    the early-stopping rule ends its arm (how, and the work spent by then), `budget` when the
+    budget is spent (the model's scores there and the work); the run ends when both are."""
 
     state: Any  # the optimizer's
     order_generator: torch.Generator  # the data order
@@ -149,11 +142,23 @@ class RunState:
     train_seconds: float  # in optimizer steps, evaluation left out
     start: float  # perf_counter at the run's start; a resumed run's is moved back by its wall time so far
     resumed: bool = False
+    early: dict | None = None
+    budget: dict | None = None
 
     def payload(self, problem: Problem) -> dict:
         return {name: getattr(self, name) for name in CHECKPOINTED} | {
             "counter": problem.counter,
             "wall_seconds": time.perf_counter() - self.start,
+        }
+
+    def cost(self, problem: Problem, train_seconds: float | None = None) -> dict:
+        """The work spent so far: the counter, steps, seconds in steps and wall seconds."""
+        seconds = self.train_seconds if train_seconds is None else train_seconds
+        return {
+            **problem.counter.as_dict(),
+            "steps": self.step_log.steps,
+            "train_s": seconds,
+            "wall_s": time.perf_counter() - self.start,
         }
 
 
@@ -175,7 +180,8 @@ def _start(
             resumed=True,
         )
     settings = spec.training
-    # Seed k: the same initial weights and data order for every optimizer.
+    # Seed k: the same initial weights and data order for every optimizer (deep_ga excepted:
+    # its genomes start from a He initialization of their own seed chain).
     params = problem.initial_parameters(spec.seed).to(device)
     order_generator = torch.Generator().manual_seed(spec.seed)
     # Augmentation draws get a stream of their own, so they never shift the data order.
@@ -184,14 +190,15 @@ def _start(
     )
     state = optimizer.init(params, hyperparameters, problem, spec.seed)
     initial = optimizer.parameters(state)  # the shared init, or the optimizer's own (deep_ga's base)
-    history = [{"epoch": 0, "wall_s": 0.0, **problem.counter.as_dict(), **_scores(problem, initial)}]
+    history = [{"epoch": 0, "wall_s": 0.0, "train_s": 0.0, **problem.counter.as_dict(), **scores(problem, initial)}]
     stopping = EarlyStopping(settings.patience, settings.min_delta, history[0]["val_loss"], initial.clone())
     return RunState(state, order_generator, history, stopping, step_log, train_seconds=0.0, start=time.perf_counter())
 
 
 @dataclass
 class Stop:
-    """How the run ended: its status, the message that says why, and its last epoch."""
+    """How the early-stopping arm (a run without a FLOP budget: the run) ended: its status,
+    the message that says why, and its last epoch."""
 
     status: RunStatus
     message: str
@@ -201,10 +208,11 @@ class Stop:
 def _stop_reason(
     epoch: int, outcome: EpochOutcome, stats: dict, run: RunState, current, settings: TrainingSettings
 ) -> Stop | None:
-    """Why the run ends after `epoch`, or None to go on. Checked in this order: divergence
-    (a non-finite minibatch loss, then the model's loss exploding), then, after the early
-    stopping has seen the epoch's model `current`, a step or sample budget, the wall-time
-    budget, and the patience running out."""
+    """Why the early-stopping arm ends after `epoch`, or None to go on (also None once it has
+    ended, unless the run diverges). Checked in this order: divergence (a non-finite minibatch
+    loss, then the model's loss exploding), then, after the early stopping has seen the epoch's
+    model `current`, a step or sample budget, the wall-time budget, the patience running out
+    and max_epochs."""
     if outcome == "diverged":
         return Stop(
             "diverged",
@@ -214,9 +222,12 @@ def _stop_reason(
     exploded = divergence(run.history)
     if exploded:
         return Stop("diverged", exploded, epoch)
+    if run.early is not None:
+        return None
     patience_spent = run.stopping.update(epoch, run.history[-1]["val_loss"], current)
-    if outcome == "budget":
-        steps_reached = settings.max_steps and run.step_log.steps >= settings.max_steps
+    steps_reached = settings.max_steps and run.step_log.steps >= settings.max_steps
+    samples_reached = settings.max_sample_evals and run.history[-1]["sample_evals"] >= settings.max_sample_evals
+    if steps_reached or samples_reached:
         reached = (
             f"step budget {settings.max_steps}"
             if steps_reached
@@ -229,12 +240,33 @@ def _stop_reason(
         return Stop(
             "early_stopped", f"no val_loss improvement > {settings.min_delta} for {settings.patience} epochs", epoch
         )
+    if epoch >= settings.max_epochs:
+        return Stop("completed", "", epoch)
     return None
+
+
+def _after_step(
+    run: RunState, problem: Problem, optimizer, settings: TrainingSettings, epoch: float, seconds: float
+) -> EpochOutcome:
+    """After a minibatch step (`seconds` in steps so far, `epoch` fractional): "budget" when a
+    budget ends the epoch. The step that spends the FLOP budget is where the equal-budget arm
+    reads its model (the overshoot is less than one step); the run goes on while the
+    early-stopping arm has not ended."""
+    if settings.max_sample_evals and problem.counter.sample_evals >= settings.max_sample_evals:
+        return "budget"
+    if settings.max_steps and run.step_log.steps >= settings.max_steps:
+        return "budget"
+    if settings.budget_flops and run.budget is None and problem.counter.flops >= settings.budget_flops:
+        model = scores(problem, optimizer.parameters(run.state))
+        run.budget = {"status": "reached", "epoch": epoch, **run.cost(problem, seconds), **model}
+        return "budget" if run.early is not None else ""
+    return ""
 
 
 def _progress_detail(run: RunState, problem: Problem, settings: TrainingSettings, epoch: int, share: float):
     """What a progress line says of a run in `epoch` (`share` of its minibatches taken), and
-    the fraction of its budget spent: the largest of epochs, steps, samples and seconds."""
+    the fraction of its budget spent: the largest of epochs, steps, samples and seconds, or
+    with a FLOP budget the FLOPs."""
     spent = [(epoch - 1 + share) / settings.max_epochs]
     if settings.max_steps:
         spent.append(run.step_log.steps / settings.max_steps)
@@ -242,8 +274,10 @@ def _progress_detail(run: RunState, problem: Problem, settings: TrainingSettings
         spent.append(problem.counter.sample_evals / settings.max_sample_evals)
     if settings.max_seconds:
         spent.append((time.perf_counter() - run.start) / settings.max_seconds)
+    if settings.budget_flops:
+        spent = [min(spent), problem.counter.flops / settings.budget_flops]
     best = max(row["val_acc"] for row in run.history)
-    text = f"epoch {epoch} of {settings.max_epochs}, step {run.step_log.steps}, best val_acc so far {best:.4f}"
+    text = f"epoch {epoch}, step {run.step_log.steps}, best val_acc so far {best:.4f}"
     return text, max(spent)
 
 
@@ -258,67 +292,43 @@ def _train_epochs(
     run_settings: dict,
     on_epoch: Callable[[dict], None] | None,
     progress: Progress,
-) -> Stop:
+) -> None:
     """The epochs from where `run` is to its end, saving a checkpoint every `checkpoint_seconds`."""
     last_save = time.perf_counter()
-    epoch = start = run.history[-1]["epoch"]  # the last epoch run, also when none is left to run
-    for epoch in range(start + 1, settings.max_epochs + 1):
+    start = run.history[-1]["epoch"]
+    for epoch in itertools.count(start + 1):
         permutation = torch.randperm(problem.x["train"].shape[0], generator=run.order_generator).to(device)
-        step_start = time.perf_counter()
 
-        def on_step(taken: int, batches: int, epoch: int = epoch) -> None:
+        def after_step(taken: int, batches: int, seconds: float, epoch: int = epoch) -> EpochOutcome:
             progress.tick(lambda: _progress_detail(run, problem, settings, epoch, taken / batches))
+            return _after_step(
+                run, problem, optimizer, settings, epoch - 1 + taken / batches, run.train_seconds + seconds
+            )
 
-        stats, outcome = _run_epoch(optimizer, run.state, problem, permutation, settings, run.step_log, on_step)
-        run.train_seconds += time.perf_counter() - step_start
+        stats, outcome, seconds = _run_epoch(
+            optimizer, run.state, problem, permutation, settings, run.step_log, after_step
+        )
+        run.train_seconds += seconds
         current = None
         if outcome != "diverged":  # a diverged epoch is not scored
             current = optimizer.parameters(run.state)
-            row = {"epoch": epoch, "wall_s": time.perf_counter() - run.start, **problem.counter.as_dict()}
-            run.history.append(row | _scores(problem, current) | stats)
+            row = {"epoch": epoch, "wall_s": time.perf_counter() - run.start, "train_s": run.train_seconds}
+            run.history.append(row | problem.counter.as_dict() | scores(problem, current) | stats)
         stop = _stop_reason(epoch, outcome, stats, run, current, settings)
-        if on_epoch and not (stop and stop.status == "diverged"):
+        diverged = stop is not None and stop.status == "diverged"
+        if stop and run.early is None:
+            final_loss, last_val_acc = run.step_log.final_loss(), run.history[-1]["val_acc"]
+            run.early = asdict(stop) | run.cost(problem) | {"final_loss": final_loss, "last_val_acc": last_val_acc}
+        if diverged and settings.budget_flops and run.budget is None:  # the last model scored stands for it
+            last = {key: run.history[-1][key] for key in SCORE_KEYS}
+            run.budget = {"status": "diverged", "epoch": epoch, **run.cost(problem), **last}
+        if on_epoch and not diverged:
             on_epoch(run.history[-1])
-        if stop:
-            return stop
+        if run.early is not None and (run.budget is not None or not settings.budget_flops):
+            return
         if checkpoint_path and time.perf_counter() - last_save >= checkpoint_seconds:
             save_checkpoint(checkpoint_path, run_settings, run.payload(problem))
             last_save = time.perf_counter()
-    return Stop("completed", "", epoch)
-
-
-def _summary(
-    spec: RunSpec, run: RunState, stop: Stop, problem: Problem, optimizer, hyperparameters, device: str, key: str
-) -> dict:
-    """What summary.json holds: the result (the best model's scores, the last model's
-    fitness), the work counted, and the settings that produced it (spec.to_dict's blocks,
-    the hyperparameters as the optimizer resolved them)."""
-    settings = spec.to_dict()
-    return {
-        "dataset": spec.dataset,
-        "optimizer": spec.optimizer,
-        "seed": spec.seed,
-        "status": stop.status,
-        "message": stop.message,
-        "epochs": stop.epoch,
-        "best_epoch": run.stopping.best_epoch,
-        "resumed": run.resumed,
-        "wall_time_s": time.perf_counter() - run.start,
-        "train_time_s": run.train_seconds,
-        **problem.counter.as_dict(),
-        **_scores(problem, run.stopping.best_params),
-        **last_model_fitness(
-            run.history[-1]["val_acc"], run.step_log.steps, run.step_log.final_loss(), stop.status == "diverged"
-        ),
-        "n_parameters": problem.n_parameters,
-        "hyperparameters": asdict(hyperparameters) | optimizer.resolved(run.state),
-        "model": settings["model"],
-        "training": settings["training"],
-        "device": device,
-        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
-        "versions": package_versions(),
-        "result_key": key,
-    }
 
 
 def check_settings(spec: RunSpec):
@@ -380,7 +390,7 @@ def train(
     problem = Problem.from_data(data, spec.hidden, spec.activation, device, spec.model)
 
     run = _start(spec, optimizer, hyperparameters, problem, device, checkpoint_path, run_settings)
-    stop = _train_epochs(
+    _train_epochs(
         run,
         optimizer,
         problem,
@@ -392,4 +402,4 @@ def train(
         on_epoch,
         progress or Progress(),
     )
-    return _summary(spec, run, stop, problem, optimizer, hyperparameters, device, key), pd.DataFrame(run.history)
+    return run_summary(spec, run, problem, optimizer, hyperparameters, device, key), pd.DataFrame(run.history)

@@ -218,7 +218,10 @@ def tune(
     study_seed: int = 0,
     startup_trials: int = 4,
 ) -> tuple[dict, pd.DataFrame]:
-    """Runs the trials still missing from the stored study; returns (best, trials table)."""
+    """Runs the trials still missing from the stored study; returns (best, trials table).
+    Trials follow the early-stopping protocol: an equal-budget arm's budget_flops is dropped, so
+    a trial ends with its patience (its values then serve both arms)."""
+    spec = replace(spec, training=replace(spec.training, budget_flops=None))
     storage_path = Path(storage_path)
     storage = _open_journal(storage_path)
     data = load_prepared(data_path, expected_name=spec.dataset)  # once for all trials

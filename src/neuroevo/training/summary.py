@@ -1,0 +1,91 @@
+"""What a finished run's summary.json holds (run_summary): the early-stopping arm's result
+and work, the equal-budget arm's (budget_* fields) when the run had a FLOP budget, and the
+settings that produced them; and the scores every history row and summary share."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import asdict
+from typing import TYPE_CHECKING
+
+import torch
+
+from neuroevo.config.run_spec import RunSpec
+from neuroevo.data.prepare import SPLITS
+from neuroevo.files.versions import package_versions
+from neuroevo.models.problem import Problem
+from neuroevo.training.fitness import last_model_fitness
+
+if TYPE_CHECKING:  # the loop's state, read here, never built
+    from neuroevo.training.loop import RunState
+
+# What a summary and a history measure of time, which two runs of the same settings never share.
+TIMING_KEYS = ("wall_time_s", "train_time_s", "run_wall_time_s", "budget_train_time_s", "budget_wall_time_s")
+TIMING_COLUMNS = ("wall_s", "train_s")
+SCORE_KEYS = tuple(f"{split}_{measure}" for split in SPLITS for measure in ("loss", "acc"))
+
+
+def scores(problem: Problem, params: torch.Tensor) -> dict[str, float]:
+    row = {}
+    for split in SPLITS:
+        row[f"{split}_loss"], row[f"{split}_acc"] = problem.evaluate(params, split)
+    return row
+
+
+def budget_summary(run: RunState) -> dict:
+    """The equal-budget arm's part of a summary: the model at the end of the budget, its work,
+    and, labelled as such, the best-validation-loss model within the budget."""
+    end = run.budget
+    within = [row for row in run.history if row["flops"] <= end["flops"]] + [end]
+    best = min(within, key=lambda row: row["val_loss"] if math.isfinite(row["val_loss"]) else math.inf)
+    return {
+        "budget_status": end["status"],
+        "budget_epoch": end["epoch"],
+        "budget_steps": end["steps"],
+        **{f"budget_{key}": end[key] for key in ("flops", "sample_evals", "model_evals", "grad_evals")},
+        "budget_train_time_s": end["train_s"],
+        "budget_wall_time_s": end["wall_s"],
+        **{f"budget_{key}": end[key] for key in SCORE_KEYS},
+        "budget_best_epoch": best["epoch"],
+        **{f"budget_best_{key}": best[key] for key in ("val_loss", "val_acc", "test_loss", "test_acc")},
+    }
+
+
+def run_summary(
+    spec: RunSpec, run: RunState, problem: Problem, optimizer, hyperparameters, device: str, key: str
+) -> dict:
+    """What summary.json holds: the early-stopping arm's result (the best model's scores, the
+    last model's fitness) and the work it counted, with a FLOP budget the equal-budget arm's
+    (budget_* fields), and the settings that produced it (spec.to_dict's blocks, the
+    hyperparameters as the optimizer resolved them)."""
+    settings, early = spec.to_dict(), run.early
+    diverged = early["status"] == "diverged"
+    return {
+        "dataset": spec.dataset,
+        "optimizer": spec.optimizer,
+        "seed": spec.seed,
+        "status": early["status"],
+        "message": early["message"],
+        "epochs": early["epoch"],
+        "best_epoch": run.stopping.best_epoch,
+        "resumed": run.resumed,
+        "wall_time_s": early["wall_s"],
+        "train_time_s": early["train_s"],
+        "run_wall_time_s": time.perf_counter() - run.start,
+        **{name: early[name] for name in ("sample_evals", "model_evals", "grad_evals", "flops")},
+        **scores(problem, run.stopping.best_params),
+        **last_model_fitness(early["last_val_acc"], early["steps"], early["final_loss"], diverged),
+        **(budget_summary(run) if run.budget else {}),
+        "n_parameters": problem.n_parameters,
+        "forward_flops": problem.forward_flops,
+        **{f"n_{split}": int(problem.y[split].shape[0]) for split in SPLITS},
+        "hyperparameters": asdict(hyperparameters) | optimizer.resolved(run.state),
+        "model": settings["model"],
+        "training": settings["training"],
+        "device": device,
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+        "versions": package_versions(),
+        "result_key": key,
+    }
