@@ -56,7 +56,8 @@ def run_slice(workdir: Path, runs_per_job: int | None, cores: int, overrides: di
     if result.returncode != 0:
         raise SystemExit(f"snakemake failed in {workdir}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     summaries = list((workdir / "results" / "runs").glob("*/*/*/summary.json"))
-    inside = sum(json.loads(path.read_text())["wall_time_s"] for path in summaries)
+    # A run's whole wall time (with a FLOP budget it goes on past its early-stopping arm's).
+    inside = sum(json.loads(path.read_text())["run_wall_time_s"] for path in summaries)
     trials = [pd.read_parquet(path) for path in (workdir / "results" / "tuning").glob("*/*.trials.parquet")]
     inside += sum(table["duration"].dt.total_seconds().sum() for table in trials)
     rss = [

@@ -13,12 +13,12 @@ from conftest import REPOSITORY
 
 from neuroevo.config.discovery import COMPARISON_DEFAULTS, TASK_DEFAULTS, check_comparison, comparison_run_spec
 from neuroevo.config.run_spec import RunSpec
-from neuroevo.data.prepare import load_prepared
+from neuroevo.data.prepare import load_prepared, subsample_train
 from neuroevo.discovery.ga import DiscoverySettings
 from neuroevo.discovery.tasks import Task
 from neuroevo.report.discovery_section import fitness_tables
 from neuroevo.training.fitness import task_fitness
-from neuroevo.training.loop import subsample_train, train
+from neuroevo.training.loop import train
 
 SCHEMA = yaml.safe_load((REPOSITORY / "workflow" / "schemas" / "config.schema.yaml").read_text())
 

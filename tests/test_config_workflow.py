@@ -86,6 +86,11 @@ def _discovery_seeds_shared(config):
         (lambda config: config.update(seeds=[1000, 1]), "tuning.seeds [1000] are also evaluation seeds"),
         (_discovery_seeds_shared, "discovery.small: comparison.seeds: seed(s) 0 are also the GA's settings.seeds"),
         (lambda config: config.update(studies=["absent"]), "study 'absent': no study file"),
+        (
+            lambda config: config["dataset_overrides"]["digits"].update(max_sample_evals=1000),
+            "training with dataset_overrides.digits: budget_flops (the equal-budget arm) cannot be combined with "
+            "max_sample_evals",
+        ),
     ],
 )
 def test_check_config_refuses_by_key(edit, message):

@@ -209,6 +209,7 @@ def test_a_truncated_copy_of_a_real_fashion_mnist_file_is_named(tmp_path):
 RUN = {
     "dataset": "iris",
     "optimizer": "adam",
+    "optimizer_kind": "gradient",
     "seed": 0,
     "status": "completed",
     "device": "cpu",
@@ -222,6 +223,7 @@ RUN = {
     "test_acc": 0.9,
     "model_evals": 10,
     "grad_evals": 10,
+    "flops": 1000,
     "epochs": 3,
     "sample_evals": 100,
     "n_parameters": 99,

@@ -43,7 +43,7 @@ def test_the_discovered_rule_is_compared_and_its_section_joins_the_report(tmp_pa
     assert summary["hyperparameters"]["total_steps"] == 30
     section = (out / "section.md").read_text()
     assert "| optimizer | runs | overall fitness |" in section and "| optimizer | runs | iris |" in section
-    assert "**Too few seeds to be testable** for" in section  # 2 seeds against 2
+    assert "**Untestable** against the best:" in section  # 2 seeds against 2
     report = (tmp_path / "results" / "report" / "report.md").read_text()
     assert "## Optimizer discovery: `tiny`" in report and "](../discovery/tiny/fitness.png)" in report
     assert len(pd.read_parquet(out / "comparison.parquet")) == 4

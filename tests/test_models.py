@@ -107,3 +107,19 @@ def test_layerwise_fitness_shares_the_hidden_layer_and_equals_whole_networks():
     hidden_layer, output_layer = 2 * 196 * 32, 2 * 32 * 10
     flops = 64 * (7 * (hidden_layer + output_layer) + hidden_layer + 5 * output_layer)
     assert problem.counter == WorkCounter(sample_evals=12 * 64, model_evals=12, grad_evals=0, flops=flops)
+
+
+def test_the_gradient_steps_fast_path_is_the_same_network_and_gradient():
+    """A gradient step computes one network with plain matmuls and torch's cross-entropy; its
+    logits, loss and gradient are those of the population path."""
+    from neuroevo.models.mlp import network_logits
+
+    spec = MLPSpec(n_features=64, hidden=16, n_classes=10)
+    generator = torch.Generator().manual_seed(0)
+    x, y = torch.randn(32, 64, generator=generator), torch.randint(0, 10, (32,), generator=generator)
+    params = init_parameters(spec, seed=3)
+    torch.testing.assert_close(network_logits(spec, params, x), population_logits(spec, params.unsqueeze(0), x)[0])
+    fast, slow = params.clone().requires_grad_(True), params.clone().requires_grad_(True)
+    torch.nn.functional.cross_entropy(network_logits(spec, fast, x), y).backward()
+    population_cross_entropy(population_logits(spec, slow.unsqueeze(0), x), y)[0].backward()
+    torch.testing.assert_close(fast.grad, slow.grad)

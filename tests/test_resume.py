@@ -59,6 +59,8 @@ MIRRORED_LAYERWISE = {"popsize": [20, 8], "diagonal": True, "engine": "torch", "
         ("digits", "deep_ga", 64, {}),
         ("digits", "evolved_prior", 16, COMPARISON_RUN),
         ("digits", "layerwise_cmaes", 16, {"hyperparameters": MIRRORED_LAYERWISE}),
+        # The equal-budget arm: the run goes on past its 40 epochs to the FLOP budget.
+        ("iris", "cmaes", 16, {"training": {"budget_flops": 2.0e7}}),
     ],
 )
 def test_killed_run_resumes_and_matches_an_uninterrupted_one(dataset, optimizer, batch_size, extra, request, tmp_path):

@@ -23,12 +23,15 @@ METRICS = {
     "test_acc": 0.9,
     "model_evals": 10,
     "grad_evals": 10,
+    "flops": 1000,
+    "epochs": 3,
 }
 # Optimizers with different keys, a null value, per-layer lists where another has a number, an int among floats.
 SUMMARIES = [
     {
         "dataset": "iris",
         "optimizer": "cmaes",
+        "optimizer_kind": "evolution",
         "seed": 0,
         "status": "completed",
         "device": "cpu",
@@ -40,6 +43,7 @@ SUMMARIES = [
     {
         "dataset": "iris",
         "optimizer": "layerwise_cmaes",
+        "optimizer_kind": "evolution",
         "seed": 0,
         "status": "completed",
         "device": "cpu",
@@ -51,6 +55,7 @@ SUMMARIES = [
     {
         "dataset": "iris",
         "optimizer": "deep_ga",
+        "optimizer_kind": "evolution",
         "seed": 0,
         "status": "completed",
         "device": "cpu",
@@ -62,6 +67,7 @@ SUMMARIES = [
     {
         "dataset": "iris",
         "optimizer": "sgd",
+        "optimizer_kind": "gradient",
         "seed": 0,
         "status": "completed",
         "device": "cpu",
@@ -73,6 +79,7 @@ SUMMARIES = [
     {
         "dataset": "iris",
         "optimizer": "sgd",
+        "optimizer_kind": "gradient",
         "seed": 1,
         "status": "completed",
         "device": "cpu",
@@ -142,6 +149,7 @@ def test_cells_write_numbers_p_values_and_the_marks():
     assert p_value(0.0004) == "< 0.001" and p_value(0.04567) == "0.046" and p_value(math.nan) == "-"
     assert mean_std(0.91234, 0.01234) == "0.9123 ± 0.012" and mean_std(0.9, math.nan) == "0.9"
     assert marked("1", True, True) == "**1**" and marked("1", False, True) == "1 †" and marked("1", False, False) == "1"
+    assert marked("1", False, True, testable=False) == "1 (untestable)"
     assert compact(28_800) == "28.8k" and compact(3_200_000) == "3.2M" and compact(3150) == "3.15e+03"
     assert median_iqr([1, 2, 3, float("inf")]) == "2 [1.5, 2.5]" and median_iqr([]) == "-"
 

@@ -38,6 +38,8 @@ def _runs(values_by_optimizer, diverged=()):
                         "val_acc",
                         "model_evals",
                         "grad_evals",
+                        "flops",
+                        "epochs",
                     )
                 }
             )
@@ -113,7 +115,7 @@ def test_the_same_optimizer_under_two_names_is_never_significant():
         assert low - 1e-9 <= 0.1 <= high + 1e-9
 
 
-def test_of_equal_means_the_first_optimizer_is_the_best_whatever_the_hash_seed():
+def test_of_equal_means_all_are_co_best_and_the_first_is_the_reference_whatever_the_hash_seed():
     import os
     import subprocess
     import sys
@@ -124,7 +126,8 @@ def test_of_equal_means_the_first_optimizer_is_the_best_whatever_the_hash_seed()
         "rows = [{'dataset': 'toy', 'optimizer': name, 'seed': seed, 'status': 'completed', "
         "**{m: 1.0 for m in ('train_time_s', 'train_loss', 'train_acc', 'val_loss', 'val_acc', 'test_loss', 'test_acc', "
         "'model_evals', 'grad_evals')}} for name in ('zeta', 'alpha', 'mu') for seed in range(3)]; "
-        "tests = significance_tests(pd.DataFrame(rows), alpha=0.05); print(sorted(set(tests[tests['is_best']]['optimizer'])))"
+        "tests = significance_tests(pd.DataFrame(rows), alpha=0.05); print(sorted(set(tests['best'])), "
+        "sorted(set(tests[tests['is_best']]['optimizer'])))"
     )
     for hash_seed in ("0", "1", "2", "3"):
         result = subprocess.run(
@@ -134,4 +137,43 @@ def test_of_equal_means_the_first_optimizer_is_the_best_whatever_the_hash_seed()
             check=True,
             env={**os.environ, "PYTHONHASHSEED": hash_seed},
         )
-        assert result.stdout.strip() == "['zeta']"
+        assert result.stdout.strip() == "['zeta'] ['alpha', 'mu', 'zeta']"
+
+
+def test_ties_at_the_resolution_of_the_data_are_co_best():
+    """Iris: 30 test examples, 10 seeds; adam and deep_ga both average 293/300. Both are bold,
+    neither is "not different" from the other."""
+    from neuroevo.analysis.stats import compare_with_best
+
+    adam = pd.Series([29 / 30] * 7 + [1.0] * 3)
+    deep_ga = pd.Series([1.0] * 3 + [29 / 30] * 7)  # the same mean, in another float order
+    deep_ga = deep_ga.iloc[::-1].reset_index(drop=True)
+    worse = pd.Series([28 / 30] * 10)
+    result = compare_with_best({"deep_ga": deep_ga, "adam": adam, "worse": worse}, False, 0.05, resolution=1 / 300)
+    assert result["deep_ga"]["is_best"] and result["adam"]["is_best"] and not result["worse"]["is_best"]
+    assert not result["adam"]["tied_with_best"]  # bold, not †
+
+
+def test_four_zero_differences_of_ten_are_untestable_under_holm_over_five_and_never_dagger():
+    """6 non-zero pairs: the smallest two-sided p is 2/64, times 5 comparisons 0.156 > 0.05."""
+    from neuroevo.analysis.stats import compare_with_best
+    from neuroevo.report.cells import marked
+
+    rng = np.random.default_rng(2)
+    best = pd.Series(0.9 + rng.normal(0, 0.01, 10))
+    same_four = best.copy()
+    same_four.iloc[4:] -= 0.05  # 4 zero differences, 6 far worse
+    samples = {"best": best + 0.1, "four_zeros": (best + 0.1).where(same_four == best, same_four)}
+    samples |= {f"other{index}": best - 0.2 - 0.01 * index for index in range(4)}
+    result = compare_with_best(samples, False, 0.05)
+    entry = result["four_zeros"]
+    assert entry["n_nonzero_pairs"] == 6 and not entry["testable"] and not entry["tied_with_best"]
+    assert marked("0.9", entry["is_best"], entry["tied_with_best"], entry["testable"]) == "0.9 (untestable)"
+    assert all(result[f"other{index}"]["testable"] for index in range(4))
+
+
+def test_a_nan_p_never_ties():
+    from neuroevo.analysis.stats import compare_with_best
+
+    result = compare_with_best({"a": pd.Series([1.0, 2.0, 3.0] * 3), "b": pd.Series([np.nan] * 9)}, False, 0.05)
+    assert not result["b"]["tied_with_best"]

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import optuna
 import pytest
@@ -35,7 +36,19 @@ def test_tuning_beats_a_deliberately_bad_learning_rate(iris_data, tmp_path):
     )
     assert result["objective"] < 0.5 * bad_loss
     assert 0.01 <= result["tuned_values"]["lr"] <= 1.0
-    assert result["n_trials"] == len(trials) == 4
+    assert result["n_complete"] == 4 and result["n_trials"] == len(trials) >= 4  # pruned trials do not count
+    assert result["flops"] >= 4 * 2 * 3 * 16 * 2 * (4 * 8 + 8 * 3)  # at least a step per completed trial and seed
+
+
+def test_two_optimizers_with_one_search_space_are_not_tried_at_the_same_values(iris_data, tmp_path):
+    """The sampler's seed is derived from the study seed, the dataset and the optimizer."""
+    space = {"lr": {"distribution": "log_uniform", "low": 0.001, "high": 0.3}}
+    values = {}
+    for optimizer in ("adam", "rmsprop"):
+        spec = RunSpec("iris", optimizer, 0, hidden=8, training=replace(SETTINGS, max_epochs=2))
+        result, trials = tune(spec, iris_data, space, [1000], 2, tmp_path / f"{optimizer}.journal", startup_trials=2)
+        values[optimizer] = (result["sampler_seed"], list(trials["params_lr"]))
+    assert values["adam"][0] != values["rmsprop"][0] and values["adam"][1] != values["rmsprop"][1]
 
 
 def _tune_command(data, tmp_path, trials):
@@ -92,14 +105,16 @@ def test_killed_tuning_job_continues_with_its_finished_trials(iris_data, tmp_pat
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    before = {t.number: t.params for t in _finished_trials(tmp_path / "adam.journal")}
+    finished = _finished_trials(tmp_path / "adam.journal")
+    before = {t.number: t.params for t in finished}
+    completed = sum(t.state == optuna.trial.TrialState.COMPLETE for t in finished)
     assert 2 <= len(before) < 30 and not (tmp_path / "adam.json").exists()
 
     subprocess.run(
-        _tune_command(iris_data, tmp_path, len(before) + 2), env=tool_environment(), check=True, capture_output=True
+        _tune_command(iris_data, tmp_path, completed + 2), env=tool_environment(), check=True, capture_output=True
     )
     result = json.loads((tmp_path / "adam.json").read_text())
-    assert result["n_trials"] == len(before) + 2  # the count continues: only 2 new trials ran
+    assert result["n_complete"] == completed + 2  # the count continues: only 2 more completed trials ran
     after = {t.number: t.params for t in _finished_trials(tmp_path / "adam.journal")}
     assert all(after[number] == params for number, params in before.items())  # finished trials kept
 
@@ -140,7 +155,7 @@ def test_changing_a_search_space_reruns_only_that_optimizers_tuning_and_training
 
     base = "datasets: [iris]\noptimizers: [sgd, adam]\nseeds: 2\nmodel: {hidden: 8}\ntraining: {max_epochs: 5}\n"
     configfile = tmp_path / "config.yaml"
-    configfile.write_text(base + "tuning: {trials: 2, startup_trials: 1}\n")
+    configfile.write_text(base + "tuning: {trials_per_dimension: 2, startup_trials: 1}\n")
     snakemake(tmp_path, "--cores", "2", configfile=configfile)
     report = (tmp_path / "results" / "report" / "report.md").read_text()
     assert "| sgd | lr = " in report and "| adam | lr = " in report  # tuned values reported
@@ -150,7 +165,7 @@ def test_changing_a_search_space_reruns_only_that_optimizers_tuning_and_training
 
     edited = tmp_path / "edited.yaml"
     edited.write_text(
-        base + "tuning:\n  trials: 2\n  startup_trials: 1\n  search_spaces:\n"
+        base + "tuning:\n  trials_per_dimension: 2\n  startup_trials: 1\n  search_spaces:\n"
         "    adam: {lr: {distribution: log_uniform, low: 0.001, high: 0.05}}\n"
     )
     assert planned_jobs(tmp_path, configfile=edited) == {

@@ -19,7 +19,7 @@ from neuroevo.training.tune import JournalError, tune
 
 SPACE = {"lr": {"distribution": "log_uniform", "low": 0.001, "high": 0.3}}
 SPEC = json.dumps({"model": {"hidden": 8}, "training": {"batch_size": 16, "max_epochs": 10}})
-TRIALS, STARTUP = 7, 2
+TRIALS, STARTUP = 5, 2  # completed trials
 TIMING = ["datetime_start", "datetime_complete", "duration"]  # the only columns a kill may change
 # Journal operations (optuna.storages.journal JournalOperation) and trial states (TrialState).
 CREATE_TRIAL, SET_TRIAL_PARAM, SET_TRIAL_STATE, SET_INTERMEDIATE = 4, 5, 6, 7
@@ -28,7 +28,9 @@ COMPLETE, PRUNED = 1, 2
 
 def _tune_in_process(data, journal):
     spec = RunSpec.from_json("digits", "adam", 0, SPEC)  # as the tune command builds it
-    result, trials = tune(spec, data, SPACE, [1000, 1001], TRIALS, journal, study_seed=0, startup_trials=STARTUP)
+    result, trials = tune(
+        spec, data, SPACE, [1000, 1001], TRIALS, journal, study_seed=0, startup_trials=STARTUP, pruning=True
+    )
     return result, trials
 
 
@@ -54,6 +56,8 @@ def _command(data, folder):
         str(STARTUP),
         "--study-seed",
         "0",
+        "--pruning",
+        "on",
         "--storage",
         str(folder / "adam.journal"),
         "--out",
@@ -79,7 +83,8 @@ def _same_trials(trials: pd.DataFrame, reference: pd.DataFrame) -> None:
 def uninterrupted(digits_data, tmp_path_factory):
     folder = tmp_path_factory.mktemp("uninterrupted")
     result, trials = _tune_in_process(digits_data, folder / "adam.journal")
-    assert set(trials["state"]) == {"COMPLETE", "PRUNED"} and len(trials) == TRIALS  # both kinds of trial get replayed
+    assert set(trials["state"]) == {"COMPLETE", "PRUNED"}  # both kinds of trial get replayed
+    assert (trials["state"] == "COMPLETE").sum() == TRIALS == result["n_complete"]  # pruned ones do not count
     assert (
         (trials["state"] == "COMPLETE") & (trials["number"] >= 3)
     ).any()  # a trial to kill mid-way, with trials before it

@@ -43,24 +43,31 @@ def tiny_study(tmp_path_factory):
     return workdir
 
 
-FIGURES = ("iris_cost.png", "iris_test_acc.png", "critical_difference.png")
+FIGURES = ("iris_cost.png", "iris_test_acc.png", "iris_ecdf.png")
 
 
 def test_tiny_study_runs_end_to_end_and_reports_a_highlighted_table(tiny_study):
     report = (tiny_study / "results" / "report" / "report.md").read_text()
+    assert report.index("## Verdict") < report.index("## Setup")  # the report opens with the verdict
     assert "## iris" in report
     lines = report.splitlines()
-    start = lines.index(next(line for line in lines if line.startswith("| optimizer | runs | time (s)")))
-    table = lines[start : start + 6]
-    assert len(table) == 6 and table[-1].startswith("| layerwise_cmaes")  # header, rule, one row per optimizer
-    assert any("**" in line for line in table[2:])  # the best of each column in bold
-    assert "Wilcoxon signed-rank on seed pairs,\nHolm-corrected" in report
-    assert "Too few seeds to be testable" in report  # 3 seed pairs cannot reach p < 0.05
+    for title in ("### iris: Early stopping", "### iris: Equal budget (1M FLOPs per run)"):
+        start = lines.index(
+            next(line for line in lines[lines.index(title) :] if line.startswith("| optimizer | runs |"))
+        )
+        table = lines[start : start + 6]
+        assert len(table) == 6 and table[-1].startswith("| layerwise_cmaes")  # header, rule, one row per optimizer
+        assert any("**" in line for line in table[2:])  # the best of each compared column in bold
+        assert all(cell.count("**") == 0 for line in table[2:] for cell in line.split("|")[4:6])  # epochs, time
+    assert "(untestable)" in report and " †" not in report  # 3 seed pairs cannot reach p < 0.05
+    verdicts = [line for line in lines if line.startswith("| cmaes | adam |") or line.startswith("| iris | cmaes |")]
+    assert verdicts and all("inconclusive (n = 3 seed pairs" in line for line in verdicts)
     for heading in (
         "Effects on test accuracy",
         "| optimizer | seed pairs | p Wilcoxon | p Mann-Whitney | A12 |",
-        "Cost to reach validation accuracy",
-        "## Ranks across datasets",
+        "Cost to reach each target validation accuracy",
+        "No rank test across datasets: 1 dataset(s)",
+        "forward-equivalent FLOPs",
         "Config hash: `",
         "Regenerate: `snakemake",
     ):
@@ -76,7 +83,15 @@ def test_snakemakes_own_report_registers_the_figures_and_tables(tiny_study):
     snakemake(tiny_study, "--report", "report.zip")
     with zipfile.ZipFile(tiny_study / "report.zip") as archive:
         names = {Path(name).name for name in archive.namelist()}
-    assert {"report.html", "report.md", "metrics.csv", "tests.csv", "cost_to_target.csv", *FIGURES} <= names
+    assert {
+        "report.html",
+        "report.md",
+        "metrics.csv",
+        "tests.csv",
+        "cost_to_target.csv",
+        "verdicts.csv",
+        *FIGURES,
+    } <= names
 
 
 def test_deleting_one_run_reruns_only_its_block_the_aggregate_and_the_report(tiny_study):

@@ -154,10 +154,7 @@ def all_tuning_results():
 
 
 def report_figures():
-    """The report's figures, one cost curve and one boxplot per dataset, and the ranks."""
-    per_dataset = [
-        f"results/report/figures/{dataset}_{kind}.png"
-        for dataset in config["datasets"]
-        for kind in ("cost", "test_acc")
+    """The report's figures (neuroevo.config.workflow.report_figure_names)."""
+    return [
+        f"results/report/figures/{name}" for name in specs.report_figure_names(config)
     ]
-    return per_dataset + ["results/report/figures/critical_difference.png"]

@@ -18,6 +18,12 @@ rule report_figures:
             category="Tables",
         ),
         cost_table="results/summary/cost_to_target.parquet",
+        verdicts=report(
+            "results/summary/verdicts.csv",
+            caption="../../report/captions/verdicts.rst",
+            category="Tables",
+        ),
+        verdict_table="results/summary/verdicts.parquet",
         ranks="results/summary/ranks.parquet",
     log:
         "results/logs/report_figures.log",
@@ -27,11 +33,14 @@ rule report_figures:
         alpha=config["report"]["alpha"],
         target_fraction=config["report"]["target_fraction"],
         targets=specs.to_json(config["report"]["targets"]),
+        margin=config["report"]["equivalence_margin"],
+        runtime_targets=config["report"]["runtime_targets"],
         summary_dir=lambda wildcards, input: Path(input.runs).parent,
         out_dir=lambda wildcards, output: Path(output.figures[0]).parent,
     shell:
         "python -m neuroevo report-figures --summary-dir {params.summary_dir:q} --out-dir {params.out_dir:q} "
-        "--alpha {params.alpha:q} --target-fraction {params.target_fraction:q} --targets {params.targets:q} > {log:q} 2>&1"
+        "--alpha {params.alpha:q} --target-fraction {params.target_fraction:q} --targets {params.targets:q} "
+        "--margin {params.margin:q} --runtime-targets {params.runtime_targets:q} > {log:q} 2>&1"
 
 
 rule report:
@@ -40,6 +49,7 @@ rule report:
         metrics="results/summary/metrics.parquet",
         tests="results/summary/tests.parquet",
         costs="results/summary/cost_to_target.parquet",
+        verdicts="results/summary/verdicts.parquet",
         ranks="results/summary/ranks.parquet",
         figures=report_figures(),
         tuning=all_tuning_results(),

@@ -18,14 +18,15 @@ rule tune:
             config, wildcards.optimizer
         ),
         seeds=",".join(str(seed) for seed in config["tuning"]["seeds"]),
-        trials=config["tuning"]["trials"],
+        trials=lambda wildcards: specs.tuning_trials(config, wildcards.optimizer),
         startup_trials=config["tuning"]["startup_trials"],
         study_seed=config["tuning"]["study_seed"],
+        pruning="on" if config["tuning"]["pruning"] else "off",
         # The Optuna journal is not an output, so a killed job's trials survive for the rerun.
         storage=lambda wildcards, output: Path(output.best).with_suffix(".journal"),
     shell:
         "python -m neuroevo tune --data {input.data:q} --dataset {wildcards.dataset:q} "
         "--optimizer {wildcards.optimizer:q} --spec {params.spec:q} "
         "--search-space {params.search_space:q} --seeds {params.seeds:q} --trials {params.trials:q} "
-        "--startup-trials {params.startup_trials:q} --study-seed {params.study_seed:q} "
+        "--startup-trials {params.startup_trials:q} --study-seed {params.study_seed:q} --pruning {params.pruning:q} "
         "--storage {params.storage:q} --out {output.best:q} --trials-out {output.trials:q} > {log:q} 2>&1"

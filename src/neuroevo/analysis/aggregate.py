@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from neuroevo.analysis.arms import ARMS, arm_runs
 from neuroevo.analysis.runs import SETTING_KEYS, load_histories, load_runs, settings_frame, write_table
 from neuroevo.analysis.stats import compare_with_best
 
@@ -22,22 +23,40 @@ class Metric:
     name: str
     label: str
     lower_is_better: bool
+    # Compared: highlighted and tested. Time and work are not: a run that stops first is not
+    # "best" at anything, and counts of work are the protocol's, not a result.
+    compared: bool = True
+    # The summary key of the split an accuracy counts examples of: its resolution is 1 / that.
+    resolution_of: str | None = None
 
 
-# The prior study's table columns, in its order.
+# The prior study's table columns, in its order, with epochs and FLOPs.
 METRICS = [
-    Metric("train_time_s", "time (s)", True),
+    Metric("epochs", "epochs", True, compared=False),
+    Metric("train_time_s", "time (s)", True, compared=False),
     Metric("train_loss", "train loss", True),
-    Metric("train_acc", "train acc", False),
+    Metric("train_acc", "train acc", False, resolution_of="n_train"),
     Metric("val_loss", "val loss", True),
-    Metric("val_acc", "val acc", False),
+    Metric("val_acc", "val acc", False, resolution_of="n_val"),
     Metric("test_loss", "test loss", True),
-    Metric("test_acc", "test acc", False),
-    Metric("model_evals", "model evals", True),
-    Metric("grad_evals", "grad evals", True),
+    Metric("test_acc", "test acc", False, resolution_of="n_test"),
+    Metric("flops", "FLOPs", True, compared=False),
+    Metric("model_evals", "model evals", True, compared=False),
+    Metric("grad_evals", "grad evals", True, compared=False),
 ]
+COMPARED = [metric for metric in METRICS if metric.compared]
+STATUSES = ("completed", "early_stopped", "budget", "diverged")
 # What the tables and the report read of each run; a summary without them is refused by name.
-RUN_KEYS = ("dataset", "optimizer", "seed", "status", "device", *(metric.name for metric in METRICS))
+RUN_KEYS = ("dataset", "optimizer", "optimizer_kind", "seed", "status", "device", *(metric.name for metric in METRICS))
+
+
+def mean_resolution(group: pd.DataFrame, metric: Metric) -> float | None:
+    """The smallest difference two means over these runs' seeds can show in `metric`: one
+    example of the split over the number of seeds (None: a continuous metric, or runs that do
+    not say their split's size)."""
+    if metric.resolution_of is None or metric.resolution_of not in group or group[metric.resolution_of].isna().any():
+        return None
+    return 1.0 / (float(group[metric.resolution_of].max()) * group.groupby("optimizer").size().max())
 
 
 def optimizer_statistics(runs: pd.DataFrame) -> pd.DataFrame:
@@ -50,6 +69,7 @@ def optimizer_statistics(runs: pd.DataFrame) -> pd.DataFrame:
             "optimizer": optimizer,
             "n_runs": len(group),
             "n_diverged": int((group["status"] == "diverged").sum()),
+            **{f"n_{status}": int((group["status"] == status).sum()) for status in STATUSES},
         }
         for metric in METRICS:
             values = group[metric.name].astype(float)
@@ -65,14 +85,17 @@ def significance_tests(runs: pd.DataFrame, alpha: float, test: str = "wilcoxon")
     """Per dataset and metric: the best optimizer by mean against each other one, by the
     Wilcoxon signed-rank test on seed pairs and by Mann-Whitney U, Holm-corrected within the
     dataset x metric family, with A12 and the bootstrap CI of the median difference; `test`
-    says which test decides `tied_with_best` (neuroevo.analysis.stats.compare_with_best)."""
+    says which test decides `tied_with_best` (neuroevo.analysis.stats.compare_with_best). Means
+    equal at the data's resolution (mean_resolution) are co-best. Only compared metrics."""
     rows = []
     for dataset, by_dataset in runs.groupby("dataset", sort=False):
         groups = {name: group.set_index("seed") for name, group in by_dataset.groupby("optimizer", sort=False)}
         eligible = {name for name, group in groups.items() if (group["status"] != "diverged").any()}
-        for metric in METRICS:
+        for metric in COMPARED:
             samples = {name: group[metric.name] for name, group in groups.items()}
-            for name, result in compare_with_best(samples, metric.lower_is_better, alpha, test, eligible).items():
+            resolution = mean_resolution(by_dataset, metric)
+            compared = compare_with_best(samples, metric.lower_is_better, alpha, test, eligible, resolution)
+            for name, result in compared.items():
                 rows.append(
                     {
                         "dataset": dataset,
@@ -96,5 +119,11 @@ def aggregate(
     runs = load_runs(summary_paths, RUN_KEYS)
     write_table(runs, out_dir / "runs.parquet")
     load_histories(summary_paths).to_parquet(out_dir / "histories.parquet", index=False)
-    for name, table in (("metrics", optimizer_statistics(runs)), ("tests", significance_tests(runs, alpha, test))):
+    metrics, tests = [], []
+    for arm in ARMS:  # each arm's rows, an `arm` column telling them apart
+        view = arm_runs(runs, arm)
+        if len(view):
+            metrics += [row | {"arm": arm} for row in optimizer_statistics(view).to_dict("records")]
+            tests += [row | {"arm": arm} for row in significance_tests(view, alpha, test).to_dict("records")]
+    for name, table in (("metrics", settings_frame(metrics)), ("tests", pd.DataFrame(tests))):
         write_table(table, out_dir / f"{name}.parquet", out_dir / f"{name}.csv")  # the CSV for Snakemake's HTML report

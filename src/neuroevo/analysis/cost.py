@@ -1,12 +1,17 @@
-"""Cost to target (COCO's runtime-to-target): per dataset and optimizer, the seeds whose
-validation accuracy reaches the dataset's target, the median sample evaluations and seconds
-they needed to reach it, and COCO's average runtime (aRT), which charges every run that does
-not reach the target the whole cost it spent, so that failures are not hidden."""
+"""Cost to target (COCO's runtime-to-target): per dataset, optimizer and target validation
+accuracy, the seeds that reach it, the median cost of those that do, and COCO's average
+runtime (aRT), which charges every run that does not reach the target the whole cost it
+spent, so that failures are not hidden; and the runtime ECDF (the fraction of (run, target)
+pairs reached by each cost) that COCO and AlgoPerf plot."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+# History column -> the name of its aRT and median columns in a cost table: forward-equivalent
+# FLOPs, sample evaluations and seconds in optimizer steps (what the runs tables call time).
+COSTS = {"flops": "flops", "sample_evals": "sample_evals", "train_s": "seconds"}
 
 
 def dataset_target(runs: pd.DataFrame, target_fraction: float, target: float | None) -> float:
@@ -29,36 +34,61 @@ def average_runtime(costs: list[float | None], spent: list[float]) -> float:
     return float(total / len(reached))
 
 
-def cost_to_target(dataset: str, runs: pd.DataFrame, histories: pd.DataFrame, target: float) -> pd.DataFrame:
-    """Per optimizer: seeds that reach `target` validation accuracy, and the median sample
-    evaluations and seconds to the first epoch that does (among the seeds that reach it)."""
-    # The first epoch at or above the target, per (optimizer, seed): one pass over the histories.
-    reached = histories[histories["val_acc"] >= target].sort_values("epoch").groupby(["optimizer", "seed"]).first()
-    spent = histories.sort_values("epoch").groupby(["optimizer", "seed"]).last()  # a run's whole cost
+def _first_reaching(histories: pd.DataFrame, target: float) -> pd.DataFrame:
+    """Per (optimizer, seed), the first row (in cost order) at or above `target` val accuracy."""
+    at_target = histories[histories["val_acc"] >= target]
+    return (
+        at_target.sort_values(["epoch", "flops"] if "flops" in at_target else "epoch")
+        .groupby(["optimizer", "seed"])
+        .first()
+    )
+
+
+def cost_to_target(
+    dataset: str, runs: pd.DataFrame, histories: pd.DataFrame, target: float | list[float]
+) -> pd.DataFrame:
+    """Per optimizer and target: seeds that reach `target` validation accuracy (one or a list),
+    the median cost to the first row that does (among the seeds that reach it) and the aRT, in
+    each cost of COSTS the histories have. A run's whole cost is that of its last row."""
+    targets = [target] if np.isscalar(target) else list(target)
+    columns = {column: name for column, name in COSTS.items() if column in histories}
+    order = ["epoch", "flops"] if "flops" in histories else ["epoch"]
+    spent = histories.sort_values(order).groupby(["optimizer", "seed"]).last()
     rows = []
-    for optimizer, group in runs.groupby("optimizer", sort=False):
-        costs = [
-            (reached.loc[(optimizer, seed), "sample_evals"], reached.loc[(optimizer, seed), "wall_s"])
-            for seed in group["seed"]
-            if (optimizer, seed) in reached.index
-        ]
-        art = {}
-        for column, name in (("sample_evals", "art_sample_evals"), ("wall_s", "art_seconds")):
+    for value in targets:
+        reached = _first_reaching(histories, value)
+        for optimizer, group in runs.groupby("optimizer", sort=False):
             keys = [(optimizer, seed) for seed in group["seed"] if (optimizer, seed) in spent.index]
-            art[name] = average_runtime(
-                [reached.loc[key, column] if key in reached.index else None for key in keys],
-                [spent.loc[key, column] for key in keys],
-            )
-        rows.append(
-            {
+            successes = [key for key in keys if key in reached.index]
+            row = {
                 "dataset": dataset,
                 "optimizer": optimizer,
-                "target_val_acc": target,
+                "target_val_acc": float(value),
                 "n_seeds": len(group),
-                "n_reached": len(costs),
-                "median_sample_evals": float(np.median([cost[0] for cost in costs])) if costs else float("nan"),
-                "median_seconds": float(np.median([cost[1] for cost in costs])) if costs else float("nan"),
-                **art,
+                "n_reached": len(successes),
             }
-        )
+            for column, name in columns.items():
+                costs = [float(reached.loc[key, column]) for key in successes]
+                row[f"median_{name}"] = float(np.median(costs)) if costs else float("nan")
+                row[f"art_{name}"] = average_runtime(
+                    [float(reached.loc[key, column]) if key in reached.index else None for key in keys],
+                    [float(spent.loc[key, column]) for key in keys],
+                )
+            rows.append(row)
     return pd.DataFrame(rows)
+
+
+def runtime_ecdf(histories: pd.DataFrame, targets: list[float], cost: str = "flops") -> dict[str, pd.DataFrame]:
+    """Per optimizer, COCO's runtime ECDF: the cost (x) at which each (run, target) pair is
+    first reached, and the fraction of all its pairs reached by then (y); pairs never reached
+    stay out of the numerator, so a curve ends below 1 when some are missed."""
+    curves = {}
+    for optimizer, runs in histories.groupby("optimizer", sort=False):
+        n_pairs = runs["seed"].nunique() * len(targets)
+        hits = []
+        for value in targets:
+            reached = _first_reaching(runs, value)
+            hits.extend(reached[cost].astype(float).tolist())
+        x = np.sort(np.asarray(hits, dtype=float))
+        curves[optimizer] = pd.DataFrame({"x": x, "fraction": np.arange(1, len(x) + 1) / max(n_pairs, 1)})
+    return curves

@@ -72,7 +72,9 @@ def can_be_significant(a: np.ndarray, b: np.ndarray, comparisons: int, alpha: fl
     return smallest_p(n_nonzero) * comparisons < alpha
 
 
-def _one_sided_p(d: np.ndarray, alternative: str) -> float:
+def one_sided_p(d: np.ndarray, alternative: str) -> float:
+    """One-sided Wilcoxon signed-rank p of the differences `d` against 0, zeros dropped (scipy:
+    the exact null for up to 50 untied differences, else the normal approximation)."""
     if not np.any(d):
         return 1.0  # no non-zero difference: nothing against the null
     return float(stats.wilcoxon(d, alternative=alternative, zero_method="wilcox").pvalue)
@@ -108,8 +110,8 @@ def tost(a: np.ndarray, b: np.ndarray, margin: float, alpha: float = 0.05) -> Eq
         estimate=hodges_lehmann(d),
         low=low,
         high=high,
-        p_lower=_one_sided_p(d + margin, "greater"),
-        p_upper=_one_sided_p(d - margin, "less"),
+        p_lower=one_sided_p(d + margin, "greater"),
+        p_upper=one_sided_p(d - margin, "less"),
         margin=margin,
         n=len(d),
         n_nonzero=int(np.count_nonzero(d)),

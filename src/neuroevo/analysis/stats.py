@@ -16,6 +16,8 @@ import pandas as pd
 from scipy.stats import bootstrap, mannwhitneyu, wilcoxon
 from statsmodels.stats.multitest import multipletests
 
+from neuroevo.analysis.equivalence import smallest_p
+
 TESTS = ("wilcoxon", "mann_whitney")
 TEST_NAMES = {"wilcoxon": "Wilcoxon signed-rank on seed pairs", "mann_whitney": "Mann-Whitney U"}
 
@@ -101,30 +103,40 @@ def median_difference_ci(
     return estimate, float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
+def co_best(means: dict[str, float], best: str, resolution: float | None) -> list[str]:
+    """The names whose mean equals the best's at the data's resolution (`resolution`: the
+    smallest difference two such means can show; None: only an equal mean), the best first."""
+    tolerance = resolution / 2 if resolution else 1e-12 * max(1.0, abs(means[best]))
+    return [best] + [name for name, mean in means.items() if name != best and abs(mean - means[best]) < tolerance]
+
+
 def compare_with_best(
     samples: dict[str, pd.Series],
     lower_is_better: bool,
     alpha: float,
     test: str = "wilcoxon",
     eligible: set[str] | None = None,
+    resolution: float | None = None,
 ) -> dict[str, dict]:
     """The best of the samples (values indexed by seed) by mean against each other one.
 
-    Per name: best, is_best, raw and Holm-corrected p of both tests, `p_value` / `p_holm` of
-    the test that decides (`test`), `testable` (False when, with these sample sizes and this
-    many comparisons, no outcome could reach alpha: a tie there means "untested", not
-    "equal"), tied_with_best (corrected p >= alpha), A12 of the best over it and the
-    bootstrap CI of the median difference best - it (paired by seed for Wilcoxon). Only names
-    in `eligible` (default: all) can be the best: an optimizer whose every run diverged is
-    compared, but never highlighted, whatever its numbers (a diverged run stops early, so its
-    time and evaluation counts are small)."""
+    Per name: best (the reference: the first of the best means), is_best (every mean equal to
+    the best's at `resolution`, the smallest difference the means can show: co-best), raw and
+    Holm-corrected p of both tests, `p_value` / `p_holm` of the test that decides (`test`),
+    `testable` (False when no outcome of these pairs could reach alpha after the correction: the
+    Wilcoxon test drops zero differences, so only the non-zero pairs count; such a comparison
+    is "untestable", never "equal"), tied_with_best (testable and a corrected p >= alpha; a NaN
+    p never ties), A12 of the best over it and the bootstrap CI of the median difference
+    best - it (paired by seed for Wilcoxon). Only names in `eligible` (default: all) can be the
+    best: an optimizer whose every run diverged is compared, but never highlighted, whatever its
+    numbers (a diverged run stops early, so its time and evaluation counts are small)."""
     if test not in TESTS:
         raise ValueError(f"report.test: unknown test {test!r}; known: {', '.join(TESTS)}")
     samples = {
         name: pd.Series(values, dtype=float) if not isinstance(values, pd.Series) else values.astype(float)
         for name, values in samples.items()
     }
-    # In the samples' order, never a set's: of equal means the first is the best, in every process.
+    # In the samples' order, never a set's: of equal means the first is the reference, in every process.
     candidates = [name for name in samples if eligible is None or name in eligible]
     means = {
         name: samples[name].mean() for name in candidates if len(samples[name]) and np.isfinite(samples[name].mean())
@@ -140,12 +152,11 @@ def compare_with_best(
         }
         return {name: dict(empty) for name in samples}
     best = (min if lower_is_better else max)(means, key=means.get)
+    bests = co_best(means, best, resolution)
     sign = -1.0 if lower_is_better else 1.0  # A12 > 0.5 favours the best
     others = [name for name in samples if name != best]
     results = {}
-    for name in samples:
-        if name == best:
-            continue
+    for name in others:
         common = samples[best].index.intersection(samples[name].index)
         paired_best, paired_other = samples[best][common].to_numpy(), samples[name][common].to_numpy()
         paired = test == "wilcoxon"
@@ -158,9 +169,10 @@ def compare_with_best(
             "p_wilcoxon": wilcoxon_p(paired_best, paired_other),
             "p_mann_whitney": mann_whitney_p(samples[best], samples[name]),
             "n_pairs": len(common),
+            "n_nonzero_pairs": int(np.count_nonzero(paired_best - paired_other)),
             "min_p": min_attainable_p(len(samples[best]), len(samples[name]))
             if test == "mann_whitney"
-            else min_attainable_p(len(common), len(common), "wilcoxon"),
+            else smallest_p(int(np.count_nonzero(paired_best - paired_other))),
             "a12": a12(sign * samples[best].to_numpy(), sign * samples[name].to_numpy()),
             "difference": estimate,
             "ci_low": low,
@@ -173,13 +185,15 @@ def compare_with_best(
     family = len(others)
     for name in others:
         entry = results[name]
+        testable = bool(entry.pop("min_p") * family < alpha)
+        p_holm = entry[f"p_{test}_holm"]
         entry |= {
             "best": best,
-            "is_best": False,
+            "is_best": name in bests,
             "p_value": entry[f"p_{test}"],
-            "p_holm": entry[f"p_{test}_holm"],
-            "testable": bool(entry.pop("min_p") * family < alpha),
-            "tied_with_best": bool(np.nan_to_num(entry[f"p_{test}_holm"], nan=1.0) >= alpha),
+            "p_holm": p_holm,
+            "testable": testable,
+            "tied_with_best": bool(testable and np.isfinite(p_holm) and p_holm >= alpha),
         }
     results[best] = {
         "best": best,

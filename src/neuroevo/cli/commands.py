@@ -160,7 +160,15 @@ def _tune(args: argparse.Namespace) -> None:
             storage.parent, tuple(Path(path).name + "." for path in (args.out, args.trials_out, args.storage))
         )
         result, trials = tune(
-            spec, args.data, space, seeds, args.trials, args.storage, args.study_seed, args.startup_trials
+            spec,
+            args.data,
+            space,
+            seeds,
+            args.trials,
+            args.storage,
+            args.study_seed,
+            args.startup_trials,
+            args.pruning == "on",
         )
         write_atomic(args.trials_out, lambda partial: trials.to_parquet(partial, index=False))
         write_json(args.out, result)  # last: its presence means the tuning job finished
@@ -220,7 +228,13 @@ def _report_figures(args: argparse.Namespace) -> None:
     from neuroevo.report.figures import write_report_figures
 
     write_report_figures(
-        args.summary_dir, args.out_dir, args.alpha, args.target_fraction, _json_argument(args.targets, "--targets")
+        args.summary_dir,
+        args.out_dir,
+        args.alpha,
+        args.target_fraction,
+        _json_argument(args.targets, "--targets"),
+        args.margin,
+        args.runtime_targets,
     )
 
 

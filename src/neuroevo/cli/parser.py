@@ -115,12 +115,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--trials",
         type=POSITIVE_INT,
         default=10,
-        help="trials the study runs, failed ones included (a rerun runs only the missing ones)",
+        help="completed trials the study needs (pruned and failed ones do not count; at most 3x as many end; a rerun "
+        "runs only the missing ones)",
     )
     tune.add_argument(
         "--startup-trials", type=NON_NEGATIVE_INT, default=4, help="random trials before TPE, and before pruning starts"
     )
     tune.add_argument("--study-seed", type=NON_NEGATIVE_INT, default=0)
+    tune.add_argument(
+        "--pruning", choices=("on", "off"), default="off", help="median pruning on per-epoch validation loss"
+    )
     tune.add_argument("--storage", required=True, help="Optuna journal file; a rerun resumes the study stored there")
     tune.add_argument("--out", required=True, help="best values as JSON")
     tune.add_argument("--trials-out", required=True, help="all trials as Parquet")
@@ -145,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.set_defaults(func=_report)
 
     figures = commands.add_parser(
-        "report-figures", help="cost curves, boxplots, cost-to-target and rank tests over the aggregate's tables"
+        "report-figures", help="figures, cost-to-target, verdicts and rank tests over the aggregate's tables"
     )
     figures.add_argument(
         "--summary-dir", required=True, help="the aggregate's folder; cost_to_target.parquet and ranks.parquet go there"
@@ -159,6 +163,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="target val accuracy: this fraction of the best median",
     )
     figures.add_argument("--targets", default="{}", help='JSON: per dataset, a target val accuracy, e.g. {"iris": 0.9}')
+    figures.add_argument(
+        "--margin", type=PROBABILITY, default=0.01, help="the verdicts' equivalence margin delta, in test accuracy"
+    )
+    figures.add_argument(
+        "--runtime-targets",
+        type=PROBABILITY,
+        nargs="+",
+        default=[0.8, 0.9, 0.95, 0.98],
+        help="the runtime ECDF's and aRT table's targets: fractions of the best median final val accuracy",
+    )
     figures.set_defaults(func=_report_figures)
 
     alignment = commands.add_parser(

@@ -2,3 +2,18 @@
 
 # The datasets neuroevo.data.datasets loads (a test checks the two agree).
 DATASET_NAMES = ("iris", "digits", "mnist", "mnist14", "fashion_mnist", "fashion_mnist14", "cifar10")
+
+# The optimizers' modules (neuroevo.optimizers' registry), in the schema's order, which also
+# gives each its colour in every figure.
+OPTIMIZER_NAMES = (
+    "sgd",
+    "adam",
+    "rmsprop",
+    "adamw",
+    "evolved_prior",
+    "evolved",
+    "cmaes",
+    "layerwise_cmaes",
+    "es",
+    "deep_ga",
+)

@@ -17,6 +17,7 @@ from functools import cache
 from pathlib import Path
 
 from neuroevo.config import checks, discovery
+from neuroevo.config.defaults import MIN_PROFILE_DATASETS, MIN_RANK_DATASETS
 from neuroevo.config.search_space import SearchSpaceError, check_search_space, check_tuning_seeds
 from neuroevo.config.studies import StudyError, alignment_settings, check_study, study_seeds
 from neuroevo.config.studies import run_spec as study_run_settings
@@ -91,6 +92,11 @@ def run_spec(config: dict, dataset: str, optimizer: str) -> str:
 def tuned(config: dict, optimizer: str) -> bool:
     """Whether an optimizer is tuned: tuning is on and it has a non-empty search space."""
     return config["tuning"]["enabled"] and bool(config["tuning"]["search_spaces"].get(optimizer))
+
+
+def tuning_trials(config: dict, optimizer: str) -> int:
+    """Completed tuning trials an optimizer needs: trials_per_dimension per dimension of its space."""
+    return config["tuning"]["trials_per_dimension"] * max(1, len(config["tuning"]["search_spaces"][optimizer]))
 
 
 def search_space_spec(config: dict, optimizer: str) -> str:
@@ -200,6 +206,28 @@ def discovery_ga_spec(config: dict, name: str) -> str:
 def discovery_gpus(config: dict, name: str) -> int:
     """A GPU for the study's GA and comparison runs when its settings say device: cuda."""
     return 1 if config["discovery"][name].get("settings", {}).get("device", "cpu") == "cuda" else 0
+
+
+# The report's figures (neuroevo.report.figures makes them).
+
+
+def budget_datasets(config: dict) -> list[str]:
+    """The datasets whose runs have the equal-budget arm (a budget_flops)."""
+    return [dataset for dataset in config["datasets"] if training_settings(config, dataset)["budget_flops"]]
+
+
+def report_figure_names(config: dict) -> list[str]:
+    """The report-figures command's files for this config: per dataset its anytime curves and
+    boxplots, per dataset with a FLOP budget its runtime ECDF, performance profiles with
+    MIN_PROFILE_DATASETS of those, the critical-difference diagram with MIN_RANK_DATASETS datasets."""
+    datasets, budgeted = config["datasets"], budget_datasets(config)
+    names = [f"{dataset}_{kind}.png" for dataset in datasets for kind in ("cost", "test_acc")]
+    names += [f"{dataset}_ecdf.png" for dataset in budgeted]
+    if len(budgeted) >= MIN_PROFILE_DATASETS:
+        names.append("performance_profile.png")
+    if len(datasets) >= MIN_RANK_DATASETS:
+        names.append("critical_difference.png")
+    return names
 
 
 # Cluster resources (config `cluster`), which the rules declare.

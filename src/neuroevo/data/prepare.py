@@ -162,3 +162,14 @@ def load_prepared(path: str | Path, expected_name: str | None = None) -> Prepare
         y={split: arrays[f"y_{split}"] for split in SPLITS},
         checksum=stored,
     )
+
+
+def subsample_train(data: PreparedData, n: int, seed: int) -> PreparedData:
+    """The training split cut to `n` examples drawn by `seed` (the draw of the discovery
+    fitness, so its task runs and these see the same examples); val and test unchanged."""
+    import torch  # here: the data stage is torch-free until a run subsamples
+
+    keep = torch.randperm(len(data.y["train"]), generator=torch.Generator().manual_seed(seed))[:n].numpy()
+    return PreparedData(
+        data.name, data.n_classes, data.x | {"train": data.x["train"][keep]}, data.y | {"train": data.y["train"][keep]}
+    )

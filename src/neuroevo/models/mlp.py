@@ -111,6 +111,16 @@ def population_logits(spec: MLPSpec, population: torch.Tensor, x: torch.Tensor) 
     return chunks[0] if len(chunks) == 1 else torch.cat(chunks)
 
 
+def network_logits(spec: MLPSpec, params: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Logits [B, classes] of one parameter vector [n]: two addmm, the path a gradient step
+    takes (population_logits' stacking and chunks only cost there)."""
+    (hidden, n_features), (n_classes, _) = spec.layer_shapes
+    first, second = (params[part] for part in spec.layer_slices)
+    weight1, bias1 = first[: hidden * n_features].view(hidden, n_features), first[hidden * n_features :]
+    weight2, bias2 = second[: n_classes * hidden].view(n_classes, hidden), second[n_classes * hidden :]
+    return torch.addmm(bias2, getattr(torch, spec.activation)(torch.addmm(bias1, x, weight1.t())), weight2.t())
+
+
 def last_layer_population_logits(
     spec: MLPSpec, mean: torch.Tensor, candidates: torch.Tensor, x: torch.Tensor
 ) -> torch.Tensor:

@@ -8,10 +8,11 @@ import dataclasses
 from importlib import import_module
 from types import ModuleType
 
+from neuroevo.config.names import OPTIMIZER_NAMES
 from neuroevo.optimizers.base import KINDS, OptimizerSpec
 
 # The registry: one module name per optimizer, in the order the schema lists them.
-REGISTRY = ["sgd", "adam", "rmsprop", "adamw", "evolved_prior", "evolved", "cmaes", "layerwise_cmaes", "es", "deep_ga"]
+REGISTRY = list(OPTIMIZER_NAMES)
 
 OPTIMIZERS: dict[str, OptimizerSpec] = {}
 

@@ -31,6 +31,7 @@ def init(params: torch.Tensor, hyperparameters: Hyperparameters, problem, seed: 
         lr=hyperparameters.lr,
         betas=(hyperparameters.beta1, hyperparameters.beta2),
         weight_decay=hyperparameters.weight_decay,
+        fused=True,  # one kernel per step: half the time of the single-tensor loop on a small network
     )
     return TorchOptimizerState(flat, optimizer)
 

@@ -30,7 +30,7 @@ def init(params: torch.Tensor, hyperparameters: Hyperparameters, problem, seed: 
     flat = params.detach().clone().requires_grad_(True)
     h = hyperparameters
     return TorchOptimizerState(
-        flat, torch.optim.AdamW([flat], lr=h.lr, betas=(h.beta1, h.beta2), weight_decay=h.weight_decay)
+        flat, torch.optim.AdamW([flat], lr=h.lr, betas=(h.beta1, h.beta2), weight_decay=h.weight_decay, fused=True)
     )
 
 

@@ -59,7 +59,8 @@ class State:
 
 def init(params: torch.Tensor, hyperparameters: Hyperparameters, problem: Problem, seed: int) -> State:
     flat = params.detach().clone()
-    optimizer = INNER_OPTIMIZERS[hyperparameters.inner]([flat], lr=hyperparameters.lr)
+    fused = {"fused": True} if hyperparameters.inner == "adam" else {}  # Adam's one-kernel step
+    optimizer = INNER_OPTIMIZERS[hyperparameters.inner]([flat], lr=hyperparameters.lr, **fused)
     generator = torch.Generator(device=flat.device).manual_seed(seed)
     return State(flat, optimizer, hyperparameters, generator)
 

@@ -26,17 +26,21 @@ def mean_std(mean: float, std: float) -> str:
     return number(mean) if math.isnan(std) else f"{number(mean)} ± {number(std, 2)}"
 
 
-def marked(text: str, is_best: bool, tied: bool) -> str:
-    """A cell of a compared column: **bold** for the best, † for one not significantly different from it."""
+def marked(text: str, is_best: bool, tied: bool, testable: bool = True) -> str:
+    """A cell of a compared column: **bold** for the best (every one equal to it at the data's
+    resolution), "(untestable)" where no outcome of the test could have told it from the best,
+    † for one the test did not tell from it."""
     if is_best:
         return f"**{text}**"
+    if not testable:
+        return f"{text} (untestable)"
     return f"{text} †" if tied else text
 
 
 def compact(value: float) -> str:
-    """3 significant digits; from 10,000 on thousands as k, from a million on millions as M
-    (counts of work)."""
-    for threshold, scale, suffix in ((1e6, 1e6, "M"), (1e4, 1e3, "k")):
+    """3 significant digits; from 10,000 on thousands as k, from a million on millions as M,
+    from a billion on G, from 10^12 on T (counts of work, FLOPs)."""
+    for threshold, scale, suffix in ((1e12, 1e12, "T"), (1e9, 1e9, "G"), (1e6, 1e6, "M"), (1e4, 1e3, "k")):
         if abs(value) >= threshold:
             return f"{value / scale:.3g}{suffix}"
     return f"{value:.3g}"

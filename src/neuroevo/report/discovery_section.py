@@ -48,6 +48,7 @@ def fitness_tables(
                     _fitness(columns[name][optimizer]),
                     tests[name][optimizer]["is_best"],
                     tests[name][optimizer]["tied_with_best"],
+                    tests[name][optimizer]["testable"],
                 )
                 if len(columns[name][optimizer])
                 else "-"
@@ -142,13 +143,14 @@ def write_section(
         "",
         *tables,
         "",
-        f"Mean ± std over seeds. **Bold**: the best mean in the column; †: not significantly different from the best "
-        f"(two-sided {TEST_NAMES[test]}, Holm-corrected within each column, p ≥ {alpha}). A diverged run scores 0 and is counted.",
+        f"Mean ± std over seeds. **Bold**: the best mean in the column and any equal to it; †: not significantly different "
+        f"from the best (two-sided {TEST_NAMES[test]}, Holm-corrected within each column, p ≥ {alpha}). A diverged run "
+        "scores 0 and is counted.",
     ]
     if untestable:
         lines.append(
-            f"**Too few seeds to be testable** for {', '.join(untestable)}: with these sample sizes and this many "
-            f'comparisons no outcome can reach p < {alpha} after correction, so † there means "untested", not "equal".'
+            f"**Untestable** against the best: {', '.join(untestable)} - with these seeds' non-zero differences and "
+            f"this many comparisons no outcome could reach p < {alpha} after correction; marked (untestable), never †."
         )
     lines += [
         "",

@@ -17,9 +17,24 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only, no display; set before pyplot is imported
 
+import hashlib  # noqa: E402
+
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+
+from neuroevo.config.names import OPTIMIZER_NAMES  # noqa: E402
+
+PALETTE = plt.get_cmap("tab10").colors + plt.get_cmap("Dark2").colors
+
+
+def colour(name: str):
+    """One colour per optimizer in every figure of the report and its sections: the known
+    optimizers by their registry order, any other label (a study's variant) by a hash of it."""
+    if name in OPTIMIZER_NAMES:
+        return PALETTE[OPTIMIZER_NAMES.index(name)]
+    digest = int(hashlib.sha256(name.encode()).hexdigest()[:8], 16)
+    return PALETTE[len(OPTIMIZER_NAMES) + digest % (len(PALETTE) - len(OPTIMIZER_NAMES))]
 
 
 def curve_points(history: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
@@ -73,8 +88,8 @@ def _band_plot(
             band = band[band["x"] > 0]
         # Markers where a curve has few points (a run of one epoch would draw no line).
         point = marker or ("o" if len(band) <= 30 else None)
-        (line,) = axes.plot(band["x"], band["median"], label=label, marker=point, markersize=4)
-        axes.fill_between(band["x"], band["q25"], band["q75"], color=line.get_color(), alpha=0.2, linewidth=0)
+        axes.plot(band["x"], band["median"], label=label, marker=point, markersize=4, color=colour(label))
+        axes.fill_between(band["x"], band["q25"], band["q75"], color=colour(label), alpha=0.2, linewidth=0)
     axes.set(xlabel=xlabel, ylabel=ylabel, title=title)
     if log_x:
         axes.set_xscale("log")
@@ -86,6 +101,26 @@ def _band_plot(
     save(figure, out)
 
 
+# History columns in words, for the axes of study figures (another column keeps its name).
+AXIS_WORDS = {
+    "epoch": "epoch",
+    "generation": "generation",
+    "wall_s": "wall time (s)",
+    "train_s": "seconds in optimizer steps",
+    "sample_evals": "sample evaluations",
+    "model_evals": "model evaluations",
+    "flops": "forward-equivalent FLOPs",
+    "val_acc": "validation accuracy",
+    "val_loss": "validation loss",
+    "train_loss": "training loss",
+    "test_acc": "test accuracy",
+    "sigma": "step size sigma",
+    "sigma_0": "sigma of the hidden layer",
+    "sigma_1": "sigma of the output layer",
+    "best_loss": "loss of the best genome",
+}
+
+
 def plot_curves(histories: dict[str, list[pd.DataFrame]], figure: dict, out: str | Path) -> None:
     """One study figure: `histories` is variant -> its runs' history tables; `figure` a
     study file's figure entry (name, x, y, log_x, log_y, title)."""
@@ -93,7 +128,8 @@ def plot_curves(histories: dict[str, list[pd.DataFrame]], figure: dict, out: str
     bands = {label: median_band([curve_points(run, x, y) for run in runs]) for label, runs in histories.items()}
     bands = {label: band for label, band in bands.items() if len(band)}  # a variant without the column drops out
     title = figure.get("title") or f"{y} vs {x}"
-    _band_plot(bands, x, y, title, Path(out), figure.get("log_x", False), figure.get("log_y", False))
+    xlabel, ylabel = AXIS_WORDS.get(x, x), AXIS_WORDS.get(y, y)
+    _band_plot(bands, xlabel, ylabel, title, Path(out), figure.get("log_x", False), figure.get("log_y", False))
 
 
 def alignment_by_seed(alignment: pd.DataFrame) -> pd.DataFrame:

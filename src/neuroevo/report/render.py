@@ -16,86 +16,209 @@ import pandas as pd
 import yaml
 
 from neuroevo.analysis.aggregate import METRICS
+from neuroevo.analysis.arms import ARM_TITLES, ARMS, BUDGET, EARLY, arm_runs, has_budget
+from neuroevo.analysis.ranks import absence_reason, per_dataset_means
 from neuroevo.analysis.runs import read_json_object, read_table, settings
-from neuroevo.analysis.stats import TEST_NAMES
 from neuroevo.files.versions import git_commit, package_versions
-from neuroevo.report.cells import marked, mean_std, number, p_value
+from neuroevo.report.cells import compact, marked, mean_std, number, p_value
 from neuroevo.report.study_section import rebased
 
+WORK_COLUMNS = ("flops", "model_evals", "grad_evals")
 EFFECT_METRIC = "test_acc"  # the metric whose effects table sits under each dataset's table
+STATUS_WORDS = {"completed": "max epochs", "early_stopped": "patience", "budget": "budget", "diverged": "diverged"}
+ARM_PROTOCOLS = {
+    EARLY: (
+        "each run stops when its validation loss has not improved by min_delta for `patience` epochs (or at "
+        "max_epochs); reported: the model with the best validation loss, and the work spent until the stop"
+    ),
+    BUDGET: (
+        "every run goes on to the same budget of forward-equivalent FLOPs, whatever its patience; reported: the "
+        "model at the end of the budget (the step that spends it; the overshoot is less than one step) and the work "
+        "spent; no early stopping"
+    ),
+}
+
+
+def _work(value: float) -> str:
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else compact(value)
 
 
 def effects_rows(dataset_tests: pd.DataFrame) -> list[dict]:
-    """The effects table under a dataset's table: each optimizer against the best on test
+    """The effects table under an arm's table: each optimizer against the best on test
     accuracy; p of both tests (raw and Holm-corrected), A12 and the CI of the difference."""
     rows = []
     for optimizer, test in dataset_tests.loc[EFFECT_METRIC].iterrows():
-        if test["is_best"]:
+        if test["best"] == optimizer:
             continue
         rows.append(
             {
                 "optimizer": optimizer,
-                "pairs": int(test["n_pairs"]),
+                "pairs": f"{int(test['n_pairs'])} ({int(test['n_nonzero_pairs'])} non-zero)",
                 "p_wilcoxon": f"{p_value(test['p_wilcoxon_holm'])} ({p_value(test['p_wilcoxon'])})",
                 "p_mann_whitney": f"{p_value(test['p_mann_whitney_holm'])} ({p_value(test['p_mann_whitney'])})",
                 "a12": number(test["a12"], 2),
                 "difference": f"{number(test['difference'], 3)} [{number(test['ci_low'], 3)}, {number(test['ci_high'], 3)}]",
+                "testable": "yes" if test["testable"] else "no",
             }
         )
     return rows
 
 
-def cost_rows(costs: pd.DataFrame) -> list[dict]:
-    return [
-        {
-            "optimizer": row["optimizer"],
-            "reached": f"{row['n_reached']}/{row['n_seeds']}",
-            "sample_evals": "-" if math.isnan(row["median_sample_evals"]) else f"{row['median_sample_evals']:,.0f}",
-            "seconds": number(row["median_seconds"], 3),
-        }
-        for _, row in costs.iterrows()
-    ]
+def cost_rows(costs: pd.DataFrame) -> tuple[list[float], list[dict]]:
+    """The targets of an arm's cost table, and per optimizer a cell per target: seeds reaching
+    it and the aRT in FLOPs and in seconds."""
+    targets = sorted(costs["target_val_acc"].unique())
+    rows = []
+    for optimizer, group in costs.groupby("optimizer", sort=False):
+        by_target = group.set_index("target_val_acc")
+        cells = []
+        for target in targets:
+            row = by_target.loc[target]
+            art = (
+                "never"
+                if math.isinf(row["art_flops"])
+                else f"{_work(row['art_flops'])} / {number(row['art_seconds'], 3)} s"
+            )
+            cells.append(f"{row['n_reached']}/{row['n_seeds']}: {art}")
+        rows.append({"optimizer": optimizer, "cells": cells})
+    return targets, rows
 
 
-def dataset_tables(metrics: pd.DataFrame, tests: pd.DataFrame, costs: pd.DataFrame | None = None) -> list[dict]:
-    """Per dataset: header, one row of cells per optimizer, the notes on the tests, the
-    effects table and the cost-to-target table."""
+def _status(row) -> str:
+    counts = [(STATUS_WORDS[status], int(row.get(f"n_{status}", 0) or 0)) for status in STATUS_WORDS]
+    return ", ".join(f"{count} {word}" for word, count in counts if count)
+
+
+def arm_table(rows: pd.DataFrame, tests: pd.DataFrame, costs: pd.DataFrame, arm: str) -> dict:
+    """One arm's table of a dataset: a row of cells per optimizer (compared columns marked,
+    time and work plain), its status counts, the notes on the tests, effects and costs."""
+    table_rows = []
+    for _, row in rows.iterrows():
+        cells = []
+        for metric in METRICS:
+            mean, std = row[f"{metric.name}_mean"], row[f"{metric.name}_std"]
+            if not metric.compared:
+                cells.append(_work(mean) if metric.name in WORK_COLUMNS else mean_std(mean, std))
+                continue
+            test = tests.loc[(metric.name, row["optimizer"])]
+            cells.append(marked(mean_std(mean, std), test["is_best"], test["tied_with_best"], test["testable"]))
+        table_rows.append(
+            {"optimizer": row["optimizer"], "runs": f"{row['n_runs']}", "status": _status(row), "cells": cells}
+        )
+    untestable = tests[~tests["testable"] & ~tests["is_best"]]
+    targets, cost_table = cost_rows(costs) if len(costs) else ([], [])
+    return {
+        "arm": arm,
+        "title": ARM_TITLES[arm],
+        "protocol": ARM_PROTOCOLS[arm],
+        "rows": table_rows,
+        "seeds": sorted(set(rows["n_runs"])),
+        "untestable": sorted(set(untestable.index.get_level_values("optimizer"))),
+        "effects": effects_rows(tests),
+        "targets": targets,
+        "costs": cost_table,
+    }
+
+
+def verdict_rows(verdicts: pd.DataFrame) -> list[dict]:
+    """The verdict tables' rows: every entry with n, the test, p, delta, the effect with its
+    interval and the cost ratios."""
+    rows = []
+    for _, row in verdicts.iterrows():
+        verdict = row["verdict"] + (f" ({row['reason']})" if row["reason"] else "")
+        test, p_decisive = {
+            "worse by more than delta": ("Wilcoxon one-sided, against -δ", row["p_worse_holm"]),
+            "better": ("Wilcoxon two-sided", row["p_difference_holm"]),
+        }.get(row["verdict"], ("Wilcoxon TOST, ±δ", row["p_equivalent_holm"]))
+        rows.append(
+            {
+                "dataset": row["dataset"],
+                "optimizer": row["optimizer"],
+                "reference": row["reference"],
+                "n": int(row["n"]),
+                "accuracy": f"{number(row['mean_acc'], 3)} vs {number(row['reference_mean_acc'], 3)}",
+                "effect": f"{row['hl']:+.3f} [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]"
+                if math.isfinite(row["ci_low"])
+                else f"{row['hl']:+.3f} [no 95% interval with {int(row['n'])} pairs]",
+                "p_equivalent": p_value(row["p_equivalent_holm"]),
+                "p_worse": p_value(row["p_worse_holm"]),
+                "p_difference": p_value(row["p_difference_holm"]),
+                "p_decisive": p_value(p_decisive),
+                "test": test,
+                "margin": number(row["margin"], 3),
+                "verdict": verdict,
+                "flops_ratio": _ratio(row.get("flops_ratio")),
+                "seconds_ratio": _ratio(row.get("seconds_ratio")),
+                "target": number(row["target_val_acc"], 3),
+                "budget": _work(row["budget_flops"]),
+            }
+        )
+    return rows
+
+
+def _ratio(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "- (the reference never reaches the target)"
+    return "never reaches the target" if math.isinf(value) else f"{value:.3g}x"
+
+
+def _best_validation(runs: pd.DataFrame | None, dataset: str, arm: str) -> list[dict]:
+    """The equal-budget arm's other reading, labelled apart: per optimizer, the test accuracy
+    of the best-validation-loss model within the budget, and its epoch."""
+    if arm != BUDGET or runs is None or "budget_best_test_acc" not in runs:
+        return []
+    mine = runs[(runs["dataset"] == dataset) & has_budget(runs)]
+    rows = []
+    for optimizer, group in mine.groupby("optimizer", sort=False):
+        accuracy, epoch = group["budget_best_test_acc"].astype(float), group["budget_best_epoch"].astype(float)
+        std = accuracy.std(ddof=1) if len(accuracy) > 1 else math.nan
+        rows.append(
+            {"optimizer": optimizer, "test_acc": mean_std(accuracy.mean(), std), "epoch": number(epoch.mean(), 3)}
+        )
+    return rows
+
+
+def _dataset_budget(runs: pd.DataFrame | None, dataset: str) -> str | None:
+    """A dataset's FLOP budget per run, written compactly (None without one)."""
+    if runs is None or "training.budget_flops" not in runs:
+        return None
+    budgets = runs.loc[runs["dataset"] == dataset, "training.budget_flops"].dropna()
+    return _work(float(budgets.iloc[0])) if len(budgets) else None
+
+
+def dataset_tables(
+    metrics: pd.DataFrame,
+    tests: pd.DataFrame,
+    costs: pd.DataFrame | None = None,
+    verdicts: pd.DataFrame | None = None,
+    runs: pd.DataFrame | None = None,
+) -> list[dict]:
+    """Per dataset: its verdicts, a table per arm (arm_table), and the hyperparameters used."""
     tables = []
-    for dataset, rows in metrics.groupby("dataset", sort=False):
-        dataset_tests = tests[tests["dataset"] == dataset].set_index(["metric", "optimizer"])
-        table_rows = []
-        for _, row in rows.iterrows():
-            cells = []
-            for metric in METRICS:
-                test = dataset_tests.loc[(metric.name, row["optimizer"])]
-                cells.append(
-                    marked(
-                        mean_std(row[f"{metric.name}_mean"], row[f"{metric.name}_std"]),
-                        test["is_best"],
-                        test["tied_with_best"],
-                    )
-                )
-            runs = f"{row['n_runs']}" + (f" ({row['n_diverged']} diverged)" if row["n_diverged"] else "")
-            table_rows.append({"optimizer": row["optimizer"], "runs": runs, "cells": cells})
-        untestable = dataset_tests[~dataset_tests["testable"] & ~dataset_tests["is_best"]]
-        untestable_optimizers = sorted(set(untestable.index.get_level_values("optimizer")))
-        dataset_costs = costs[costs["dataset"] == dataset] if costs is not None else pd.DataFrame()
+    costs = costs if costs is not None else pd.DataFrame(columns=["dataset", "arm"])
+    verdicts = verdicts if verdicts is not None and len(verdicts) else pd.DataFrame(columns=["dataset"])
+    for dataset, by_dataset in metrics.groupby("dataset", sort=False):
+        arms = []
+        for arm in ARMS:
+            rows = by_dataset[by_dataset["arm"] == arm]
+            if not len(rows):
+                continue
+            arm_tests = tests[(tests["dataset"] == dataset) & (tests["arm"] == arm)].set_index(["metric", "optimizer"])
+            arm_costs = costs[(costs["dataset"] == dataset) & (costs["arm"] == arm)]
+            arms.append(
+                arm_table(rows, arm_tests, arm_costs, arm) | {"best_validation": _best_validation(runs, dataset, arm)}
+            )
+        early = by_dataset[by_dataset["arm"] == EARLY]
         tables.append(
             {
                 "dataset": dataset,
                 "header": [metric.label for metric in METRICS],
-                "rows": table_rows,
-                "seeds": sorted(set(rows["n_runs"])),
-                "alpha": float(tests["alpha"].iloc[0]) if len(tests) else 0.05,
-                "test_name": TEST_NAMES[tests["test"].iloc[0]] if len(tests) else "",
-                "paired": len(tests) > 0 and tests["test"].iloc[0] == "wilcoxon",
-                "untestable": untestable_optimizers,
-                "effects": effects_rows(dataset_tests),
-                "target": float(dataset_costs["target_val_acc"].iloc[0]) if len(dataset_costs) else None,
-                "costs": cost_rows(dataset_costs),
+                "arms": arms,
+                "verdicts": verdict_rows(verdicts[verdicts["dataset"] == dataset]),
+                "budget": _dataset_budget(runs, dataset),
                 "hyperparameters": [
                     {"optimizer": row["optimizer"], "values": dict(sorted(settings(row, "hyperparameters").items()))}
-                    for _, row in rows.iterrows()
+                    for _, row in early.iterrows()
                 ],
             }
         )
@@ -106,22 +229,48 @@ def dataset_tables(metrics: pd.DataFrame, tests: pd.DataFrame, costs: pd.DataFra
 TUNING_KEYS = ("dataset", "optimizer", "tuned_values", "n_trials", "n_pruned", "objective", "objective_name")
 
 
+def at_bound(value, distribution: dict) -> str:
+    """ "low" or "high" when a tuned value sits within 5% of its search space's range of that
+    bound (on the log scale for a log distribution), else ""."""
+    if not isinstance(value, int | float) or "low" not in distribution:
+        return ""
+    low, high = float(distribution["low"]), float(distribution["high"])
+    log_scale = distribution["distribution"] == "log_uniform" or distribution.get("log", False)
+    if log_scale:
+        value, low, high = math.log(value), math.log(low), math.log(high)
+    if high <= low:
+        return ""
+    share = (value - low) / (high - low)
+    return "low" if share <= 0.05 else "high" if share >= 0.95 else ""
+
+
 def tuning_tables(tuning_paths: list[str | Path]) -> dict[str, list[dict]]:
-    """Per dataset: each tuned optimizer's best values, trial counts and objective."""
+    """Per dataset: each tuned optimizer's best values (flagged at a search-space bound), its
+    trial counts (completed, pruned), tuning cost and objective."""
     by_dataset: dict[str, list[dict]] = {}
     for path in tuning_paths:
         result = read_json_object(path, TUNING_KEYS, "tuning result")
+        space = result.get("search_space", {})
+        values = {}
+        for key, value in result["tuned_values"].items():
+            bound = at_bound(value, space.get(key, {}))
+            shown = number(value) if isinstance(value, float) else str(value)
+            values[key] = shown + (f" (at the {bound} bound {number(float(space[key][bound]))})" if bound else "")
         by_dataset.setdefault(result["dataset"], []).append(
             {
                 "optimizer": result["optimizer"],
-                "values": {
-                    key: number(value) if isinstance(value, float) else value
-                    for key, value in result["tuned_values"].items()
-                },
+                "values": values,
+                "dimensions": len(space),
                 "n_trials": result["n_trials"],
+                "n_complete": result.get("n_complete", result["n_trials"] - result["n_pruned"]),
                 "n_pruned": result["n_pruned"],
+                "flops": _work(result.get("flops")),
+                "sampler_seed": result.get("sampler_seed", "-"),
                 "objective": number(result["objective"]),
                 "objective_name": result["objective_name"],
+                "bounds": [
+                    key for key in result["tuned_values"] if at_bound(result["tuned_values"][key], space.get(key, {}))
+                ],
             }
         )
     return by_dataset
@@ -151,8 +300,11 @@ def render_report(
     metrics = read_table(summary_dir / "metrics.parquet")
     tests = pd.read_parquet(summary_dir / "tests.parquet")
     costs_path, ranks_path = summary_dir / "cost_to_target.parquet", summary_dir / "ranks.parquet"
+    verdicts_path = summary_dir / "verdicts.parquet"
     costs = pd.read_parquet(costs_path) if costs_path.exists() else None
     ranks = pd.read_parquet(ranks_path) if ranks_path.exists() else pd.DataFrame()
+    verdicts = pd.read_parquet(verdicts_path) if verdicts_path.exists() else pd.DataFrame()
+    ranked = arm_runs(runs, BUDGET) if has_budget(runs).all() else runs
 
     def figure(name):
         return (
@@ -175,10 +327,15 @@ def render_report(
         "config_yaml": yaml.safe_dump(config, sort_keys=False).rstrip(),
         "config_hash": config_hash(config),
         "command": command,
-        "tables": dataset_tables(metrics, tests, costs),
+        "tables": dataset_tables(metrics, tests, costs, verdicts, runs),
+        "verdicts": verdict_rows(verdicts),
+        "margin": number(float(config.get("report", {}).get("equivalence_margin", 0.01)), 3),
+        "alpha": float(config.get("report", {}).get("alpha", 0.05)),
         "figure": figure,
         "ranks": ranks.to_dict("records"),
         "friedman": ranks.iloc[0].to_dict() if len(ranks) else None,
+        "ranks_arm": ARM_TITLES[BUDGET if ranked is not runs else EARLY].lower(),
+        "ranks_absent": absence_reason(per_dataset_means(ranked)),
         "tuning": tuning_tables(list(tuning_paths)),
         "studies": [rebased(Path(path).read_text(), Path(path).parent, Path(out).parent) for path in study_paths],
     }

@@ -23,7 +23,7 @@ import pandas as pd
 import torch
 
 from neuroevo.config.run_spec import RunSpec, TrainingSettings
-from neuroevo.data.prepare import PreparedData, load_prepared
+from neuroevo.data.prepare import PreparedData, load_prepared, subsample_train
 from neuroevo.files.checkpoint import checkpointable, load_checkpoint, save_checkpoint
 from neuroevo.files.progress import Progress
 from neuroevo.models.cnn import augment, image_shape
@@ -112,15 +112,6 @@ def _run_epoch(
 
 
 AUGMENT_SEED_OFFSET = 1_000_003
-
-
-def subsample_train(data: PreparedData, n: int, seed: int) -> PreparedData:
-    """The training split cut to `n` examples drawn by `seed` (the draw of the discovery
-    fitness, so its task runs and these see the same examples); val and test unchanged."""
-    keep = torch.randperm(len(data.y["train"]), generator=torch.Generator().manual_seed(seed))[:n].numpy()
-    return PreparedData(
-        data.name, data.n_classes, data.x | {"train": data.x["train"][keep]}, data.y | {"train": data.y["train"][keep]}
-    )
 
 
 # A checkpoint's payload: the RunState fields it stores, then the counter and the wall time so far.
@@ -277,7 +268,11 @@ def _progress_detail(run: RunState, problem: Problem, settings: TrainingSettings
     if settings.budget_flops:
         spent = [min(spent), problem.counter.flops / settings.budget_flops]
     best = max(row["val_acc"] for row in run.history)
-    text = f"epoch {epoch}, step {run.step_log.steps}, best val_acc so far {best:.4f}"
+    of = f"{problem.counter.flops:.3g} of {settings.budget_flops:.3g} FLOPs" if settings.budget_flops else ""
+    text = (
+        f"epoch {epoch}{'' if of else f' of {settings.max_epochs}'}, step {run.step_log.steps}{', ' + of if of else ''}"
+    )
+    text += f", best val_acc so far {best:.4f}"
     return text, max(spent)
 
 

@@ -65,6 +65,7 @@ def run_summary(
     return {
         "dataset": spec.dataset,
         "optimizer": spec.optimizer,
+        "optimizer_kind": optimizer.kind,
         "seed": spec.seed,
         "status": early["status"],
         "message": early["message"],

@@ -36,9 +36,11 @@ from neuroevo.training.loop import train
 
 log = logging.getLogger("neuroevo")
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-# Trials that used up one of the study's `trials` (a trial failed by a RuntimeError does too,
-# as it does in an uninterrupted study).
+# Trials that have ended (a trial failed by a RuntimeError too, as in an uninterrupted study).
 ENDED = (*FINISHED, optuna.trial.TrialState.FAIL)
+# A study needs `trials` completed trials (pruned ones do not count, so that every optimizer
+# gets as many full evaluations); at most this many times as many trials end in all.
+MAX_TRIALS_FACTOR = 3
 
 
 class JournalError(ValueError):
@@ -148,7 +150,13 @@ def _open_journal(path: Path) -> optuna.storages.JournalStorage:
 
 
 def _study_name(
-    spec: RunSpec, space: dict, seeds: list[int], data: PreparedData, study_seed: int, startup_trials: int
+    spec: RunSpec,
+    space: dict,
+    seeds: list[int],
+    data: PreparedData,
+    study_seed: int,
+    startup_trials: int,
+    pruning: bool,
 ) -> str:
     """Studies of other settings never share trials, even in the same journal file: whatever
     the tune rule passes (but the number of trials, which a rerun may raise) and the content
@@ -159,6 +167,7 @@ def _study_name(
         "seeds": seeds,
         "study_seed": study_seed,
         "startup_trials": startup_trials,
+        "pruning": pruning,
         "data": data.checksum,
         "files": file_digests(spec.hyperparameters),
     }
@@ -187,21 +196,25 @@ def _objective(spec: RunSpec, data: PreparedData, space: dict, seeds: list[int],
         reported = next(
             t for t in trial.study.get_trials(deepcopy=False) if t.number == trial.number
         ).intermediate_values
-        losses = []
+        losses, flops = [], [0] * len(seeds)  # the trial's cost, forward-equivalent FLOPs per seed
         for index, seed in enumerate(seeds):
             offset = index * spec.training.max_epochs
 
-            def report(row: dict, offset: int = offset) -> None:
+            def report(row: dict, offset: int = offset, index: int = index) -> None:
+                flops[index] = row["flops"]
                 step = offset + row["epoch"]
                 if step not in reported:
                     trial.report(row["val_loss"], step)
                 if trial.should_prune():
+                    trial.set_user_attr("flops", sum(flops))
                     raise optuna.TrialPruned()
 
             progress.begin(trial.number * len(seeds) + index, f"trial {trial.number}, seed {seed}")
             run = replace(spec, seed=seed, hyperparameters=hyperparameters)
             summary, _ = train(run, data, on_epoch=report, progress=progress)
             losses.append(summary["val_loss"])
+            flops[index] = summary["flops"]
+        trial.set_user_attr("flops", sum(flops))
         value = sum(losses) / len(losses)
         return value if math.isfinite(value) else float("inf")
 
@@ -217,22 +230,31 @@ def tune(
     storage_path: str | Path,
     study_seed: int = 0,
     startup_trials: int = 4,
+    pruning: bool = False,
 ) -> tuple[dict, pd.DataFrame]:
-    """Runs the trials still missing from the stored study; returns (best, trials table).
-    Trials follow the early-stopping protocol: an equal-budget arm's budget_flops is dropped, so
-    a trial ends with its patience (its values then serve both arms)."""
+    """Runs trials until the stored study has `trials` completed ones (or MAX_TRIALS_FACTOR times
+    as many have ended); returns (best, trials table). `pruning`: median pruning on per-epoch
+    validation loss (off by default: the evolutionary optimizers' noisy early losses had most of
+    their trials pruned, the gradient optimizers' none, which is not tuning on equal terms). The sampler's seed is derived from
+    `study_seed`, the dataset and the optimizer, so two optimizers with the same search space
+    are not tried at the same values. Trials follow the early-stopping protocol: an
+    equal-budget arm's budget_flops is dropped, so a trial ends with its patience (its values
+    then serve both arms)."""
     spec = replace(spec, training=replace(spec.training, budget_flops=None))
     storage_path = Path(storage_path)
     storage = _open_journal(storage_path)
     data = load_prepared(data_path, expected_name=spec.dataset)  # once for all trials
+    sampler_seed = _derived_seed(study_seed, spec.dataset, spec.optimizer)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
-        study_name=_study_name(spec, space, seeds, data, study_seed, startup_trials),
+        study_name=_study_name(spec, space, seeds, data, study_seed, startup_trials, pruning),
         storage=storage,
         load_if_exists=True,
         direction="minimize",
-        sampler=TrialSeededTPESampler(seed=study_seed, n_startup_trials=startup_trials),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=startup_trials, n_warmup_steps=1),
+        sampler=TrialSeededTPESampler(seed=sampler_seed, n_startup_trials=startup_trials),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=startup_trials, n_warmup_steps=1)
+        if pruning
+        else optuna.pruners.NopPruner(),
     )
     # A trial left running by a killed job goes back to the queue: the next trial run is that
     # one, with its number and the parameters it already had (failing it and enqueueing a copy
@@ -240,16 +262,31 @@ def tune(
     for stale in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         storage.set_trial_state_values(stale._trial_id, optuna.trial.TrialState.WAITING)
         log.info("trial %d of study %s was cut off by a killed job; running it again", stale.number, study.study_name)
-    ended = len(study.get_trials(deepcopy=False, states=ENDED))
+
+    def counts() -> tuple[int, int]:
+        ended = study.get_trials(deepcopy=False, states=ENDED)
+        return len(ended), sum(trial.state == optuna.trial.TrialState.COMPLETE for trial in ended)
+
+    ended, complete = counts()
     if ended:
-        log.info("resuming study %s with %d ended trials", study.study_name, ended)
+        log.info("resuming study %s with %d ended trials (%d completed)", study.study_name, ended, complete)
     # One unit per trial run (trial x tuning seed); a pruned trial ends its units early.
     progress = Progress(total=max(trials, 1) * len(seeds), unit="trial run")
     try:
-        for _ in range(max(0, trials - ended)):
+        while complete < trials and ended < MAX_TRIALS_FACTOR * trials:
             study.optimize(_objective(spec, data, space, seeds, progress), n_trials=1, catch=(RuntimeError,))
+            ended, complete = counts()
     except _Interrupted as interrupted:
         raise interrupted.__cause__ from None
+    if complete < trials:
+        log.warning(
+            "%s/%s: only %d of %d trials completed after %d ended (the rest pruned or failed)",
+            spec.dataset,
+            spec.optimizer,
+            complete,
+            trials,
+            ended,
+        )
 
     completed = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     if not completed:
@@ -265,6 +302,8 @@ def tune(
         "n_trials": len(study.get_trials(deepcopy=False, states=FINISHED)),
         "n_complete": len(completed),
         "n_pruned": len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.PRUNED,))),
+        "flops": sum(trial.user_attrs.get("flops", 0) for trial in study.get_trials(deepcopy=False, states=ENDED)),
+        "sampler_seed": sampler_seed,
         "seeds": seeds,
         "search_space": space,
         "study": study.study_name,

@@ -1,0 +1,159 @@
+"""The report's answer to "is gradient-free training competitive here, at what cost?": per
+dataset, each evolutionary optimizer against the best gradient optimizer of the equal-budget
+arm (the highest median test accuracy: the location the signed-rank tests and the
+Hodges-Lehmann estimate are about), on test accuracy, paired by seed:
+
+- the Hodges-Lehmann estimate of the difference (evolutionary - gradient) with its exact
+  signed-rank 95% interval;
+- equivalence by TOST (two one-sided Wilcoxon tests against -delta and +delta), "worse by
+  more than delta" by the one-sided test against -delta, "better" by the two-sided test;
+  each Holm-corrected over the dataset's evolutionary optimizers;
+- the verdict in words, and when inconclusive, why: the pairs, the smallest p they could
+  reach, and about how many seeds would decide at the observed spread;
+- the cost ratio: aRT to the dataset's target validation accuracy, in forward-equivalent FLOPs
+  and in seconds, of the evolutionary optimizer over the gradient one's.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from neuroevo.analysis.cost import cost_to_target
+from neuroevo.analysis.equivalence import hl_interval, one_sided_p, smallest_p, tost
+from neuroevo.analysis.stats import holm, wilcoxon_p
+
+EQUIVALENT, WORSE, BETTER, INCONCLUSIVE = (
+    "equivalent within delta",
+    "worse by more than delta",
+    "better",
+    "inconclusive",
+)
+POWER = 0.8  # of the seed count that would decide
+WILCOXON_EFFICIENCY = 3 / math.pi  # the signed-rank test's efficiency against the t-test (normal data)
+MAX_SEEDS = 10_000
+
+
+def best_gradient(runs: pd.DataFrame) -> str | None:
+    """The gradient optimizer of the highest median test accuracy (then mean, then order)."""
+    gradient = runs[runs["optimizer_kind"] == "gradient"]
+    if not len(gradient):
+        return None
+    by = gradient.groupby("optimizer", sort=False)["test_acc"]
+    table = pd.DataFrame({"median": by.median(), "mean": by.mean()})
+    return str(table.sort_values(["median", "mean"], ascending=False, kind="stable").index[0])
+
+
+def seeds_to_decide(d: np.ndarray, margin: float, alpha: float) -> int | None:
+    """About how many seeds the test the estimate points to would need to decide at the
+    observed spread of the differences `d` (normal approximation with the signed-rank test's
+    efficiency, power POWER, `alpha` as corrected): equivalence when the estimate lies inside
+    the margin, "worse by more than delta" below it, a difference above it. None: no spread."""
+    spread = float(np.std(d, ddof=1)) if len(d) > 1 else math.nan
+    if not spread > 0:
+        return None
+    estimate = float(np.median(d))
+    sides = 1
+    if abs(estimate) < margin:
+        distance, z = margin - abs(estimate), norm.ppf(1 - alpha) + norm.ppf(1 - (1 - POWER) / 2)
+    elif estimate <= -margin:
+        distance, z = abs(estimate) - margin, norm.ppf(1 - alpha) + norm.ppf(POWER)
+    else:
+        distance, z, sides = abs(estimate), norm.ppf(1 - alpha / 2) + norm.ppf(POWER), 2
+    if distance <= 0:
+        return MAX_SEEDS
+    needed = (z * spread / distance) ** 2 / WILCOXON_EFFICIENCY
+    # Never fewer than the exact test needs to reach alpha at all (all differences one way: sides / 2^n).
+    reachable = math.floor(math.log2(sides / alpha)) + 1
+    return int(min(MAX_SEEDS, max(len(d) + 1, reachable, math.ceil(needed))))
+
+
+def _verdict(row: dict, alpha: float) -> tuple[str, str]:
+    if row["p_equivalent_holm"] < alpha:
+        return EQUIVALENT, ""
+    if row["p_worse_holm"] < alpha:
+        return WORSE, ""
+    if row["p_difference_holm"] < alpha and row["hl"] > 0:
+        return BETTER, ""
+    reasons = [f"n = {row['n']} seed pairs ({row['n_nonzero']} non-zero)"]
+    reachable = min(1.0, smallest_p(row["n_nonzero"]) * row["family"])
+    reasons.append(f"the smallest Holm-corrected two-sided p they can reach is {reachable:.3g}")
+    if row["p_difference_holm"] < alpha:
+        reasons.append("worse, but neither within nor beyond delta")
+    needed = row["seeds_needed"]
+    if needed is not None:
+        reasons.append(f"about {needed}{'+' if needed >= MAX_SEEDS else ''} seeds would decide at the observed spread")
+    else:
+        reasons.append("the differences do not vary, so more seeds would not change the outcome")
+    return INCONCLUSIVE, "; ".join(reasons)
+
+
+def dataset_verdicts(
+    dataset: str, runs: pd.DataFrame, histories: pd.DataFrame, margin: float, alpha: float, target: float
+) -> list[dict]:
+    """The verdict rows of one dataset (equal-budget arm runs and histories, their columns named
+    as in the early-stopping arm: neuroevo.analysis.arms)."""
+    reference = best_gradient(runs)
+    evolutionary = list(dict.fromkeys(runs.loc[runs["optimizer_kind"] == "evolution", "optimizer"]))
+    if reference is None or not evolutionary:
+        return []
+    costs = cost_to_target(dataset, runs, histories, target).set_index("optimizer")
+    by_seed = runs.pivot_table(index="seed", columns="optimizer", values="test_acc")
+    budget = float(runs["training.budget_flops"].iloc[0]) if "training.budget_flops" in runs else math.nan
+    rows, differences = [], {}
+    for optimizer in evolutionary:
+        pairs = by_seed[[optimizer, reference]].dropna()
+        a, b = pairs[optimizer].to_numpy(), pairs[reference].to_numpy()
+        d = differences[optimizer] = a - b
+        equivalence = tost(a, b, margin, alpha)
+        low, high = hl_interval(d, 0.95)
+        rows.append(
+            {
+                "dataset": dataset,
+                "optimizer": optimizer,
+                "reference": reference,
+                "n": len(d),
+                "n_nonzero": int(np.count_nonzero(d)),
+                "family": len(evolutionary),
+                "mean_acc": float(a.mean()),
+                "reference_mean_acc": float(b.mean()),
+                "hl": equivalence.estimate,
+                "ci_low": low,
+                "ci_high": high,
+                "tost_low": equivalence.low,
+                "tost_high": equivalence.high,
+                "p_equivalent": equivalence.p,
+                "p_worse": one_sided_p(d + margin, "less"),
+                "p_difference": wilcoxon_p(a, b),
+                "margin": margin,
+                "alpha": alpha,
+                "budget_flops": budget,
+                "target_val_acc": target,
+                **{
+                    f"{name}{suffix}": float(costs.loc[who, f"art_{name}"])
+                    for who, suffix in ((optimizer, ""), (reference, "_reference"))
+                    for name in ("flops", "seconds")
+                    if f"art_{name}" in costs
+                },
+            }
+        )
+    for column in ("p_equivalent", "p_worse", "p_difference"):
+        for row, adjusted in zip(rows, holm([row[column] for row in rows]), strict=True):
+            row[f"{column}_holm"] = adjusted
+    for row in rows:
+        row["seeds_needed"] = seeds_to_decide(differences[row["optimizer"]], margin, alpha / row["family"])
+        row["verdict"], row["reason"] = _verdict(row, alpha)
+        for name in ("flops", "seconds"):
+            if name in row:
+                row[f"{name}_ratio"] = _ratio(row[name], row[f"{name}_reference"])
+    return rows
+
+
+def _ratio(cost: float, reference: float) -> float:
+    """aRT over the reference's: infinite when only the reference reaches the target, NaN when it does not."""
+    if math.isinf(reference):
+        return math.nan
+    return math.inf if math.isinf(cost) else cost / reference
