@@ -106,7 +106,7 @@ def test_a_run_spec_is_sorted_json_of_its_settings_with_the_dataset_overrides():
     assert spec == json.dumps(json.loads(spec), sort_keys=True)
     assert json.loads(spec) == {
         "model": config["model"],
-        "training": config["training"] | {"batch_size": 32},
+        "training": config["training"] | config["dataset_overrides"]["digits"],
         "hyperparameters": config["optimizer_settings"]["adam"],
     }
 

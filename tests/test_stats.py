@@ -107,8 +107,9 @@ def test_the_same_optimizer_under_two_names_is_never_significant():
     runs = _runs({"adam": values, "adam_again": values, "worse": values - 0.1})
     for test in ("wilcoxon", "mann_whitney"):
         tests = significance_tests(runs, alpha=0.05, test=test).set_index(["metric", "optimizer"]).loc["test_acc"]
-        twin = "adam_again" if tests.loc["adam", "is_best"] else "adam"
-        assert tests.loc[twin, "tied_with_best"] and tests.loc[twin, "p_holm"] == 1.0
+        twin = "adam_again" if tests.loc["adam", "best"] == "adam" else "adam"
+        # Equal means: the twin is co-best (bold), and no test tells it apart.
+        assert tests.loc[twin, "is_best"] and tests.loc[twin, "p_holm"] == 1.0
         assert tests.loc[twin, "a12"] == 0.5 and tests.loc[twin, "difference"] == 0.0
         assert not tests.loc["worse", "tied_with_best"] and tests.loc["worse", "a12"] == 1.0
         low, high = tests.loc["worse", ["ci_low", "ci_high"]]

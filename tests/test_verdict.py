@@ -166,3 +166,49 @@ def test_a_tuned_value_at_a_search_space_bound_is_flagged():
     assert at_bound(0.858, space) == "high"  # within 5% of the log range of 1.0
     assert at_bound(0.03, space) == "" and at_bound(0.0011, space) == "low"
     assert at_bound(60, {"distribution": "int", "low": 8, "high": 64, "log": True}) == "high"
+
+
+def test_the_reference_is_picked_on_validation_not_on_the_test_accuracy_it_is_compared_on():
+    from neuroevo.analysis.verdict import best_gradient
+
+    runs = pd.DataFrame(
+        {
+            "optimizer": ["sgd"] * 3 + ["adam"] * 3 + ["cmaes"] * 3,
+            "optimizer_kind": ["gradient"] * 6 + ["evolution"] * 3,
+            "val_acc": [0.9] * 3 + [0.8] * 3 + [0.99] * 3,
+            "test_acc": [0.8] * 3 + [0.9] * 3 + [0.99] * 3,
+        }
+    )
+    assert best_gradient(runs) == "sgd"
+
+
+def test_a_run_that_diverged_before_the_budget_is_charged_all_of_it():
+    from neuroevo.analysis.arms import BUDGET, arm_histories
+
+    runs = pd.DataFrame(
+        {
+            "dataset": "toy",
+            "optimizer": "es",
+            "seed": [0, 1],
+            "budget_status": ["reached", "diverged"],
+            "budget_epoch": [4.0, 1.0],
+            "budget_wall_time_s": [2.0, 0.5],
+            "budget_train_time_s": [1.0, 0.2],
+            "training.budget_flops": [400.0, 400.0],
+            **{f"budget_{name}": [400.0, 100.0] for name in ("flops", "sample_evals", "model_evals", "grad_evals")},
+            **{f"budget_{split}_{what}": 0.5 for split in ("train", "val", "test") for what in ("loss", "acc")},
+        }
+    )
+    history = pd.DataFrame(
+        {"dataset": "toy", "optimizer": "es", "seed": [0, 0, 1], "epoch": [0, 1, 0], "flops": [0, 100, 0]}
+    )
+    ends = arm_histories(runs, history, BUDGET).groupby("seed")["flops"].max()
+    assert list(ends) == [400.0, 400.0]
+
+
+def test_a_difference_of_exactly_the_margin_is_a_tie_of_the_shifted_test():
+    from neuroevo.analysis.equivalence import one_sided_p
+
+    d = np.array([-0.01, -0.01, -0.01, -0.03, -0.02, -0.04])  # accuracy in steps of 1/100
+    # d + 0.01 leaves float residue (~1e-18) for the three exact ties: they must drop out, not count as wins.
+    assert one_sided_p(d + 0.01, "less") == one_sided_p(np.array([-0.02, -0.01, -0.03]), "less")

@@ -45,6 +45,8 @@ def arm_runs(runs: pd.DataFrame, arm: str) -> pd.DataFrame:
     if arm != BUDGET:
         raise ValueError(f"unknown arm {arm!r}; known: {', '.join(ARMS)}")
     budgeted = runs[has_budget(runs)]
+    if not len(budgeted):
+        return runs.iloc[0:0]  # no run had a budget: the arm is empty
     view = budgeted.drop(columns=[name for name in BUDGET_COLUMNS.values() if name in budgeted])
     view = view.rename(columns=BUDGET_COLUMNS)
     view["status"] = view["status"].map(BUDGET_STATUS)
@@ -54,7 +56,8 @@ def arm_runs(runs: pd.DataFrame, arm: str) -> pd.DataFrame:
 def arm_histories(runs: pd.DataFrame, histories: pd.DataFrame, arm: str) -> pd.DataFrame:
     """The history rows inside `arm`: of the early-stopping arm those up to its last epoch (the
     run may have gone on to its FLOP budget); of the equal-budget arm those within the budget,
-    then a row at the budget's end (the model read there, mid-epoch)."""
+    then a row at the budget's end (the model read there, mid-epoch; for a run that diverged,
+    its last model, charged the whole budget in FLOPs)."""
     keys = ["dataset", "optimizer", "seed"]
     if arm == EARLY:
         ends = runs[keys + ["epochs"]]
@@ -73,6 +76,12 @@ def arm_histories(runs: pd.DataFrame, histories: pd.DataFrame, arm: str) -> pd.D
             **{name: budgeted[f"budget_{name}"] for name in SCORES},
         }
     )
+    # A run that diverged before the budget is charged all of it, as a run that ran it out
+    # without reaching a target is: stopping by diverging must not look cheap.
+    diverged = (budgeted["budget_status"] == "diverged").to_numpy()
+    if "training.budget_flops" in budgeted and diverged.any():
+        budgets = budgeted["training.budget_flops"].astype(float).to_numpy()
+        ends.loc[diverged, "flops"] = budgets[diverged]
     rows = pd.concat([within, ends], ignore_index=True)
     return rows.sort_values([*keys, "flops", "epoch"], kind="stable").reset_index(drop=True)
 

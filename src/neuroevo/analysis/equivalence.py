@@ -72,9 +72,13 @@ def can_be_significant(a: np.ndarray, b: np.ndarray, comparisons: int, alpha: fl
     return smallest_p(n_nonzero) * comparisons < alpha
 
 
+ZERO = 1e-12  # below this a (shifted) difference is a tie, as the data's resolution has it
+
+
 def one_sided_p(d: np.ndarray, alternative: str) -> float:
     """One-sided Wilcoxon signed-rank p of the differences `d` against 0, zeros dropped (scipy:
     the exact null for up to 50 untied differences, else the normal approximation)."""
+    d = np.where(np.abs(d) < ZERO, 0.0, d)  # a difference shifted by the margin can leave 1e-17 for 0
     if not np.any(d):
         return 1.0  # no non-zero difference: nothing against the null
     return float(stats.wilcoxon(d, alternative=alternative, zero_method="wilcox").pvalue)

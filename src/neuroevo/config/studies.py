@@ -70,12 +70,10 @@ def run_spec(study: dict, label: str, config: dict) -> dict:
     # A study compares its variants under its own protocol: the main runs' equal-budget arm
     # stays theirs (a study's training block may give budget_flops itself).
     dataset_overrides = {key: value for key, value in dataset_overrides.items() if key != "budget_flops"}
+    base_training = {key: value for key, value in config.get("training", {}).items() if key != "budget_flops"}
     return {
         "model": config.get("model", {}) | study.get("model", {}),
-        "training": config.get("training", {})
-        | dataset_overrides
-        | study.get("training", {})
-        | variant.get("training", {}),
+        "training": base_training | dataset_overrides | study.get("training", {}) | variant.get("training", {}),
         "hyperparameters": config.get("optimizer_settings", {}).get(optimizer, {}) | _settings(study, label),
     }
 

@@ -19,6 +19,7 @@ from neuroevo.analysis.aggregate import METRICS
 from neuroevo.analysis.arms import ARM_TITLES, ARMS, BUDGET, EARLY, arm_runs, has_budget
 from neuroevo.analysis.ranks import absence_reason, per_dataset_means
 from neuroevo.analysis.runs import read_json_object, read_table, settings
+from neuroevo.analysis.stats import TEST_NAMES
 from neuroevo.files.versions import git_commit, package_versions
 from neuroevo.report.cells import compact, marked, mean_std, number, p_value
 from neuroevo.report.study_section import rebased
@@ -48,8 +49,8 @@ def effects_rows(dataset_tests: pd.DataFrame) -> list[dict]:
     accuracy; p of both tests (raw and Holm-corrected), A12 and the CI of the difference."""
     rows = []
     for optimizer, test in dataset_tests.loc[EFFECT_METRIC].iterrows():
-        if test["best"] == optimizer:
-            continue
+        if test["best"] == optimizer or test["best"] is None or pd.isna(test.get("n_pairs")):
+            continue  # the best itself, or a dataset where no optimizer could be the best
         rows.append(
             {
                 "optimizer": optimizer,
@@ -110,6 +111,7 @@ def arm_table(rows: pd.DataFrame, tests: pd.DataFrame, costs: pd.DataFrame, arm:
     return {
         "arm": arm,
         "title": ARM_TITLES[arm],
+        "test_name": TEST_NAMES[tests["test"].iloc[0]] if len(tests) else "",
         "protocol": ARM_PROTOCOLS[arm],
         "rows": table_rows,
         "seeds": sorted(set(rows["n_runs"])),
@@ -335,6 +337,7 @@ def render_report(
         "ranks": ranks.to_dict("records"),
         "friedman": ranks.iloc[0].to_dict() if len(ranks) else None,
         "ranks_arm": ARM_TITLES[BUDGET if ranked is not runs else EARLY].lower(),
+        "tuning_pruning": bool(config.get("tuning", {}).get("pruning", False)),
         "ranks_absent": absence_reason(per_dataset_means(ranked)),
         "tuning": tuning_tables(list(tuning_paths)),
         "studies": [rebased(Path(path).read_text(), Path(path).parent, Path(out).parent) for path in study_paths],

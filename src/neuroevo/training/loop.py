@@ -316,7 +316,7 @@ def _train_epochs(
             run.early = asdict(stop) | run.cost(problem) | {"final_loss": final_loss, "last_val_acc": last_val_acc}
         if diverged and settings.budget_flops and run.budget is None:  # the last model scored stands for it
             last = {key: run.history[-1][key] for key in SCORE_KEYS}
-            run.budget = {"status": "diverged", "epoch": epoch, **run.cost(problem), **last}
+            run.budget = {"status": "diverged", "epoch": run.history[-1]["epoch"], **run.cost(problem), **last}
         if on_epoch and not diverged:
             on_epoch(run.history[-1])
         if run.early is not None and (run.budget is not None or not settings.budget_flops):
