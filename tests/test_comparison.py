@@ -139,7 +139,8 @@ def test_tables_bold_the_best_and_mark_only_what_a_test_cannot_separate():
         {
             "evolved": [0.90, 0.91, 0.92, 0.93, 0.94, 0.95, 0.96, 0.97],
             "adam": [0.80, 0.81, 0.82, 0.83, 0.84, 0.85, 0.86, 0.87],  # separated: significant
-            "adamw": [0.90, 0.91, 0.92, 0.93, 0.94, 0.949, 0.96, 0.97],  # the same: tied
+            # The same but for noise each way at every seed: testable (8 non-zero pairs) and tied.
+            "adamw": [0.901, 0.909, 0.921, 0.929, 0.941, 0.948, 0.961, 0.969],
         }
     )
     for test in ("wilcoxon", "mann_whitney"):
@@ -150,6 +151,10 @@ def test_tables_bold_the_best_and_mark_only_what_a_test_cannot_separate():
         assert "**0.9350" in rows["evolved"]
         assert "†" not in rows["adam"] and "†" in rows["adamw"]
         assert untestable == []
+    # One seed pair apart, seven identical: Wilcoxon drops the zeros, so it is untestable, not tied.
+    one_apart = _runs({"evolved": [0.90, 0.91, 0.92], "adamw": [0.90, 0.91, 0.919]})
+    lines, untestable = fitness_tables(one_apart, ["evolved", "adamw"], ["a", "b"], alpha=0.05)
+    assert untestable == ["adamw"] and any("(untestable)" in line and "†" not in line for line in lines)
     # 6 seed pairs and 2 comparisons: Holm-corrected Wilcoxon cannot reach 0.05 (2 x 1/32).
     _, untestable = fitness_tables(runs[runs["seed"] < 6], ["evolved", "adam", "adamw"], ["a", "b"], alpha=0.05)
     assert untestable == ["adam", "adamw"]

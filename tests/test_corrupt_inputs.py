@@ -250,7 +250,7 @@ def _runs(root, damaged_text):
 
 
 DAMAGED = {
-    "cut off": (json.dumps(RUN, indent=1)[:150], "Expecting"),
+    "cut off": (json.dumps(RUN, indent=1)[:150], "column"),  # JSON's error names where it broke off
     "a list": ("[1, 2]", "a JSON list, not an object"),
     "keys missing": (
         json.dumps({key: value for key, value in RUN.items() if key not in ("test_acc", "seed")}),

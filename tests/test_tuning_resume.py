@@ -18,7 +18,8 @@ from neuroevo.config.run_spec import RunSpec
 from neuroevo.training.tune import JournalError, tune
 
 SPACE = {"lr": {"distribution": "log_uniform", "low": 0.001, "high": 0.3}}
-SPEC = json.dumps({"model": {"hidden": 8}, "training": {"batch_size": 16, "max_epochs": 10}})
+# Trials of 2 x 30 epochs (no early stopping): a trial killed after its first epoch has ~1 s left to run.
+SPEC = json.dumps({"model": {"hidden": 8}, "training": {"batch_size": 16, "max_epochs": 30, "patience": 100}})
 TRIALS, STARTUP = 5, 2  # completed trials
 TIMING = ["datetime_start", "datetime_complete", "duration"]  # the only columns a kill may change
 # Journal operations (optuna.storages.journal JournalOperation) and trial states (TrialState).
