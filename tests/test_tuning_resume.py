@@ -102,7 +102,13 @@ def test_a_tuning_job_killed_mid_trial_reruns_to_the_uninterrupted_study(stop, d
     target = int(reference_trials.query("state == 'COMPLETE' and number >= 3")["number"].iloc[0])
     journal = tmp_path / "adam.journal"
     process = subprocess.Popen(
-        _command(digits_data, tmp_path), env=tool_environment(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        _command(digits_data, tmp_path),
+        env=tool_environment(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        # Ctrl-C reaches the job even when the suite runs in the background, where the shell
+        # starts every process with SIGINT ignored (and Python then keeps it ignored).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 120
     while True:  # kill once the target trial has reported an epoch

@@ -212,3 +212,24 @@ def test_a_difference_of_exactly_the_margin_is_a_tie_of_the_shifted_test():
     d = np.array([-0.01, -0.01, -0.01, -0.03, -0.02, -0.04])  # accuracy in steps of 1/100
     # d + 0.01 leaves float residue (~1e-18) for the three exact ties: they must drop out, not count as wins.
     assert one_sided_p(d + 0.01, "less") == one_sided_p(np.array([-0.02, -0.01, -0.03]), "less")
+
+
+def test_the_cd_diagram_labels_its_axis_and_draws_its_critical_difference(tmp_path, monkeypatch):
+    from neuroevo.analysis.ranks import rank_tests
+    from neuroevo.report import figures
+
+    rng = np.random.default_rng(1)
+    runs = pd.DataFrame(
+        [
+            {"dataset": f"d{index}", "optimizer": name, "seed": 0, "test_acc": value + rng.normal(0, 0.05)}
+            for index in range(5)
+            for name, value in (("adam", 0.9), ("cmaes", 0.8), ("es", 0.7))
+        ]
+    )
+    summary, ranks, nemenyi, reason = rank_tests(runs)
+    drawn = {}
+    monkeypatch.setattr(figures, "save", lambda figure, out: drawn.setdefault("cd", figure))
+    figures.plot_critical_difference(ranks, nemenyi, summary, reason, 0.05, tmp_path / "cd.png")
+    axes = drawn["cd"].axes[0]
+    assert "mean rank" in axes.get_xlabel()
+    assert any(text.get_text().strip() == f"CD = {summary['critical_difference']:.2f}" for text in axes.texts)

@@ -164,7 +164,7 @@ def plot_critical_difference(
     cd = summary["critical_difference"]
     low = float(ranks.min())
     axes.plot([low, low + cd], [1.08, 1.08], color="black", transform=axes.get_xaxis_transform(), clip_on=False)
-    axes.text(low + cd / 2, 1.1, f"CD = {cd:.2f}", ha="center", va="bottom", transform=axes.get_xaxis_transform())
+    axes.text(low + cd, 1.08, f"  CD = {cd:.2f}", ha="left", va="center", transform=axes.get_xaxis_transform())
     axes.set_xlabel("mean rank of per-dataset mean test accuracy (1 = best)")
     axes.set_title(
         f"Friedman over {summary['blocks']} datasets; bars join optimizers Nemenyi cannot separate",
