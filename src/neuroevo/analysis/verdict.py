@@ -94,7 +94,13 @@ def _verdict(row: dict, alpha: float) -> tuple[str, str]:
 
 
 def dataset_verdicts(
-    dataset: str, runs: pd.DataFrame, histories: pd.DataFrame, margin: float, alpha: float, target: float
+    dataset: str,
+    runs: pd.DataFrame,
+    histories: pd.DataFrame,
+    margin: float,
+    alpha: float,
+    target: float,
+    costs: pd.DataFrame | None = None,
 ) -> list[dict]:
     """The verdict rows of one dataset (equal-budget arm runs and histories, their columns named
     as in the early-stopping arm: neuroevo.analysis.arms)."""
@@ -102,7 +108,9 @@ def dataset_verdicts(
     evolutionary = list(dict.fromkeys(runs.loc[runs["optimizer_kind"] == "evolution", "optimizer"]))
     if reference is None or not evolutionary:
         return []
-    costs = cost_to_target(dataset, runs, histories, target).set_index("optimizer")
+    if costs is None:  # else the caller's cost_to_target rows at `target`
+        costs = cost_to_target(dataset, runs, histories, target)
+    costs = costs.set_index("optimizer")
     by_seed = runs.pivot_table(index="seed", columns="optimizer", values="test_acc")
     budget = float(runs["training.budget_flops"].iloc[0]) if "training.budget_flops" in runs else math.nan
     rows, differences = [], {}

@@ -210,7 +210,9 @@ def write_report_figures(
             costs.append(table)
             if arm == BUDGET:
                 main_costs.append(table[table["main_target"]])
-                verdicts += dataset_verdicts(dataset, arm_table, arm_rows, margin, alpha, target)
+                verdicts += dataset_verdicts(
+                    dataset, arm_table, arm_rows, margin, alpha, target, table[table["main_target"]]
+                )
                 plot_runtime_ecdf(dataset, arm_rows, values, out_dir / f"{dataset}_ecdf.png")
         anytime = BUDGET in arms
         shown = arm_histories(by_dataset, dataset_histories, BUDGET if anytime else EARLY)

@@ -253,9 +253,10 @@ def tuning_tables(tuning_paths: list[str | Path]) -> dict[str, list[dict]]:
     for path in tuning_paths:
         result = read_json_object(path, TUNING_KEYS, "tuning result")
         space = result.get("search_space", {})
-        values = {}
+        values, bounds = {}, []
         for key, value in result["tuned_values"].items():
             bound = at_bound(value, space.get(key, {}))
+            bounds += [key] if bound else []
             shown = number(value) if isinstance(value, float) else str(value)
             values[key] = shown + (f" (at the {bound} bound {number(float(space[key][bound]))})" if bound else "")
         by_dataset.setdefault(result["dataset"], []).append(
@@ -270,9 +271,7 @@ def tuning_tables(tuning_paths: list[str | Path]) -> dict[str, list[dict]]:
                 "sampler_seed": result.get("sampler_seed", "-"),
                 "objective": number(result["objective"]),
                 "objective_name": result["objective_name"],
-                "bounds": [
-                    key for key in result["tuned_values"] if at_bound(result["tuned_values"][key], space.get(key, {}))
-                ],
+                "bounds": bounds,
             }
         )
     return by_dataset
