@@ -1,5 +1,5 @@
 """The discovered rule's comparison: the train loop's step budget, subsample, CNN and
-last-model fitness; the protocol's checks and run specs; the section's tables."""
+last-model scores; the protocol's checks and run specs; the verdicts and the section's tables."""
 
 import dataclasses
 import json
@@ -11,12 +11,20 @@ import torch
 import yaml
 from conftest import REPOSITORY
 
-from neuroevo.config.discovery import COMPARISON_DEFAULTS, TASK_DEFAULTS, check_comparison, comparison_run_spec
+from neuroevo.analysis.comparison import task_verdicts
+from neuroevo.config.discovery import (
+    COMPARISON_DEFAULTS,
+    TASK_DEFAULTS,
+    check_comparison,
+    comparison_run_spec,
+    comparison_runs,
+    labels,
+)
 from neuroevo.config.run_spec import RunSpec
 from neuroevo.data.prepare import load_prepared, subsample_train
 from neuroevo.discovery.ga import DiscoverySettings
 from neuroevo.discovery.tasks import Task
-from neuroevo.report.discovery_section import fitness_tables
+from neuroevo.report.discovery_section import score_table
 from neuroevo.training.fitness import task_fitness
 from neuroevo.training.loop import train
 
@@ -35,6 +43,7 @@ def test_a_step_budget_stops_after_exactly_that_many_steps_and_scores_the_last_m
     assert summary["steps"] == 70 and summary["status"] == "budget"
     assert "step budget 70" in summary["message"]
     assert summary["final_val_acc"] == history["val_acc"].iloc[-1]  # the last model, not the best one
+    assert summary["final_test_acc"] == history["test_acc"].iloc[-1]  # the comparison's score
     assert summary["fitness"] == pytest.approx(task_fitness(summary["final_val_acc"], summary["final_train_loss"]))
     assert summary["final_train_loss"] < history["train_loss"].iloc[0]
 
@@ -86,11 +95,25 @@ def _study(**comparison):
             "comparison.hyperparameters.evolved: unknown key(s) genome_file",
         ),
         (_study(optimizers=["adam", "cmaes"]), "comparison.optimizers: cmaes cannot be compared"),
-        ({"tasks": [{"dataset": "digits"}, {"dataset": "digits"}]}, "tasks: dataset(s) digits appear twice"),
+        ({"tasks": [{"dataset": "digits"}, {"dataset": "digits"}]}, "tasks: digits appear(s) twice"),
+        (_study(tuned=["evolved_prior"]), "comparison.tuned: evolved_prior cannot be tuned"),
+        (_study(held_out=[{"dataset": "iris", "hidden": 8}]), "comparison.held_out[0]: the name 'iris' is taken"),
+        (
+            _study(held_out=[{"name": "other", "dataset": "iris", "hidden": 8}]),
+            "comparison.held_out[0]: the GA trains on this task (iris)",
+        ),
+        (
+            _study(tuned=["adam"], tuning={"search_spaces": {"sgd": {}}}),
+            "comparison.tuning.search_spaces.sgd: not a tuned baseline; tuned: adam",
+        ),
+        (
+            _study(tuning={"search_spaces": {"adam": {"momentum": {"distribution": "uniform", "low": 0, "high": 1}}}}),
+            "'momentum' is not a hyperparameter of optimizer 'adam'",
+        ),
     ],
 )
 def test_a_bad_comparison_is_refused_naming_the_key(study, message):
-    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")):
         check_comparison(study, SCHEMA)
 
 
@@ -102,6 +125,19 @@ def test_run_specs_follow_the_protocol():
     assert evolved["training"]["max_steps"] == 500 and evolved["training"]["patience"] >= 500
     assert comparison_run_spec(study, "digits", "sgd", "g.json")["hyperparameters"] == {"lr": 0.01, "momentum": 0.9}
     assert comparison_run_spec(study, "digits", "adam", "g.json")["hyperparameters"] == {"lr": 0.003}  # the config wins
+    # A tuned baseline: its fixed values, and the comparison's horizon for its schedule (the lr
+    # and the schedule come from its tuning result, through the train command's --tuned).
+    tuned = comparison_run_spec(study, "digits", "sgd_tuned", "g.json")
+    assert tuned["hyperparameters"] == {"lr": 0.01, "momentum": 0.9, "total_steps": 500}
+
+
+def test_tuned_baselines_and_held_out_tasks_are_runs_of_their_own():
+    study = _study(tuned=["adam"], held_out=[{"name": "iris_wide", "dataset": "iris", "hidden": 64}], seeds=[5])
+    assert labels(study) == [*COMPARISON_DEFAULTS["optimizers"], "adam_tuned"]
+    runs = comparison_runs(study)
+    assert ("iris_wide", "adam_tuned", 5) in runs and len(runs) == 3 * 7
+    spec = comparison_run_spec(study, "iris_wide", "evolved_prior", "g.json")
+    assert spec["model"] == {"kind": "mlp", "hidden": 64} and spec["training"]["batch_size"] == 128
 
 
 def test_the_schema_defaults_mirror_the_code():
@@ -110,7 +146,8 @@ def test_the_schema_defaults_mirror_the_code():
     def defaults(block):
         return {key: value["default"] for key, value in block["properties"].items() if "default" in value}
 
-    assert defaults(study["tasks"]["items"]) == TASK_DEFAULTS
+    assert study["tasks"]["items"] == study["comparison"]["properties"]["held_out"]["items"]  # one task schema
+    assert defaults(SCHEMA["$defs"]["discovery_task"]) == TASK_DEFAULTS
     assert {key: getattr(Task("digits"), key) for key in TASK_DEFAULTS} == TASK_DEFAULTS
     assert defaults(study["comparison"]) == COMPARISON_DEFAULTS
     settings = DiscoverySettings()
@@ -118,52 +155,52 @@ def test_the_schema_defaults_mirror_the_code():
     assert set(study["settings"]["properties"]) == {field.name for field in dataclasses.fields(DiscoverySettings)}
 
 
-def _runs(values: dict[str, list[float]]) -> pd.DataFrame:
-    rows = [
-        {
-            "task": task,
-            "optimizer": name,
-            "seed": seed,
-            "status": "budget",
-            "fitness": value + (0.01 if task == "b" else 0),
-        }
-        for name, series in values.items()
-        for seed, value in enumerate(series)
-        for task in ("a", "b")
-    ]
-    return pd.DataFrame(rows)
-
-
-def test_tables_bold_the_best_and_mark_only_what_a_test_cannot_separate():
-    runs = _runs(
-        {
-            "evolved": [0.90, 0.91, 0.92, 0.93, 0.94, 0.95, 0.96, 0.97],
-            "adam": [0.80, 0.81, 0.82, 0.83, 0.84, 0.85, 0.86, 0.87],  # separated: significant
-            # The same but for noise each way at every seed: testable (8 non-zero pairs) and tied.
-            "adamw": [0.901, 0.909, 0.921, 0.929, 0.941, 0.948, 0.961, 0.969],
-        }
+def _runs(test: dict[str, list[float]], val: dict[str, list[float]] | None = None) -> pd.DataFrame:
+    val = val or test
+    return pd.DataFrame(
+        [
+            {
+                "task": "a",
+                "label": label,
+                "seed": seed,
+                "status": "budget",
+                "final_test_acc": value,
+                "final_val_acc": val[label][seed],
+                "fitness": val[label][seed],
+            }
+            for label, series in test.items()
+            for seed, value in enumerate(series)
+        ]
     )
-    for test in ("wilcoxon", "mann_whitney"):
-        lines, untestable = fitness_tables(runs, ["evolved", "adam", "adamw"], ["a", "b"], alpha=0.05, test=test)
-        rows = {
-            line.split(" | ")[0].strip("| "): line for line in lines if line.startswith("| ") and "runs" not in line
-        }
-        assert "**0.9350" in rows["evolved"]
-        assert "†" not in rows["adam"] and "†" in rows["adamw"]
-        assert untestable == []
-    # One seed pair apart, seven identical: Wilcoxon drops the zeros, so it is untestable, not tied.
-    one_apart = _runs({"evolved": [0.90, 0.91, 0.92], "adamw": [0.90, 0.91, 0.919]})
-    lines, untestable = fitness_tables(one_apart, ["evolved", "adamw"], ["a", "b"], alpha=0.05)
-    assert untestable == ["adamw"] and any("(untestable)" in line and "†" not in line for line in lines)
-    # 6 seed pairs and 2 comparisons: Holm-corrected Wilcoxon cannot reach 0.05 (2 x 1/32).
-    _, untestable = fitness_tables(runs[runs["seed"] < 6], ["evolved", "adam", "adamw"], ["a", "b"], alpha=0.05)
-    assert untestable == ["adam", "adamw"]
 
 
-def test_an_optimizer_whose_runs_diverged_is_never_bold_in_the_discovery_tables():
-    runs = _runs({"evolved": [0.5] * 8, "adam": [0.3] * 8})
-    runs.loc[runs["optimizer"] == "evolved", "status"] = "diverged"  # the higher score, but every run diverged
-    lines, _ = fitness_tables(runs, ["evolved", "adam"], ["a", "b"], alpha=0.05)
-    evolved, adam = ([line for line in lines if line.startswith(f"| {name} |")] for name in ("evolved", "adam"))
-    assert len(evolved) == 2 and not any("**" in line for line in evolved)  # overall and per-task tables
-    assert all("**0.3" in line for line in adam)
+BETTER = [0.90, 0.91, 0.92, 0.93, 0.94, 0.95, 0.96, 0.97]
+WORSE = [value - 0.05 for value in BETTER]
+
+
+def test_each_rule_meets_the_best_default_and_tuned_baseline_picked_on_validation():
+    # adam has the higher test accuracy, adamw the higher validation accuracy: adamw is the
+    # reference, so the test split that scores the verdict never also picks the reference.
+    close = [value + (0.001 if seed % 2 else -0.001) for seed, value in enumerate(BETTER)]  # within delta
+    test = {"evolved": BETTER, "adam": WORSE, "adamw": [v - 0.06 for v in BETTER], "adam_tuned": close}
+    val = test | {"adam": [0.5] * 8, "adamw": [0.6] * 8}
+    rows = task_verdicts(_runs(test, val), "a", ["adam", "adamw"], ["adam_tuned"], margin=0.01, alpha=0.05)
+    assert [(row["optimizer"], row["reference"], row["reference_kind"]) for row in rows] == [
+        ("evolved", "adamw", "default"),
+        ("evolved", "adam_tuned", "tuned"),
+    ]
+    against_default, against_tuned = rows
+    assert against_default["family"] == 2 and against_default["n"] == 8
+    assert against_default["verdict"] == "better" and against_default["hl"] == pytest.approx(0.06)
+    assert against_tuned["verdict"] == "equivalent within delta" and against_tuned["p_equivalent_holm"] < 0.05
+    # No rule among the runs: no verdict.
+    assert task_verdicts(_runs({"adam": WORSE}), "a", ["adam"], [], 0.01, 0.05) == []
+
+
+def test_the_score_table_states_seeds_per_task_and_bolds_only_the_highest_mean():
+    runs = _runs({"evolved": BETTER, "adam": WORSE, "adam_tuned": BETTER[:6]})
+    lines = score_table(runs, ["evolved", "adam", "adam_tuned"], ["a"], "final_test_acc", overall=False)
+    assert lines[0] == "| optimizer | diverged | a (n = 8 seeds) |"
+    rows = {line.split(" | ")[0].strip("| "): line for line in lines[2:]}
+    assert "**0.9350 ± 0.0245**" in rows["evolved"] and "**" not in rows["adam"]
+    assert "adam (tuned)" in rows and "**" not in rows["adam (tuned)"]

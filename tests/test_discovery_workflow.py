@@ -1,6 +1,7 @@
 """Discovery studies through Snakemake: the `discover` rule writes the best genome, its
-history and figure; the comparison runs through `train` and the section joins the report;
-a bad discovery block is refused before any job, naming the key."""
+history and figure; a baseline is tuned on the GA's tasks; the comparison (a held-out task
+too) runs through `train` and the section joins the report; a bad discovery block is refused
+before any job, naming the key."""
 
 import json
 import re
@@ -14,7 +15,13 @@ discovery:
   tiny:
     tasks: [{dataset: iris, hidden: 8, batch_size: 16}]
     settings: {population: 3, generations: 2, tournament_size: 2, max_steps: 20}
-    comparison: {optimizers: [evolved, adam], seeds: [10, 11], max_steps: 30}
+    comparison:
+      optimizers: [evolved, adam]
+      tuned: [adam]
+      tuning: {trials: 2, startup_trials: 1}
+      held_out: [{name: iris_narrow, dataset: iris, hidden: 4, batch_size: 16}]
+      seeds: [10, 11]
+      max_steps: 30
 """
 
 
@@ -41,19 +48,27 @@ def test_the_discovered_rule_is_compared_and_its_section_joins_the_report(tmp_pa
         and summary["hyperparameters"]["genome_file"] == "results/discovery/tiny/best_genome.json"
     )
     assert summary["hyperparameters"]["total_steps"] == 30
+    # The tuned baseline runs its tuning's values, its schedule over the comparison's steps.
+    tuning = json.loads((out / "tuning" / "adam.json").read_text())
+    assert tuning["n_trials"] == 2 and set(tuning["tuned_values"]) == {"lr", "schedule"}
+    tuned = json.loads((out / "comparison" / "iris_narrow" / "adam_tuned" / "10" / "summary.json").read_text())
+    assert {key: tuned["hyperparameters"][key] for key in tuning["tuned_values"]} == tuning["tuned_values"]
+    assert tuned["hyperparameters"]["total_steps"] == 30 and tuned["model"]["hidden"] == 4
     section = (out / "section.md").read_text()
-    assert "| optimizer | runs | overall fitness |" in section and "| optimizer | runs | iris |" in section
-    assert "**Untestable** against the best:" in section  # 2 seeds against 2
+    assert "### Baselines tuned on the rule's terms" in section and "| adam | 2 |" in section
+    assert "| optimizer | diverged | iris (n = 2 seeds) |" in section
+    assert "Held out (tasks the GA never saw: iris_narrow" in section
+    assert "| iris_narrow | evolved | adam (default) | 2 (" in section
+    assert "inconclusive (n = 2 seed pairs" in section  # 2 seeds can never decide
     report = (tmp_path / "results" / "report" / "report.md").read_text()
     assert "## Optimizer discovery: `tiny`" in report and "](../discovery/tiny/fitness.png)" in report
-    assert len(pd.read_parquet(out / "comparison.parquet")) == 4
-    # A longer comparison reruns the comparison, not the GA.
+    assert len(pd.read_parquet(out / "comparison.parquet")) == 2 * 3 * 2  # tasks x labels x seeds
+    # A longer comparison reruns the comparison, not the GA nor the tuning.
     config.write_text(TINY_CONFIG.read_text() + TINY_DISCOVERY.replace("max_steps: 30", "max_steps: 40"))
     planned = snakemake(tmp_path, "--dry-run", configfile=config).stdout
-    # Its 2 optimizers x 2 seeds on iris: a block of seeds per optimizer.
-    assert re.search(r"^compare_run_tiny_seeds_10_to_11\s+2$", planned, re.MULTILINE) and not re.search(
-        r"^discover\s", planned, re.MULTILINE
-    )
+    # One job per task and block of seeds trains its 3 labels.
+    assert re.search(r"^compare_run_tiny_seeds_10_to_11\s+2$", planned, re.MULTILINE)
+    assert not re.search(r"^(discover|tune_baseline)\s", planned, re.MULTILINE)
 
 
 @pytest.mark.parametrize(

@@ -54,6 +54,8 @@ MIRRORED_LAYERWISE = {"popsize": [20, 8], "diagonal": True, "engine": "torch", "
     "dataset, optimizer, batch_size, extra",
     [
         ("digits", "adam", 16, {}),
+        # A baseline's warmup + cosine schedule: its step count is in the checkpoint.
+        ("digits", "adamw", 16, {"hyperparameters": {"schedule": "warmup_cosine", "total_steps": 1500}}),
         ("digits", "cmaes", 16, {}),
         ("iris", "layerwise_cmaes", 4, {}),
         ("digits", "deep_ga", 64, {}),

@@ -174,10 +174,11 @@ def test_gpu_jobs_go_to_the_gpu_partition_and_account_and_the_others_keep_the_pr
     ).stdout
     jobs = _job_resources(output)
     asking = [job for job in jobs if job[2].get("gpu") == "1"]
-    # The iris training and study runs, the GA and its comparison runs (device: cuda) ask for a GPU.
-    # (One job per block of seeds: the comparison's 2 optimizers, the study's 2 variants.)
+    # The iris training and study runs, the GA, its tuned baseline and its comparison runs
+    # (device: cuda) ask for a GPU. (One job per block of seeds: the comparison's per task, the
+    # study's per variant.)
     kinds = sorted(block_kind(rule) for rule, _, _ in asking)
-    assert kinds == ["compare_run"] * 2 + ["discover"] + ["study_run"] * 2 + ["train"]
+    assert kinds == ["compare_run"] * 2 + ["discover"] + ["study_run"] * 2 + ["train", "tune_baseline"]
     for rule, wildcards, resources in jobs:
         gpu = resources.get("gpu") == "1"
         assert resources["slurm_partition"] == ("gpu" if gpu else "cpu"), (rule, wildcards)

@@ -13,6 +13,7 @@ sys.path.insert(0, str(REPOSITORY / "src"))  # for the config layer below, in an
 import neuroevo.config.blocks as blocks
 import neuroevo.config.workflow as specs
 from neuroevo.config.discovery import comparison_runs as comparison_keys
+from neuroevo.config.discovery import labels as discovery_labels
 from neuroevo.config.studies import study_seeds
 
 # Jobs (`python -m neuroevo ...`) import the package from this checkout, also inside conda
@@ -33,6 +34,7 @@ wildcard_constraints:
     study="[a-z0-9][a-z0-9_]*",
     variant="[a-z0-9][a-z0-9_.]*",
     name="[a-z0-9][a-z0-9_]*",
+    task="[a-z][a-z0-9_]*",
 
 
 def all_summaries():
@@ -122,8 +124,8 @@ def study_settings(wildcards):
 
 def comparison_runs(name):
     return [
-        f"results/discovery/{name}/comparison/{dataset}/{optimizer}/{seed}/summary.json"
-        for dataset, optimizer, seed in comparison_keys(config["discovery"][name])
+        f"results/discovery/{name}/comparison/{task}/{label}/{seed}/summary.json"
+        for task, label, seed in comparison_keys(config["discovery"][name])
     ]
 
 
@@ -132,14 +134,25 @@ def all_comparison_runs():
     return [path for name in studies for path in comparison_runs(name)]
 
 
-def comparison_settings(wildcards):
+def comparison_jobs(wildcards):
     genome = f"results/discovery/{wildcards.name}/best_genome.json"
-    return specs.comparison_settings(
-        config, wildcards.name, wildcards.dataset, wildcards.optimizer, genome
-    )
+    return specs.comparison_jobs(config, wildcards.name, wildcards.task, genome)
+
+
+def comparison_inputs(wildcards):
+    """The genome and tuning results a task's comparison job reads."""
+    jobs = comparison_jobs(wildcards)
+    genomes = [path for job in jobs for path in specs.genome_inputs(job["spec"])]
+    return sorted(set(genomes)) + [job["tuned"] for job in jobs if job["tuned"]]
+
+
+def comparison_data(wildcards):
+    dataset = specs.comparison_dataset(config, wildcards.name, wildcards.task)
+    return f"resources/data/{dataset}.npz"
 
 
 def discovery_data(wildcards):
+    """The GA's datasets (also those its baselines are tuned on), by name."""
     tasks = config["discovery"][wildcards.name]["tasks"]
     return {task["dataset"]: f"resources/data/{task['dataset']}.npz" for task in tasks}
 

@@ -1,7 +1,7 @@
 # Optimizer discovery (config `discovery`): a GA over update rules per study, resumable from
 # its checkpoint (results/discovery/NAME/checkpoint.json); then the discovered rule against
-# standard optimizers, each run through the same `train` command as every run; then the
-# study's report section.
+# standard optimizers (each also tuned on the GA's tasks and seeds, tune_baseline), each run
+# through the same `train` command as every run; then the study's report section.
 
 
 rule discover:
@@ -32,30 +32,62 @@ rule discover:
         "--threads {threads:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
+rule tune_baseline:
+    input:
+        unpack(discovery_data),
+    output:
+        best="results/discovery/{name}/tuning/{optimizer}.json",
+        trials="results/discovery/{name}/tuning/{optimizer}.trials.parquet",
+    log:
+        "results/logs/discovery/{name}/tuning/{optimizer}.log",
+    conda:
+        "../../envs/neuroevo.yaml"
+    threads: 1
+    resources:
+        gpu=discovery_gpus,
+        slurm_partition=gpu_partition(discovery_gpus),
+        slurm_account=gpu_account(discovery_gpus),
+        runtime=config["cluster"]["run_minutes"],  # a study cut off resumes when resubmitted
+    params:
+        study=lambda wildcards: specs.discovery_ga_spec(config, wildcards.name),
+        tuning=lambda wildcards: specs.baseline_tuning_spec(
+            config, wildcards.name, wildcards.optimizer
+        ),
+        data=lambda wildcards, input: [f"{name}={path}" for name, path in input.items()],
+        # The Optuna journal is not an output, so a killed job's trials survive for the rerun.
+        storage=lambda wildcards, output: Path(output.best).with_suffix(".journal"),
+    shell:
+        "python -m neuroevo tune-baseline --study-json {params.study:q} --optimizer {wildcards.optimizer:q} "
+        "--tuning-json {params.tuning:q} --data {params.data:q} --threads {threads:q} "
+        "--storage {params.storage:q} --out {output.best:q} --trials-out {output.trials:q} > {log:q} 2>&1"
+
+
+# One job per task and block of seeds trains every label (the optimizers, then the tuned
+# baselines) in one process: a run takes about half a second on the CPU, starting torch and its
+# optimizers three. Runs of unchanged settings are restored, not retrained, when a job reruns.
 for study_name, study_blocks_ in blocks.comparison_blocks(config).items():
+    study_labels = discovery_labels(config["discovery"][study_name])
     for block in study_blocks_:
 
         rule:
             name:
                 blocks.block_name("compare_run", block, study_name)
             input:
-                data="resources/data/{dataset}.npz",
-                genome=lambda wildcards: specs.genome_inputs(
-                    comparison_settings(wildcards)
-                ),
+                data=comparison_data,
+                inputs=comparison_inputs,
             output:
-                summaries=block_files(
-                    "results/discovery/{name}/comparison/{dataset}/{optimizer}",
-                    block,
-                    "summary.json",
-                ),
-                histories=block_files(
-                    "results/discovery/{name}/comparison/{dataset}/{optimizer}",
-                    block,
-                    "history.parquet",
-                ),
+                summaries=[
+                    f"results/discovery/{{name}}/comparison/{{task}}/{label}/{seed}/summary.json"
+                    for label in study_labels
+                    for seed in block
+                ],
+                histories=[
+                    f"results/discovery/{{name}}/comparison/{{task}}/{label}/{seed}/history.parquet"
+                    for label in study_labels
+                    for seed in block
+                ],
             log:
-                f"results/logs/discovery/{{name}}/{{dataset}}/{{optimizer}}/{blocks.seeds_label(block)}.log",
+                f"results/logs/discovery/{{name}}/{{task}}/{blocks.seeds_label(block)}.log",
             wildcard_constraints:
                 name=re.escape(study_name),
             group:  # CPU comparison runs take seconds: on a cluster several share a submission
@@ -69,18 +101,20 @@ for study_name, study_blocks_ in blocks.comparison_blocks(config).items():
                 slurm_account=gpu_account(discovery_gpus),
                 runtime=block_minutes(
                     lambda wildcards: config["cluster"]["short_run_minutes"],
-                    len(block),
+                    len(block) * len(study_labels),
                 ),
             params:
-                spec=lambda wildcards: specs.to_json(comparison_settings(wildcards)),
+                jobs=lambda wildcards: specs.to_json(comparison_jobs(wildcards)),
+                dataset=lambda wildcards: specs.comparison_dataset(
+                    config, wildcards.name, wildcards.task
+                ),
                 seeds=block,
                 runs_dir=lambda wildcards: (
-                    f"results/discovery/{wildcards.name}/comparison/{wildcards.dataset}/{wildcards.optimizer}"
+                    f"results/discovery/{wildcards.name}/comparison/{wildcards.task}"
                 ),
             shell:
-                "python -m neuroevo train --data {input.data:q} --dataset {wildcards.dataset:q} "
-                "--optimizer {wildcards.optimizer:q} --seeds {params.seeds:q} --spec {params.spec:q} "
-                "--runs-dir {params.runs_dir:q} > {log:q} 2>&1"
+                "python -m neuroevo compare --data {input.data:q} --dataset {params.dataset:q} "
+                "--seeds {params.seeds:q} --jobs-json {params.jobs:q} --runs-dir {params.runs_dir:q} > {log:q} 2>&1"
 
 
 rule discovery_section:
@@ -89,6 +123,7 @@ rule discovery_section:
         summary="results/discovery/{name}/summary.json",
         figure="results/discovery/{name}/fitness.png",
         runs=lambda wildcards: comparison_runs(wildcards.name),
+        tuning=lambda wildcards: specs.tuning_results_of(config, wildcards.name),
     output:
         section="results/discovery/{name}/section.md",
         table="results/discovery/{name}/comparison.parquet",
@@ -99,9 +134,9 @@ rule discovery_section:
     params:
         study=lambda wildcards: specs.to_json(config["discovery"][wildcards.name]),
         alpha=config["report"]["alpha"],
-        test=config["report"]["test"],
+        margin=config["report"]["equivalence_margin"],
         discovery_dir=lambda wildcards, input: Path(input.genome).parent,
     shell:
         "python -m neuroevo discovery-report --name {wildcards.name:q} --study-json {params.study:q} "
-        "--discovery-dir {params.discovery_dir:q} --alpha {params.alpha:q} --test {params.test:q} "
-        "--out {output.section:q} {input.runs:q} > {log:q} 2>&1"
+        "--discovery-dir {params.discovery_dir:q} --alpha {params.alpha:q} --margin {params.margin:q} "
+        "--tuning {input.tuning:q} --out {output.section:q} {input.runs:q} > {log:q} 2>&1"

@@ -1,7 +1,10 @@
 """A discovery study's comparison (the write-up's section 5; its runs are described in
-neuroevo.config.discovery): loading its runs and the GA's summary, and testing the
-optimizers' fitness against the best, overall (per seed, the mean over tasks) and per task.
-The section that shows them is neuroevo.report.discovery_section."""
+neuroevo.config.discovery): loading its runs and the GA's summary, and the verdicts. The score
+is the test accuracy of the last model after max_steps; each rule (`evolved`, `evolved_prior`)
+is tested against the best default and the best tuned baseline of the task, picked on the
+validation accuracy of the last model (not the test accuracy it is then compared on), with the
+paired tests of neuroevo.analysis.verdict, Holm-corrected over the task's pairs. The section
+that shows them is neuroevo.report.discovery_section."""
 
 from __future__ import annotations
 
@@ -10,19 +13,66 @@ from pathlib import Path
 import pandas as pd
 
 from neuroevo.analysis.runs import SETTING_KEYS, load_runs, only_groups, read_json_object
-from neuroevo.analysis.stats import compare_with_best
+from neuroevo.analysis.verdict import paired_verdicts
 
-COLUMNS = ("status", "fitness", "final_val_acc", "final_train_loss", "test_acc", "steps", "train_time_s")
+COLUMNS = (
+    "status",
+    "final_test_acc",
+    "final_val_acc",
+    "fitness",
+    "final_train_loss",
+    "test_acc",
+    "steps",
+    "train_time_s",
+)
+SCORE = "final_test_acc"  # the last model's, on the test split
+SELECTION = "final_val_acc"  # what picks a task's reference baseline
+RULES = ("evolved", "evolved_prior")
 
 
 def load_comparison(summary_paths: list[str | Path]) -> pd.DataFrame:
-    """One row per run (task, optimizer, seed) from .../comparison/TASK/OPTIMIZER/SEED/summary.json,
-    with its hyperparameters as columns (neuroevo.analysis.runs)."""
+    """One row per run (task, label, seed) from .../comparison/TASK/LABEL/SEED/summary.json (the
+    label: the optimizer, or NAME_tuned), with its hyperparameters as columns."""
     paths = [Path(path) for path in summary_paths]
     runs = only_groups(load_runs(paths, ("optimizer", "seed", *COLUMNS, "hyperparameters")), ["hyperparameters"])
     runs.insert(0, "task", [path.parents[2].name for path in paths])
+    runs.insert(1, "label", [path.parents[1].name for path in paths])
     settings = [column for column in runs.columns if column.startswith("hyperparameters.")]
-    return runs[["task", "optimizer", "seed", *COLUMNS, *settings, SETTING_KEYS]]
+    return runs[["task", "label", "optimizer", "seed", *COLUMNS, *settings, SETTING_KEYS]]
+
+
+def best_by_validation(runs: pd.DataFrame, labels: list[str]) -> str | None:
+    """Of `labels`, the one of the highest median validation accuracy of the last model (then
+    mean, then order); None if none ran."""
+    mine = runs[runs["label"].isin(labels)]
+    if not len(mine):
+        return None
+    by = mine.groupby("label", sort=False)[SELECTION]
+    table = pd.DataFrame({"median": by.median(), "mean": by.mean()}).reindex(
+        [x for x in labels if x in set(mine["label"])]
+    )
+    return str(table.sort_values(["median", "mean"], ascending=False, kind="stable").index[0])
+
+
+def task_verdicts(
+    runs: pd.DataFrame, task: str, defaults: list[str], tuned: list[str], margin: float, alpha: float
+) -> list[dict]:
+    """Each rule of the task's runs against its best default and its best tuned baseline, on the
+    last model's test accuracy paired by seed (neuroevo.analysis.verdict.paired_verdicts)."""
+    mine = runs[runs["task"] == task]
+    rules = [rule for rule in RULES if rule in set(mine["label"])]
+    references = [
+        (kind, best)
+        for kind, group in (("default", defaults), ("tuned", tuned))
+        if (best := best_by_validation(mine, group))
+    ]
+    if not rules or not references:
+        return []
+    by_seed = mine.pivot_table(index="seed", columns="label", values=SCORE)
+    pairs = [(rule, reference) for rule in rules for _, reference in references]
+    kinds = dict((reference, kind) for kind, reference in references)
+    rows = paired_verdicts(by_seed, pairs, margin, alpha)
+    return [{"task": task, **row, "reference_kind": kinds[row["reference"]]} for row in rows]
 
 
 def load_discovery_summary(discovery_dir: str | Path) -> dict:
@@ -35,37 +85,3 @@ def load_discovery_summary(discovery_dir: str | Path) -> dict:
         "discovery summary",
         f"rerun the discovery with snakemake --forcerun {path}",
     )
-
-
-def fitness_tests(
-    runs: pd.DataFrame, optimizers: list[str], tasks: list[str], alpha: float, test: str = "wilcoxon"
-) -> tuple[dict[str, dict[str, pd.Series]], dict[str, dict[str, dict]], list[str]]:
-    """Per column ("overall", then each task): each optimizer's fitness by seed, and its
-    comparison with the column's best (neuroevo.analysis.stats.compare_with_best); and the
-    names the tests could not reach alpha for."""
-    overall = runs.pivot_table(index=["optimizer", "seed"], columns="task", values="fitness").dropna()
-    empty = pd.Series(dtype=float)
-    overall_samples = {name: overall.loc[name].mean(axis=1) if name in overall.index else empty for name in optimizers}
-    columns = {"overall": overall_samples}
-    for task in tasks:
-        by_task = runs[runs["task"] == task]
-        columns[task] = {
-            name: by_task[by_task["optimizer"] == name].set_index("seed")["fitness"] for name in optimizers
-        }
-    # An optimizer can be bold in a column only if some of its runs there did not diverge.
-    sound = runs[runs["status"] != "diverged"]
-    eligible = {"overall": set(sound["optimizer"])} | {
-        task: set(sound[sound["task"] == task]["optimizer"]) for task in tasks
-    }
-    tests = {
-        column: compare_with_best(samples, False, alpha, test, eligible[column]) for column, samples in columns.items()
-    }
-    untestable = sorted(
-        {
-            name
-            for results in tests.values()
-            for name, result in results.items()
-            if not result["testable"] and not result["is_best"]
-        }
-    )
-    return columns, tests, untestable

@@ -93,6 +93,48 @@ def _verdict(row: dict, alpha: float) -> tuple[str, str]:
     return INCONCLUSIVE, "; ".join(reasons)
 
 
+def paired_verdicts(by_seed: pd.DataFrame, pairs: list[tuple[str, str]], margin: float, alpha: float) -> list[dict]:
+    """One row per (optimizer, reference) pair of columns of `by_seed` (a score per seed, the
+    seeds that both have paired): the estimate and interval, the three tests Holm-corrected over
+    the pairs, and the verdict in words with its reason."""
+    rows, differences = [], []
+    for optimizer, reference in pairs:
+        paired = by_seed[[optimizer, reference]].dropna()
+        a, b = paired[optimizer].to_numpy(), paired[reference].to_numpy()
+        d = a - b
+        differences.append(d)
+        equivalence = tost(a, b, margin, alpha)
+        low, high = hl_interval(d, 0.95)
+        rows.append(
+            {
+                "optimizer": optimizer,
+                "reference": reference,
+                "n": len(d),
+                "n_nonzero": int(np.count_nonzero(d)),
+                "family": len(pairs),
+                "mean_acc": float(a.mean()),
+                "reference_mean_acc": float(b.mean()),
+                "hl": equivalence.estimate,
+                "ci_low": low,
+                "ci_high": high,
+                "tost_low": equivalence.low,
+                "tost_high": equivalence.high,
+                "p_equivalent": equivalence.p,
+                "p_worse": one_sided_p(d + margin, "less"),
+                "p_difference": wilcoxon_p(a, b),
+                "margin": margin,
+                "alpha": alpha,
+            }
+        )
+    for column in ("p_equivalent", "p_worse", "p_difference"):
+        for row, adjusted in zip(rows, holm([row[column] for row in rows]), strict=True):
+            row[f"{column}_holm"] = adjusted
+    for row, d in zip(rows, differences, strict=True):
+        row["seeds_needed"] = seeds_to_decide(d, margin, alpha / row["family"])
+        row["verdict"], row["reason"] = _verdict(row, alpha)
+    return rows
+
+
 def dataset_verdicts(
     dataset: str,
     runs: pd.DataFrame,
@@ -113,52 +155,15 @@ def dataset_verdicts(
     costs = costs.set_index("optimizer")
     by_seed = runs.pivot_table(index="seed", columns="optimizer", values="test_acc")
     budget = float(runs["training.budget_flops"].iloc[0]) if "training.budget_flops" in runs else math.nan
-    rows, differences = [], {}
-    for optimizer in evolutionary:
-        pairs = by_seed[[optimizer, reference]].dropna()
-        a, b = pairs[optimizer].to_numpy(), pairs[reference].to_numpy()
-        d = differences[optimizer] = a - b
-        equivalence = tost(a, b, margin, alpha)
-        low, high = hl_interval(d, 0.95)
-        rows.append(
-            {
-                "dataset": dataset,
-                "optimizer": optimizer,
-                "reference": reference,
-                "n": len(d),
-                "n_nonzero": int(np.count_nonzero(d)),
-                "family": len(evolutionary),
-                "mean_acc": float(a.mean()),
-                "reference_mean_acc": float(b.mean()),
-                "hl": equivalence.estimate,
-                "ci_low": low,
-                "ci_high": high,
-                "tost_low": equivalence.low,
-                "tost_high": equivalence.high,
-                "p_equivalent": equivalence.p,
-                "p_worse": one_sided_p(d + margin, "less"),
-                "p_difference": wilcoxon_p(a, b),
-                "margin": margin,
-                "alpha": alpha,
-                "budget_flops": budget,
-                "target_val_acc": target,
-                **{
-                    f"{name}{suffix}": float(costs.loc[who, f"art_{name}"])
-                    for who, suffix in ((optimizer, ""), (reference, "_reference"))
-                    for name in ("flops", "seconds")
-                    if f"art_{name}" in costs
-                },
-            }
-        )
-    for column in ("p_equivalent", "p_worse", "p_difference"):
-        for row, adjusted in zip(rows, holm([row[column] for row in rows]), strict=True):
-            row[f"{column}_holm"] = adjusted
-    for row in rows:
-        row["seeds_needed"] = seeds_to_decide(differences[row["optimizer"]], margin, alpha / row["family"])
-        row["verdict"], row["reason"] = _verdict(row, alpha)
+    rows = []
+    for row in paired_verdicts(by_seed, [(optimizer, reference) for optimizer in evolutionary], margin, alpha):
+        row = {"dataset": dataset, **row, "budget_flops": budget, "target_val_acc": target}
         for name in ("flops", "seconds"):
-            if name in row:
+            if f"art_{name}" in costs:
+                row[name] = float(costs.loc[row["optimizer"], f"art_{name}"])
+                row[f"{name}_reference"] = float(costs.loc[reference, f"art_{name}"])
                 row[f"{name}_ratio"] = _ratio(row[name], row[f"{name}_reference"])
+        rows.append(row)
     return rows
 
 

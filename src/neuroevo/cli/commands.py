@@ -39,6 +39,38 @@ def _train(args: argparse.Namespace) -> None:
         _train_block(args, specs, [out_dir for _, out_dir in runs])
 
 
+def _compare(args: argparse.Namespace) -> None:
+    """A discovery comparison's task: every label's block of seeds, one after another."""
+    import json
+
+    from neuroevo.config.run_spec import RunSpec
+    from neuroevo.files.atomic import folder_lock, remove_partials
+
+    jobs = _json_argument(f'{{"jobs": {args.jobs_json}}}', "--jobs-json")["jobs"]
+    if not isinstance(jobs, list) or not jobs:
+        raise ValueError("--jobs-json: expected a non-empty JSON list of {label, optimizer, spec, tuned}")
+    if len(set(args.seeds)) != len(args.seeds):
+        raise ValueError(f"--seeds: each seed once, got {' '.join(map(str, args.seeds))}")
+    specs, out_dirs = [], []
+    for index, job in enumerate(jobs):
+        if not isinstance(job, dict) or set(job) != {"label", "optimizer", "spec", "tuned"}:
+            raise ValueError(f"--jobs-json[{index}]: expected the keys label, optimizer, spec, tuned")
+        text = json.dumps(job["spec"])
+        mine = [RunSpec.from_json(args.dataset, job["optimizer"], seed, text) for seed in args.seeds]
+        if job["tuned"]:
+            tuned = _tuned_values(job["tuned"])
+            mine = [spec.with_tuned(tuned, f"--jobs-json[{index}] with tuned {job['tuned']}") for spec in mine]
+        specs += mine
+        out_dirs += [Path(args.runs_dir) / job["label"] / str(seed) for seed in args.seeds]
+    if len(set(out_dirs)) != len(out_dirs):
+        raise ValueError("--jobs-json: a label appears twice")
+    with contextlib.ExitStack() as locks:
+        for out_dir in out_dirs:
+            locks.enter_context(folder_lock(out_dir))
+            remove_partials(out_dir, recursive=True)
+        _train_block(args, specs, out_dirs)
+
+
 def _block_runs(args: argparse.Namespace) -> list[tuple[int, Path]]:
     """(seed, run folder) of each run: --seed with --out-dir, or --seeds with --runs-dir/SEED."""
     if args.seed is not None:
@@ -56,11 +88,14 @@ def _train_block(args: argparse.Namespace, specs: list, out_dirs: list[Path]) ->
     """The runs one after another in this process: torch imported and the data read and
     verified once for all of them. A run that fails does not stop the others (each finished
     one is written, and kept where a rerun restores it); the job then fails naming it."""
+    import json
+
     from neuroevo.data.prepare import load_prepared
     from neuroevo.files.progress import Progress
     from neuroevo.training.loop import check_settings
 
-    check_settings(specs[0])  # what would fail every run fails the job once, before any work
+    for spec in {(spec.optimizer, json.dumps(spec.hyperparameters, sort_keys=True)): spec for spec in specs}.values():
+        check_settings(spec)  # what would fail every run of a setting fails the job once, before any work
     data = load_prepared(args.data, expected_name=args.dataset)
     progress = Progress(total=len(specs))
     failed = []
@@ -267,6 +302,17 @@ def _study_report(args: argparse.Namespace) -> None:
     )
 
 
+def _task_data(entries: list[str], tasks) -> dict[str, str]:
+    """--data's DATASET=PATH entries, one for each dataset of `tasks`."""
+    if not all("=" in entry for entry in entries):
+        raise ValueError(f"--data: expected DATASET=PATH entries, got {' '.join(entries)}")
+    paths = dict(entry.split("=", 1) for entry in entries)
+    missing = sorted({task.dataset for task in tasks} - set(paths))
+    if missing:
+        raise ValueError(f"no --data given for dataset(s) {', '.join(missing)} of the study's tasks")
+    return paths
+
+
 def _discover(args: argparse.Namespace) -> None:
     import torch
 
@@ -277,12 +323,7 @@ def _discover(args: argparse.Namespace) -> None:
 
     torch.set_num_threads(args.threads)
     tasks, settings = parse_study(_json_argument(args.study_json, "--study-json"))
-    if not all("=" in entry for entry in args.data):
-        raise ValueError(f"--data: expected DATASET=PATH entries, got {' '.join(args.data)}")
-    paths = dict(entry.split("=", 1) for entry in args.data)
-    missing = sorted({task.dataset for task in tasks} - set(paths))
-    if missing:
-        raise ValueError(f"no --data given for dataset(s) {', '.join(missing)} of the study's tasks")
+    paths = _task_data(args.data, tasks)
     out_dir = Path(args.out_dir)
     with folder_lock(out_dir):  # one writer per study folder, and it is writable
         remove_partials(
@@ -306,6 +347,57 @@ def _discover(args: argparse.Namespace) -> None:
     )
 
 
+def _tune_baseline(args: argparse.Namespace) -> None:
+    import dataclasses
+
+    import torch
+
+    from neuroevo.config.search_space import check_search_space
+    from neuroevo.data.prepare import load_prepared
+    from neuroevo.discovery.baselines import tune_baseline
+    from neuroevo.discovery.study import parse_study
+    from neuroevo.files.atomic import folder_lock, remove_partials, write_atomic, write_json
+    from neuroevo.optimizers import get_optimizer
+
+    torch.set_num_threads(args.threads)
+    tasks, settings = parse_study(_json_argument(args.study_json, "--study-json"))
+    tuning = _json_argument(args.tuning_json, "--tuning-json")
+    unknown = sorted(set(tuning) - {"hyperparameters", "space", "trials", "startup_trials"})
+    if unknown or "space" not in tuning:
+        raise ValueError(
+            f"--tuning-json: unknown key(s) {', '.join(unknown)}" if unknown else "--tuning-json: no space"
+        )
+    fields = [field.name for field in dataclasses.fields(get_optimizer(args.optimizer).hyperparameters)]
+    check_search_space(args.optimizer, tuning["space"], fields)
+    paths = _task_data(args.data, tasks)
+    storage = Path(args.storage)
+    with folder_lock(storage.parent, f"{storage.name}.writer.lock"):
+        remove_partials(
+            storage.parent, tuple(Path(path).name + "." for path in (args.out, args.trials_out, args.storage))
+        )
+        data = {name: load_prepared(path, expected_name=name) for name, path in paths.items()}
+        result, trials = tune_baseline(
+            args.optimizer,
+            tasks,
+            data,
+            settings,
+            tuning.get("hyperparameters", {}),
+            tuning["space"],
+            storage,
+            tuning.get("trials"),
+            tuning.get("startup_trials", 4),
+        )
+        write_atomic(args.trials_out, lambda partial: trials.to_parquet(partial, index=False))
+        write_json(args.out, result)  # last: its presence means the tuning job finished
+    log.info(
+        "baseline %s: best %s, fitness %.4f after %d trials",
+        args.optimizer,
+        result["tuned_values"],
+        result["objective"],
+        result["n_trials"],
+    )
+
+
 def _discovery_report(args: argparse.Namespace) -> None:
     from neuroevo.report.discovery_section import write_section
 
@@ -316,7 +408,8 @@ def _discovery_report(args: argparse.Namespace) -> None:
         args.summaries,
         args.out,
         args.alpha,
-        args.test,
+        args.margin,
+        args.tuning,
     )
 
 

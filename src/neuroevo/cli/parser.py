@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from neuroevo.cli.commands import (
     _aggregate,
+    _compare,
     _data,
     _discover,
     _discovery_report,
@@ -19,6 +20,7 @@ from neuroevo.cli.commands import (
     _study_report,
     _train,
     _tune,
+    _tune_baseline,
 )
 from neuroevo.config import defaults
 from neuroevo.config.checks import OPTIMIZERS_SCHEMA_PATH
@@ -101,6 +103,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--tracking-project", default="neuroevo")
     train.set_defaults(func=_train)
+
+    compare = commands.add_parser(
+        "compare", help="a discovery comparison's task: several optimizers' blocks of seeds in one process"
+    )
+    compare.add_argument("--data", required=True, help="prepared .npz of the task's dataset")
+    compare.add_argument("--dataset", required=True)
+    compare.add_argument("--seeds", type=NON_NEGATIVE_INT, nargs="+", required=True)
+    compare.add_argument(
+        "--jobs-json",
+        required=True,
+        help='JSON list: [{"label": ..., "optimizer": ..., "spec": {...}, "tuned": PATH or null}, ...]',
+    )
+    compare.add_argument("--runs-dir", required=True, help="the task's folder: each run in RUNS_DIR/LABEL/SEED")
+    compare.add_argument("--checkpoint-seconds", type=NON_NEGATIVE_FLOAT, default=60.0)
+    compare.set_defaults(func=_compare, tracking="none", tracking_project="neuroevo")
 
     tune = commands.add_parser("tune", help="Optuna study of one (dataset, optimizer) over tuning seeds")
     tune.add_argument("--data", required=True)
@@ -209,6 +226,25 @@ def build_parser() -> argparse.ArgumentParser:
     discover.add_argument("--out-dir", required=True)
     discover.set_defaults(func=_discover)
 
+    baseline = commands.add_parser(
+        "tune-baseline", help="tune a baseline on a discovery study's tasks and GA seeds (resumes from its journal)"
+    )
+    baseline.add_argument("--study-json", required=True, help="the study's tasks and settings, as for discover")
+    baseline.add_argument("--optimizer", required=True)
+    baseline.add_argument(
+        "--tuning-json",
+        required=True,
+        help='JSON: {"hyperparameters": {...}, "space": {...}, "trials": N or null, "startup_trials": N}',
+    )
+    baseline.add_argument("--data", nargs="+", required=True, help="DATASET=PATH of each task's prepared .npz")
+    baseline.add_argument("--threads", type=POSITIVE_INT, default=1)
+    baseline.add_argument(
+        "--storage", required=True, help="Optuna journal file; a rerun resumes the study stored there"
+    )
+    baseline.add_argument("--out", required=True, help="best values as JSON (the train command's --tuned)")
+    baseline.add_argument("--trials-out", required=True, help="all trials as Parquet")
+    baseline.set_defaults(func=_tune_baseline)
+
     section = commands.add_parser(
         "discovery-report", help="a discovery study's report section: the GA's result and the comparison"
     )
@@ -220,7 +256,11 @@ def build_parser() -> argparse.ArgumentParser:
     section.add_argument(
         "--discovery-dir", required=True, help="folder of the study's best_genome.json, summary.json, fitness.png"
     )
-    _add_significance(section)
+    section.add_argument("--alpha", type=PROBABILITY, default=0.05)
+    section.add_argument(
+        "--margin", type=PROBABILITY, default=0.01, help="the verdicts' equivalence margin delta, in test accuracy"
+    )
+    section.add_argument("--tuning", nargs="*", default=[], help="the tuned baselines' results (tune-baseline)")
     section.add_argument("--out", required=True, help="section.md; comparison.parquet is written beside it")
     section.set_defaults(func=_discovery_report)
 

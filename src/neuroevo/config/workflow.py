@@ -193,8 +193,47 @@ def discovery_studies(config: dict) -> list[str]:
     return list(config["discovery"]) if config["discovery_enabled"] else []
 
 
-def comparison_settings(config: dict, name: str, dataset: str, optimizer: str, genome_file: str) -> dict:
-    return discovery.comparison_run_spec(config["discovery"][name], dataset, optimizer, genome_file)
+def comparison_dataset(config: dict, name: str, task: str) -> str:
+    return discovery.task_named(config["discovery"][name], task)["dataset"]
+
+
+def comparison_jobs(config: dict, name: str, task: str, genome_file: str) -> list[dict]:
+    """What a comparison job of one task trains, per label: the optimizer, its `train` spec and
+    the tuning result whose values it takes (a tuned baseline's; None for the others)."""
+    study = config["discovery"][name]
+    jobs = []
+    for label in discovery.labels(study):
+        optimizer, tuned = discovery.label_optimizer(label)
+        jobs.append(
+            {
+                "label": label,
+                "optimizer": optimizer,
+                "spec": discovery.comparison_run_spec(study, task, label, genome_file),
+                "tuned": f"results/discovery/{name}/tuning/{optimizer}.json" if tuned else None,
+            }
+        )
+    return jobs
+
+
+def baseline_tuning_spec(config: dict, name: str, optimizer: str) -> str:
+    """What a baseline's tuning job varies and keeps: its fixed hyperparameters, its search
+    space and the trial counts (null trials: the GA's genome evaluations)."""
+    study = config["discovery"][name]
+    tuning = discovery.comparison_settings(study)["tuning"]
+    return to_json(
+        {
+            "hyperparameters": discovery.baseline_hyperparameters(study, optimizer),
+            "space": discovery.baseline_search_space(study, optimizer),
+            "trials": tuning["trials"],
+            "startup_trials": tuning["startup_trials"],
+        }
+    )
+
+
+def tuning_results_of(config: dict, name: str) -> list[str]:
+    """Every tuned baseline's tuning result of study `name`."""
+    tuned = discovery.comparison_settings(config["discovery"][name])["tuned"]
+    return [f"results/discovery/{name}/tuning/{optimizer}.json" for optimizer in tuned]
 
 
 def discovery_ga_spec(config: dict, name: str) -> str:

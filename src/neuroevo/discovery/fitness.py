@@ -42,7 +42,7 @@ def data_on_device(data: PreparedData, device: str) -> PreparedData:
 
 
 def evaluate_on_task(
-    genome: Genome,
+    rule: Genome | Callable[[list[torch.Tensor]], torch.optim.Optimizer],
     task: Task,
     data: PreparedData,
     seed: int,
@@ -50,8 +50,10 @@ def evaluate_on_task(
     explode_factor: float = EXPLODE_FACTOR,
     on_step: Callable[[int], None] | None = None,
 ) -> TaskResult:
-    """Runs on the device of `data`'s tensors (see data_on_device); numpy arrays run on the CPU.
-    `on_step` sees the number of steps taken after each."""
+    """Trains with `rule`: a genome (run by GenomeOptimizer with `max_steps` as its horizon), or
+    a function that builds an optimizer over the model's parameters (a baseline's, scored on
+    the same terms). Runs on the device of `data`'s tensors (see data_on_device); numpy arrays
+    run on the CPU. `on_step` sees the number of steps taken after each."""
     torch.manual_seed(seed)  # the model's initial weights
     generator = torch.Generator().manual_seed(seed)  # subsample, order and augmentation: on the CPU
     model, shape = build_model(task, data)
@@ -60,7 +62,8 @@ def evaluate_on_task(
     model.to(device)
     keep = torch.randperm(len(y_all), generator=generator)[: task.subsample].to(device)
     x, y = x_all[keep].view(-1, *shape), y_all[keep]
-    optimizer = GenomeOptimizer(model.parameters(), genome, total_steps=max_steps)
+    params = list(model.parameters())
+    optimizer = GenomeOptimizer(params, rule, total_steps=max_steps) if isinstance(rule, Genome) else rule(params)
     losses: list[float] = []
     step = 0
     while step < max_steps:

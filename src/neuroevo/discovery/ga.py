@@ -198,6 +198,12 @@ def load_state(path: Path, settings: DiscoverySettings, fingerprint: str) -> dic
     return state
 
 
+def genome_evaluations(settings: DiscoverySettings) -> int:
+    """How many genomes a study evaluates: the first generation, then each later one's children
+    (elites keep their fitness)."""
+    return settings.population + (settings.generations - 1) * (settings.population - settings.elites)
+
+
 def genome_fitness(
     genome: Genome,
     tasks: list[Task],
@@ -211,15 +217,15 @@ def genome_fitness(
     results = {}
     for index, (task, seed) in enumerate(runs):
 
-        def step_done(step: int, index: int = index, where: str = f"{task.dataset} seed {seed}") -> None:
+        def step_done(step: int, index: int = index, where: str = f"{task.name} seed {seed}") -> None:
             if on_step:
                 on_step(f"{where} step {step} of {settings.max_steps}", (index + step / settings.max_steps) / len(runs))
 
-        results[f"{task.dataset}/{seed}"] = evaluate_on_task(
+        results[f"{task.name}/{seed}"] = evaluate_on_task(
             genome, task, data[task.dataset], seed, settings.max_steps, on_step=step_done
         )
     per_task = {
-        task.dataset: sum(results[f"{task.dataset}/{seed}"].fitness for seed in settings.seeds) / len(settings.seeds)
+        task.name: sum(results[f"{task.name}/{seed}"].fitness for seed in settings.seeds) / len(settings.seeds)
         for task in tasks
     }
     return {

@@ -23,29 +23,44 @@ def parse_study(block: dict) -> tuple[list[Task], DiscoverySettings]:
     unknown = sorted(set(block) - {"tasks", "settings", "comparison"})
     if unknown:
         raise ValueError(f"discovery study: unknown key(s) {', '.join(unknown)}; known: comparison, settings, tasks")
+    return _tasks(block.get("tasks", []), "tasks"), _settings(block)
+
+
+def held_out_tasks(block: dict) -> list[Task]:
+    """The comparison's held-out tasks (comparison.held_out): tasks the GA never saw."""
+    return _tasks(block.get("comparison", {}).get("held_out", []), "comparison.held_out", required=False)
+
+
+def _tasks(entries: list[dict], where: str, required: bool = True) -> list[Task]:
     task_fields = {field.name for field in dataclasses.fields(Task)}
     tasks = []
-    for index, entry in enumerate(block.get("tasks", [])):
+    for index, entry in enumerate(entries):
         extra = sorted(set(entry) - task_fields)
         if extra:
             raise ValueError(
-                f"tasks[{index}]: unknown key(s) {', '.join(extra)}; known: {', '.join(sorted(task_fields))}"
+                f"{where}[{index}]: unknown key(s) {', '.join(extra)}; known: {', '.join(sorted(task_fields))}"
             )
         if entry.get("dataset") not in DATASETS:
             raise ValueError(
-                f"tasks[{index}].dataset: unknown dataset {entry.get('dataset')!r}; known: {', '.join(DATASETS)}"
+                f"{where}[{index}].dataset: unknown dataset {entry.get('dataset')!r}; known: {', '.join(DATASETS)}"
             )
         tasks.append(Task(**entry))
-    if not tasks:
-        raise ValueError("tasks: a discovery study needs at least one task")
-    datasets = [task.dataset for task in tasks]
-    if len(set(datasets)) < len(datasets):
-        raise ValueError(f"tasks: a dataset appears twice ({', '.join(datasets)}); a task is named by its dataset")
+    if required and not tasks:
+        raise ValueError(f"{where}: a discovery study needs at least one task")
+    names = [task.name for task in tasks]
+    if len(set(names)) < len(names):
+        raise ValueError(
+            f"{where}: a name appears twice ({', '.join(names)}); name a task (`name`) to train a dataset twice"
+        )
+    return tasks
+
+
+def _settings(block: dict) -> DiscoverySettings:
     settings_fields = {field.name for field in dataclasses.fields(DiscoverySettings)}
     extra = sorted(set(block.get("settings", {})) - settings_fields)
     if extra:
         raise ValueError(f"settings: unknown key(s) {', '.join(extra)}; known: {', '.join(sorted(settings_fields))}")
-    return tasks, DiscoverySettings(**block.get("settings", {}))
+    return DiscoverySettings(**block.get("settings", {}))
 
 
 def write_outputs(state: dict, out_dir: str | Path) -> None:

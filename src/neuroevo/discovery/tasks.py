@@ -1,5 +1,5 @@
 """Tasks of the optimizer-discovery fitness (write-up section 3.1): a dataset, a model and a
-training subsample. MLP tasks use the spine's MLP on any prepared dataset; CNN tasks
+training subsample, under a name (its dataset's unless given). MLP tasks use the spine's MLP on any prepared dataset; CNN tasks
 reshape the prepared images: a small CNN for 1-channel images (MNIST, Fashion-MNIST) and a
 CIFAR CNN trained with random crops and horizontal flips.
 """
@@ -20,6 +20,7 @@ MODELS = ("mlp", "cnn")
 @dataclass(frozen=True)
 class Task:
     dataset: str
+    name: str = ""  # what tables and folders call it; default: the dataset's name
     model: str = "mlp"
     hidden: int = 32  # MLP width
     subsample: int = 15000  # training examples drawn once per (task, seed)
@@ -27,6 +28,8 @@ class Task:
     augment: bool = False  # random crop (pad 4) + horizontal flip; for CIFAR-10
 
     def __post_init__(self):
+        if not self.name:
+            object.__setattr__(self, "name", self.dataset)
         if self.model not in MODELS:
             raise ValueError(f"task {self.dataset}: model must be one of {', '.join(MODELS)}, got {self.model!r}")
 

@@ -6,10 +6,13 @@ import torch
 
 from neuroevo.optimizers.base import (
     OptimizerSpec,
-    TorchOptimizerState,
+    horizon_setting,
+    schedule_setting,
     setting,
+    torch_optimizer_init,
     torch_optimizer_parameters,
     torch_optimizer_step,
+    warmup_setting,
 )
 
 
@@ -19,21 +22,23 @@ class Hyperparameters:
     beta1: float = setting(0.9, "Decay of the first moment.", minimum=0, exclusiveMaximum=1)
     beta2: float = setting(0.999, "Decay of the second moment.", minimum=0, exclusiveMaximum=1)
     weight_decay: float = setting(0.0, "L2 penalty.", minimum=0)
+    schedule: str = schedule_setting()
+    warmup_fraction: float = warmup_setting()
+    total_steps: int = horizon_setting()
 
 
 SEARCH_SPACE = {"lr": {"distribution": "log_uniform", "low": 0.0001, "high": 0.1}}
 
 
-def init(params: torch.Tensor, hyperparameters: Hyperparameters, problem, seed: int) -> TorchOptimizerState:
-    flat = params.detach().clone().requires_grad_(True)
-    optimizer = torch.optim.Adam(
-        [flat],
-        lr=hyperparameters.lr,
-        betas=(hyperparameters.beta1, hyperparameters.beta2),
-        weight_decay=hyperparameters.weight_decay,
+def build(params: list[torch.Tensor], hyperparameters: Hyperparameters) -> torch.optim.Adam:
+    h = hyperparameters
+    return torch.optim.Adam(
+        params,
+        lr=h.lr,
+        betas=(h.beta1, h.beta2),
+        weight_decay=h.weight_decay,
         fused=True,  # one kernel per step: half the time of the single-tensor loop on a small network
     )
-    return TorchOptimizerState(flat, optimizer)
 
 
 OPTIMIZER = OptimizerSpec(
@@ -42,7 +47,8 @@ OPTIMIZER = OptimizerSpec(
     description="torch.optim.Adam.",
     hyperparameters=Hyperparameters,
     search_space=SEARCH_SPACE,
-    init=init,
+    init=torch_optimizer_init(build),
     step=torch_optimizer_step,
     parameters=torch_optimizer_parameters,
+    build=build,
 )

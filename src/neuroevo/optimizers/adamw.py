@@ -6,10 +6,13 @@ import torch
 
 from neuroevo.optimizers.base import (
     OptimizerSpec,
-    TorchOptimizerState,
+    horizon_setting,
+    schedule_setting,
     setting,
+    torch_optimizer_init,
     torch_optimizer_parameters,
     torch_optimizer_step,
+    warmup_setting,
 )
 
 
@@ -21,17 +24,17 @@ class Hyperparameters:
     beta1: float = setting(0.9, "Decay of the first moment.", minimum=0, exclusiveMaximum=1)
     beta2: float = setting(0.999, "Decay of the second moment.", minimum=0, exclusiveMaximum=1)
     weight_decay: float = setting(0.01, "Decoupled weight decay.", minimum=0)
+    schedule: str = schedule_setting()
+    warmup_fraction: float = warmup_setting()
+    total_steps: int = horizon_setting()
 
 
 SEARCH_SPACE = {"lr": {"distribution": "log_uniform", "low": 0.0001, "high": 0.1}}
 
 
-def init(params: torch.Tensor, hyperparameters: Hyperparameters, problem, seed: int) -> TorchOptimizerState:
-    flat = params.detach().clone().requires_grad_(True)
+def build(params: list[torch.Tensor], hyperparameters: Hyperparameters) -> torch.optim.AdamW:
     h = hyperparameters
-    return TorchOptimizerState(
-        flat, torch.optim.AdamW([flat], lr=h.lr, betas=(h.beta1, h.beta2), weight_decay=h.weight_decay, fused=True)
-    )
+    return torch.optim.AdamW(params, lr=h.lr, betas=(h.beta1, h.beta2), weight_decay=h.weight_decay, fused=True)
 
 
 OPTIMIZER = OptimizerSpec(
@@ -40,7 +43,8 @@ OPTIMIZER = OptimizerSpec(
     description="torch.optim.AdamW (decoupled weight decay).",
     hyperparameters=Hyperparameters,
     search_space=SEARCH_SPACE,
-    init=init,
+    init=torch_optimizer_init(build),
     step=torch_optimizer_step,
     parameters=torch_optimizer_parameters,
+    build=build,
 )

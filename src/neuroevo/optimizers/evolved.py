@@ -50,7 +50,7 @@ def init(params, hyperparameters: Hyperparameters, problem, seed: int) -> Genome
     # Hashed from the very bytes parsed, so the record cannot name another version of the file.
     genome, sha256 = Genome.read(hyperparameters.genome_file)
     state = genome_state(params, genome, hyperparameters.total_steps)
-    return GenomeFileState(state.params, state.optimizer, sha256)
+    return GenomeFileState(state.params, state.optimizer, genome_sha256=sha256)
 
 
 OPTIMIZER = OptimizerSpec(

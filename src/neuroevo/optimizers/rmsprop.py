@@ -7,10 +7,14 @@ import torch
 
 from neuroevo.optimizers.base import (
     OptimizerSpec,
+    horizon_setting,
+    schedule_setting,
     setting,
+    torch_builder,
     torch_optimizer_init,
     torch_optimizer_parameters,
     torch_optimizer_step,
+    warmup_setting,
 )
 
 
@@ -20,10 +24,15 @@ class Hyperparameters:
     alpha: float = setting(0.99, "Decay of the squared-gradient average.", minimum=0, exclusiveMaximum=1)
     momentum: float = setting(0.0, "Momentum factor.", minimum=0, maximum=1)
     weight_decay: float = setting(0.0, "L2 penalty.", minimum=0)
+    schedule: str = schedule_setting()
+    warmup_fraction: float = warmup_setting()
+    total_steps: int = horizon_setting()
 
 
 SEARCH_SPACE = {"lr": {"distribution": "log_uniform", "low": 0.0001, "high": 0.1}}
 
+
+BUILD = torch_builder(torch.optim.RMSprop)
 
 OPTIMIZER = OptimizerSpec(
     name="rmsprop",
@@ -31,7 +40,8 @@ OPTIMIZER = OptimizerSpec(
     description="torch.optim.RMSprop.",
     hyperparameters=Hyperparameters,
     search_space=SEARCH_SPACE,
-    init=torch_optimizer_init(torch.optim.RMSprop),
+    init=torch_optimizer_init(BUILD),
     step=torch_optimizer_step,
     parameters=torch_optimizer_parameters,
+    build=BUILD,
 )

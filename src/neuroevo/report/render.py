@@ -122,40 +122,47 @@ def arm_table(rows: pd.DataFrame, tests: pd.DataFrame, costs: pd.DataFrame, arm:
     }
 
 
+def verdict_cells(row) -> dict:
+    """A verdict row's cells (neuroevo.analysis.verdict.paired_verdicts): n, the decisive test
+    and its p, delta, the effect with its interval and the verdict with its reason."""
+    verdict = row["verdict"] + (f" ({row['reason']})" if row["reason"] else "")
+    test, p_decisive = {
+        "worse by more than delta": ("Wilcoxon one-sided, against -δ", row["p_worse_holm"]),
+        "better": ("Wilcoxon two-sided", row["p_difference_holm"]),
+    }.get(row["verdict"], ("Wilcoxon TOST, ±δ", row["p_equivalent_holm"]))
+    return {
+        "optimizer": row["optimizer"],
+        "reference": row["reference"],
+        "n": int(row["n"]),
+        "n_nonzero": int(row["n_nonzero"]),
+        "accuracy": f"{number(row['mean_acc'], 3)} vs {number(row['reference_mean_acc'], 3)}",
+        "effect": f"{row['hl']:+.3f} [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]"
+        if math.isfinite(row["ci_low"])
+        else f"{row['hl']:+.3f} [no 95% interval with {int(row['n'])} pairs]",
+        "p_equivalent": p_value(row["p_equivalent_holm"]),
+        "p_worse": p_value(row["p_worse_holm"]),
+        "p_difference": p_value(row["p_difference_holm"]),
+        "p_decisive": p_value(p_decisive),
+        "test": test,
+        "margin": number(row["margin"], 3),
+        "verdict": verdict,
+    }
+
+
 def verdict_rows(verdicts: pd.DataFrame) -> list[dict]:
     """The verdict tables' rows: every entry with n, the test, p, delta, the effect with its
     interval and the cost ratios."""
-    rows = []
-    for _, row in verdicts.iterrows():
-        verdict = row["verdict"] + (f" ({row['reason']})" if row["reason"] else "")
-        test, p_decisive = {
-            "worse by more than delta": ("Wilcoxon one-sided, against -δ", row["p_worse_holm"]),
-            "better": ("Wilcoxon two-sided", row["p_difference_holm"]),
-        }.get(row["verdict"], ("Wilcoxon TOST, ±δ", row["p_equivalent_holm"]))
-        rows.append(
-            {
-                "dataset": row["dataset"],
-                "optimizer": row["optimizer"],
-                "reference": row["reference"],
-                "n": int(row["n"]),
-                "accuracy": f"{number(row['mean_acc'], 3)} vs {number(row['reference_mean_acc'], 3)}",
-                "effect": f"{row['hl']:+.3f} [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]"
-                if math.isfinite(row["ci_low"])
-                else f"{row['hl']:+.3f} [no 95% interval with {int(row['n'])} pairs]",
-                "p_equivalent": p_value(row["p_equivalent_holm"]),
-                "p_worse": p_value(row["p_worse_holm"]),
-                "p_difference": p_value(row["p_difference_holm"]),
-                "p_decisive": p_value(p_decisive),
-                "test": test,
-                "margin": number(row["margin"], 3),
-                "verdict": verdict,
-                "flops_ratio": _ratio(row.get("flops_ratio")),
-                "seconds_ratio": _ratio(row.get("seconds_ratio")),
-                "target": number(row["target_val_acc"], 3),
-                "budget": _work(row["budget_flops"]),
-            }
-        )
-    return rows
+    return [
+        {
+            "dataset": row["dataset"],
+            **verdict_cells(row),
+            "flops_ratio": _ratio(row.get("flops_ratio")),
+            "seconds_ratio": _ratio(row.get("seconds_ratio")),
+            "target": number(row["target_val_acc"], 3),
+            "budget": _work(row["budget_flops"]),
+        }
+        for _, row in verdicts.iterrows()
+    ]
 
 
 def _ratio(value) -> str:

@@ -312,8 +312,8 @@ def _train_epochs(
         stop = _stop_reason(epoch, outcome, stats, run, current, settings)
         diverged = stop is not None and stop.status == "diverged"
         if stop and run.early is None:
-            final_loss, last_val_acc = run.step_log.final_loss(), run.history[-1]["val_acc"]
-            run.early = asdict(stop) | run.cost(problem) | {"final_loss": final_loss, "last_val_acc": last_val_acc}
+            last = {f"last_{key}": run.history[-1][key] for key in ("val_acc", "test_acc")}
+            run.early = asdict(stop) | run.cost(problem) | {"final_loss": run.step_log.final_loss(), **last}
         if diverged and settings.budget_flops and run.budget is None:  # the last model scored stands for it
             last = {key: run.history[-1][key] for key in SCORE_KEYS}
             run.budget = {"status": "diverged", "epoch": run.history[-1]["epoch"], **run.cost(problem), **last}

@@ -78,6 +78,8 @@ def run_summary(
         **{name: early[name] for name in ("sample_evals", "model_evals", "grad_evals", "flops")},
         **scores(problem, run.stopping.best_params),
         **last_model_fitness(early["last_val_acc"], early["steps"], early["final_loss"], diverged),
+        # The last model's test accuracy (the discovery comparison's score); a diverged run's is 0.
+        "final_test_acc": 0.0 if diverged else early.get("last_test_acc", math.nan),
         **(budget_summary(run) if run.budget else {}),
         "n_parameters": problem.n_parameters,
         "forward_flops": problem.forward_flops,

@@ -21,6 +21,7 @@ import json
 import logging
 import math
 import os
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -47,7 +48,7 @@ class JournalError(ValueError):
     """An Optuna journal that cannot be resumed from; the message names the file and what to do."""
 
 
-def _derived_seed(*parts: object) -> int:
+def derived_seed(*parts: object) -> int:
     digest = hashlib.sha256("/".join(map(str, parts)).encode()).digest()
     return int.from_bytes(digest[:4], "little")  # numpy's RandomState takes 32 bits
 
@@ -66,7 +67,7 @@ class TrialSeededTPESampler(optuna.samplers.BaseSampler):
         self._settings = settings
 
     def _tpe(self, trial: optuna.trial.FrozenTrial, *key: object) -> optuna.samplers.TPESampler:
-        return optuna.samplers.TPESampler(seed=_derived_seed(self._seed, trial.number, *key), **self._settings)
+        return optuna.samplers.TPESampler(seed=derived_seed(self._seed, trial.number, *key), **self._settings)
 
     def infer_relative_search_space(self, study, trial):
         return self._tpe(trial, "relative").infer_relative_search_space(study, trial)
@@ -181,15 +182,22 @@ class _Interrupted(BaseException):
     rerun runs it again with its number and parameters, as after kill -9."""
 
 
-def _objective(spec: RunSpec, data: PreparedData, space: dict, seeds: list[int], progress: Progress):
+def guarded(run_trial: Callable[[optuna.Trial], float]) -> Callable[[optuna.Trial], float]:
+    """The objective run_study needs: a RuntimeError fails the trial (as it would fail any run),
+    anything else (Ctrl-C, a damaged file, a bug: not the trial's doing) leaves it to be rerun."""
+
     def objective(trial: optuna.Trial) -> float:
         try:
             return run_trial(trial)
-        except (optuna.TrialPruned, RuntimeError):  # pruned, or failed as it would fail in any run
+        except (optuna.TrialPruned, RuntimeError):
             raise
-        except (Exception, KeyboardInterrupt) as error:  # Ctrl-C, a damaged file, a bug: not the trial's doing
+        except (Exception, KeyboardInterrupt) as error:
             raise _Interrupted() from error
 
+    return objective
+
+
+def _objective(spec: RunSpec, data: PreparedData, space: dict, seeds: list[int], progress: Progress):
     def run_trial(trial: optuna.Trial) -> float:
         hyperparameters = spec.hyperparameters | suggest(trial, space)
         # A trial rerun after a kill already holds the values it reported then.
@@ -218,7 +226,67 @@ def _objective(spec: RunSpec, data: PreparedData, space: dict, seeds: list[int],
         value = sum(losses) / len(losses)
         return value if math.isfinite(value) else float("inf")
 
-    return objective
+    return guarded(run_trial)
+
+
+def run_study(
+    storage_path: str | Path,
+    study_name: str,
+    direction: str,
+    objective: Callable[[optuna.Trial], float],
+    trials: int,
+    sampler_seed: int,
+    startup_trials: int = 4,
+    pruning: bool = False,
+    label: str = "",
+) -> optuna.Study:
+    """Runs trials of the study stored under `study_name` in the journal until it has `trials`
+    completed ones (or MAX_TRIALS_FACTOR times as many have ended), resuming what a killed job
+    left (its running trial first, with its number and parameters); `objective` from guarded.
+    `label` names the study in messages. Raises RuntimeError if no trial completed."""
+    storage = _open_journal(Path(storage_path))
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(
+        study_name=study_name,
+        storage=storage,
+        load_if_exists=True,
+        direction=direction,
+        sampler=TrialSeededTPESampler(seed=sampler_seed, n_startup_trials=startup_trials),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=startup_trials, n_warmup_steps=1)
+        if pruning
+        else optuna.pruners.NopPruner(),
+    )
+    # A trial left running by a killed job goes back to the queue: the next trial run is that
+    # one, with its number and the parameters it already had (failing it and enqueueing a copy
+    # would renumber every later trial, and their seeds with them).
+    for stale in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        storage.set_trial_state_values(stale._trial_id, optuna.trial.TrialState.WAITING)
+        log.info("trial %d of study %s was cut off by a killed job; running it again", stale.number, study.study_name)
+
+    def counts() -> tuple[int, int]:
+        ended = study.get_trials(deepcopy=False, states=ENDED)
+        return len(ended), sum(trial.state == optuna.trial.TrialState.COMPLETE for trial in ended)
+
+    ended, complete = counts()
+    if ended:
+        log.info("resuming study %s with %d ended trials (%d completed)", study.study_name, ended, complete)
+    try:
+        while complete < trials and ended < MAX_TRIALS_FACTOR * trials:
+            study.optimize(objective, n_trials=1, catch=(RuntimeError,))
+            ended, complete = counts()
+    except _Interrupted as interrupted:
+        raise interrupted.__cause__ from None
+    if complete < trials:
+        log.warning(
+            "%s: only %d of %d trials completed after %d ended (the rest pruned or failed)",
+            label,
+            complete,
+            trials,
+            ended,
+        )
+    if not study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+        raise RuntimeError(f"no tuning trial of {label} completed")
+    return study
 
 
 def tune(
@@ -241,56 +309,22 @@ def tune(
     equal-budget arm's budget_flops is dropped, so a trial ends with its patience (its values
     then serve both arms)."""
     spec = replace(spec, training=replace(spec.training, budget_flops=None))
-    storage_path = Path(storage_path)
-    storage = _open_journal(storage_path)
     data = load_prepared(data_path, expected_name=spec.dataset)  # once for all trials
-    sampler_seed = _derived_seed(study_seed, spec.dataset, spec.optimizer)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(
-        study_name=_study_name(spec, space, seeds, data, study_seed, startup_trials, pruning),
-        storage=storage,
-        load_if_exists=True,
-        direction="minimize",
-        sampler=TrialSeededTPESampler(seed=sampler_seed, n_startup_trials=startup_trials),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=startup_trials, n_warmup_steps=1)
-        if pruning
-        else optuna.pruners.NopPruner(),
-    )
-    # A trial left running by a killed job goes back to the queue: the next trial run is that
-    # one, with its number and the parameters it already had (failing it and enqueueing a copy
-    # would renumber every later trial, and their seeds with them).
-    for stale in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-        storage.set_trial_state_values(stale._trial_id, optuna.trial.TrialState.WAITING)
-        log.info("trial %d of study %s was cut off by a killed job; running it again", stale.number, study.study_name)
-
-    def counts() -> tuple[int, int]:
-        ended = study.get_trials(deepcopy=False, states=ENDED)
-        return len(ended), sum(trial.state == optuna.trial.TrialState.COMPLETE for trial in ended)
-
-    ended, complete = counts()
-    if ended:
-        log.info("resuming study %s with %d ended trials (%d completed)", study.study_name, ended, complete)
+    sampler_seed = derived_seed(study_seed, spec.dataset, spec.optimizer)
     # One unit per trial run (trial x tuning seed); a pruned trial ends its units early.
     progress = Progress(total=max(trials, 1) * len(seeds), unit="trial run")
-    try:
-        while complete < trials and ended < MAX_TRIALS_FACTOR * trials:
-            study.optimize(_objective(spec, data, space, seeds, progress), n_trials=1, catch=(RuntimeError,))
-            ended, complete = counts()
-    except _Interrupted as interrupted:
-        raise interrupted.__cause__ from None
-    if complete < trials:
-        log.warning(
-            "%s/%s: only %d of %d trials completed after %d ended (the rest pruned or failed)",
-            spec.dataset,
-            spec.optimizer,
-            complete,
-            trials,
-            ended,
-        )
-
+    study = run_study(
+        storage_path,
+        _study_name(spec, space, seeds, data, study_seed, startup_trials, pruning),
+        "minimize",
+        _objective(spec, data, space, seeds, progress),
+        trials,
+        sampler_seed,
+        startup_trials,
+        pruning,
+        f"{spec.dataset}/{spec.optimizer}",
+    )
     completed = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-    if not completed:
-        raise RuntimeError(f"no tuning trial of {spec.dataset}/{spec.optimizer} completed")
     best = study.best_trial
     result = {
         "dataset": spec.dataset,

@@ -25,16 +25,22 @@ import torch
 from neuroevo.update_rules.genome import Genome
 
 
+def lr_factor(step: int, total_steps: int, warmup_steps: int = 0, cosine: bool = True) -> float:
+    """The learning rate's multiplier at `step` (1-based): linear warmup over `warmup_steps`,
+    then, if asked, cosine decay to 0 at `total_steps` (the baselines' warmup_cosine schedule
+    is this one too)."""
+    if warmup_steps and step <= warmup_steps:
+        return step / warmup_steps
+    if cosine:
+        progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+        return 0.5 * (1 + math.cos(math.pi * progress))
+    return 1.0
+
+
 def scheduled_lr(genome: Genome, step: int, total_steps: int) -> float:
     """The learning rate at `step` (1-based): linear warmup, then cosine decay if asked."""
-    factor = 1.0
     warmup = genome.warmup_steps if genome.use_warmup else 0
-    if warmup and step <= warmup:
-        factor = step / warmup
-    elif genome.use_cosine_decay:
-        progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
-        factor = 0.5 * (1 + math.cos(math.pi * progress))
-    return genome.lr * factor
+    return genome.lr * lr_factor(step, total_steps, warmup, genome.use_cosine_decay)
 
 
 def term(name: str, grad: torch.Tensor, m: torch.Tensor, v: torch.Tensor, genome: Genome) -> torch.Tensor:
