@@ -36,7 +36,9 @@ def test_the_warmup_cosine_schedule_is_the_genomes_step_for_step():
     for step in range(1, 301):
         parameter.grad = torch.ones(3)
         stepped.step()
-        assert stepped.optimizer.param_groups[0]["lr"] == pytest.approx(scheduled_lr(genome, step, 300), rel=1e-12, abs=1e-15)
+        assert stepped.optimizer.param_groups[0]["lr"] == pytest.approx(
+            scheduled_lr(genome, step, 300), rel=1e-12, abs=1e-15
+        )
     assert stepped.optimizer.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)  # decayed to 0 at the horizon
     constant = adam.make_hyperparameters({"lr": 0.02})
     assert Scheduled(adam.build([parameter], constant), constant).schedule is None
