@@ -413,6 +413,46 @@ def _discovery_report(args: argparse.Namespace) -> None:
     )
 
 
+def _audit(args: argparse.Namespace) -> None:
+    import glob
+
+    import pandas as pd
+    import yaml
+
+    from neuroevo.analysis.audit import Evidence, audit
+    from neuroevo.analysis.runs import load_runs, read_table
+    from neuroevo.report.audit_section import write_audit_section
+
+    try:
+        claims = yaml.safe_load(Path(args.claims).read_text())
+    except (OSError, yaml.YAMLError) as error:
+        raise ValueError(f"--claims {args.claims}: not a readable claims file ({error})") from None
+    if not isinstance(claims, list):
+        raise ValueError(f"--claims {args.claims}: expected a YAML list of claims")
+
+    def named(entries: list[str], flag: str) -> dict[str, str]:
+        if not all("=" in entry for entry in entries):
+            raise ValueError(f"{flag}: expected NAME=PATH entries, got {' '.join(entries)}")
+        return dict(entry.split("=", 1) for entry in entries)
+
+    studies = {}
+    for name, folder in named(args.study, "--study").items():
+        paths = sorted(glob.glob(str(Path(glob.escape(folder)) / "*" / "*" / "summary.json")))
+        runs = load_runs(paths)
+        runs.insert(0, "variant", [Path(path).parents[1].name for path in paths])
+        studies[name] = runs
+    evidence = Evidence(
+        runs=read_table(args.runs) if args.runs else pd.DataFrame(),
+        studies=studies,
+        comparisons={name: read_table(path) for name, path in named(args.discovery, "--discovery").items()},
+        alignment=pd.read_parquet(args.alignment) if args.alignment else None,
+        stand_ins=_json_argument(args.stand_ins, "--stand-ins"),
+    )
+    table = audit(claims, evidence, args.alpha)
+    write_audit_section(table, args.out, args.alpha, evidence.stand_ins, args.protocol)
+    log.info("audit: %s", table["verdict"].value_counts().to_dict())
+
+
 def _schema(args: argparse.Namespace) -> None:
     from neuroevo.optimizers.schema import stale, write
 

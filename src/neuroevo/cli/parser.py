@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from neuroevo.cli.commands import (
     _aggregate,
+    _audit,
     _compare,
     _data,
     _discover,
@@ -263,6 +264,18 @@ def build_parser() -> argparse.ArgumentParser:
     section.add_argument("--tuning", nargs="*", default=[], help="the tuned baselines' results (tune-baseline)")
     section.add_argument("--out", required=True, help="section.md; comparison.parquet is written beside it")
     section.set_defaults(func=_discovery_report)
+
+    audit = commands.add_parser("audit", help="the prior-work audit: each claim of the write-ups tested on the runs")
+    audit.add_argument("--claims", required=True, help="YAML list of claims (config/prior-work-claims.yaml)")
+    audit.add_argument("--runs", help="runs.parquet of the aggregate command (the main runs)")
+    audit.add_argument("--study", nargs="*", default=[], help="NAME=DIR of each study's runs (DIR/VARIANT/SEED)")
+    audit.add_argument("--discovery", nargs="*", default=[], help="NAME=PATH of each discovery's comparison.parquet")
+    audit.add_argument("--alignment", help="alignment.parquet of the es_gradient study")
+    audit.add_argument("--stand-ins", default="{}", help='JSON: {"mnist14": "fashion_mnist14"} where one stood in')
+    audit.add_argument("--protocol", default="", help="a paragraph on the protocol the runs followed")
+    audit.add_argument("--alpha", type=PROBABILITY, default=0.05)
+    audit.add_argument("--out", required=True, help="section.md; audit.parquet and audit.csv are written beside it")
+    audit.set_defaults(func=_audit)
 
     schema = commands.add_parser("schema", help="write the optimizer part of the config schema from the registry")
     schema.add_argument(
