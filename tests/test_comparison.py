@@ -204,3 +204,19 @@ def test_the_score_table_states_seeds_per_task_and_bolds_only_the_highest_mean()
     rows = {line.split(" | ")[0].strip("| "): line for line in lines[2:]}
     assert "**0.9350 ± 0.0245**" in rows["evolved"] and "**" not in rows["adam"]
     assert "adam (tuned)" in rows and "**" not in rows["adam (tuned)"]
+
+
+def test_a_baseline_whose_runs_diverged_is_picked_as_it_scores_not_by_its_last_good_epoch():
+    # adamw's diverged runs keep a high validation accuracy of their last scored epoch, but score 0.
+    runs = _runs(
+        {"evolved": BETTER, "adam": WORSE, "adamw": BETTER}, {"evolved": BETTER, "adam": WORSE, "adamw": [0.99] * 8}
+    )
+    runs.loc[(runs["label"] == "adamw") & (runs["seed"] < 5), ["status", "final_test_acc"]] = ["diverged", 0.0]
+    rows = task_verdicts(runs, "a", ["adam", "adamw"], [], margin=0.01, alpha=0.05)
+    assert [row["reference"] for row in rows] == ["adam"]
+
+
+def test_a_tasks_default_name_leaves_the_gas_fingerprint_as_it_was():
+    from neuroevo.discovery.ga import task_identity
+
+    assert "name" not in task_identity(Task("digits")) and task_identity(Task("digits", name="d2"))["name"] == "d2"

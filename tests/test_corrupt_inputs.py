@@ -232,6 +232,7 @@ RUN = {
     "hyperparameters": {},
     "fitness": 0.9,
     "final_val_acc": 0.9,
+    "final_test_acc": 0.9,
     "final_train_loss": 0.1,
     "steps": 10,
 }

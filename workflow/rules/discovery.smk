@@ -1,7 +1,7 @@
 # Optimizer discovery (config `discovery`): a GA over update rules per study, resumable from
 # its checkpoint (results/discovery/NAME/checkpoint.json); then the discovered rule against
 # standard optimizers (each also tuned on the GA's tasks and seeds, tune_baseline), each run
-# through the same `train` command as every run; then the study's report section.
+# through the training loop of every run (the compare command); then the study's section.
 
 
 rule discover:
@@ -127,6 +127,7 @@ rule discovery_section:
     output:
         section="results/discovery/{name}/section.md",
         table="results/discovery/{name}/comparison.parquet",
+        verdicts="results/discovery/{name}/comparison_verdicts.parquet",
     log:
         "results/logs/discovery/{name}.section.log",
     conda:

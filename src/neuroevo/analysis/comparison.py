@@ -42,12 +42,14 @@ def load_comparison(summary_paths: list[str | Path]) -> pd.DataFrame:
 
 
 def best_by_validation(runs: pd.DataFrame, labels: list[str]) -> str | None:
-    """Of `labels`, the one of the highest median validation accuracy of the last model (then
-    mean, then order); None if none ran."""
+    """Of `labels`, the one of the highest median validation accuracy of the last model (a
+    diverged run's 0; then mean, then order); None if none ran."""
     mine = runs[runs["label"].isin(labels)]
     if not len(mine):
         return None
-    by = mine.groupby("label", sort=False)[SELECTION]
+    # A diverged run's last scored epoch stands for it in final_val_acc: it selects as 0, as it scores.
+    mine = mine.assign(selection=mine[SELECTION].where(mine["status"] != "diverged", 0.0))
+    by = mine.groupby("label", sort=False)["selection"]
     table = pd.DataFrame({"median": by.median(), "mean": by.mean()}).reindex(
         [x for x in labels if x in set(mine["label"])]
     )

@@ -99,7 +99,9 @@ def _train_block(args: argparse.Namespace, specs: list, out_dirs: list[Path]) ->
     data = load_prepared(args.data, expected_name=args.dataset)
     progress = Progress(total=len(specs))
     failed = []
+    labelled = len({out_dir.parent for out_dir in out_dirs}) > 1  # a comparison's job: runs of several labels
     for index, (spec, out_dir) in enumerate(zip(specs, out_dirs, strict=True)):
+        run = f"{out_dir.parent.name} seed {spec.seed}" if labelled else f"seed {spec.seed}"
         progress.begin(index, f"seed {spec.seed}")
         if len(specs) > 1:
             log.info(
@@ -116,10 +118,8 @@ def _train_block(args: argparse.Namespace, specs: list, out_dirs: list[Path]) ->
         except Exception as error:
             if len(specs) == 1:
                 raise
-            log.exception(
-                "%s/%s/seed %d failed; going on with the block's other runs", spec.dataset, spec.optimizer, spec.seed
-            )
-            failed.append(f"seed {spec.seed} ({error})")
+            log.exception("%s/%s, %s, failed; going on with the block's other runs", spec.dataset, spec.optimizer, run)
+            failed.append(f"{run} ({error})")
     if failed:
         raise RuntimeError(
             f"{len(failed)} of the block's {len(specs)} runs failed: {'; '.join(failed)}. The others are written; "

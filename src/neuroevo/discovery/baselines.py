@@ -23,7 +23,7 @@ import torch
 from neuroevo.config.search_space import suggest
 from neuroevo.data.prepare import PreparedData
 from neuroevo.discovery.fitness import data_on_device, evaluate_on_task
-from neuroevo.discovery.ga import DiscoverySettings, genome_evaluations
+from neuroevo.discovery.ga import DiscoverySettings, genome_evaluations, task_identity
 from neuroevo.discovery.tasks import Task
 from neuroevo.files.progress import Progress
 from neuroevo.models.device import resolve_device
@@ -97,7 +97,7 @@ def tune_baseline(
     checksums = {name: prepared.checksum for name, prepared in sorted(data.items())}
     data = {name: data_on_device(prepared, device) for name, prepared in data.items()}
     identity = {
-        "tasks": [dataclasses.asdict(task) for task in tasks],
+        "tasks": [task_identity(task) for task in tasks],
         "settings": dataclasses.asdict(settings),
         "hyperparameters": hyperparameters,
         "space": space,

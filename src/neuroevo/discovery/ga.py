@@ -198,6 +198,15 @@ def load_state(path: Path, settings: DiscoverySettings, fingerprint: str) -> dic
     return state
 
 
+def task_identity(task: Task) -> dict:
+    """A task's fields as its study's fingerprint holds them: its name only when it is not its
+    dataset's (checkpoints from before task names stay valid)."""
+    fields = dataclasses.asdict(task)
+    if fields["name"] == task.dataset:
+        del fields["name"]
+    return fields
+
+
 def genome_evaluations(settings: DiscoverySettings) -> int:
     """How many genomes a study evaluates: the first generation, then each later one's children
     (elites keep their fitness)."""
@@ -284,7 +293,7 @@ def discover(
     data = {name: data_on_device(prepared, device) for name, prepared in data.items()}
     fingerprint = json.dumps(
         {
-            "tasks": [dataclasses.asdict(task) for task in tasks],
+            "tasks": [task_identity(task) for task in tasks],
             "settings": dataclasses.asdict(settings),
             "data": checksums,
         },

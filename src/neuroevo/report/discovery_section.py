@@ -112,10 +112,18 @@ def tuning_lines(tuning_paths: list[str | Path], rule_fitness: float, evaluation
             bound = at_bound(value, result["search_space"].get(key, {}))
             shown = number(value) if isinstance(value, float) else str(value)
             values.append(f"{key} {shown}" + (f" (at the {bound} bound)" if bound else ""))
+        space = ", ".join(_space_text(key, value) for key, value in result["search_space"].items())
         lines.append(
-            f"| {result['optimizer']} | {result['n_trials']} | {', '.join(values)} | {result['objective']:.4f} |"
+            f"| {result['optimizer']} | {result['n_trials']} | {', '.join(values)} (over {space}) | "
+            f"{result['objective']:.4f} |"
         )
     return lines
+
+
+def _space_text(key: str, distribution: dict) -> str:
+    if distribution.get("distribution") == "categorical":
+        return f"{key} in {{{', '.join(map(str, distribution['choices']))}}}"
+    return f"{key} in [{number(float(distribution['low']))}, {number(float(distribution['high']))}]"
 
 
 def genome_text(genome: Genome) -> str:
@@ -195,11 +203,11 @@ def write_section(
         lines += [
             "### Baselines tuned on the rule's terms",
             "",
-            "Each tuned baseline had an Optuna study (TPE) over its learning rate and its schedule (constant, or linear "
-            "warmup over a tenth of the steps then cosine decay to 0, as the write-up's genome), other settings as the "
-            f"default baseline's, on the GA's tasks and seeds ({', '.join(map(str, discovery.seeds))}) for the GA's "
-            f"{discovery.max_steps} steps per task run, scored by the GA's fitness: a trial costs what one genome "
-            "evaluation costs.",
+            "Each tuned baseline had an Optuna study (TPE) over the values in its row's search space (by default its "
+            "learning rate and its schedule: constant, or linear warmup then cosine decay to 0, as the write-up's "
+            "genome), other settings as the default baseline's, on the GA's tasks and seeds "
+            f"({', '.join(map(str, discovery.seeds))}) for the GA's {discovery.max_steps} steps per task run, scored "
+            "by the GA's fitness: a trial costs what one genome evaluation costs.",
             "",
             *tuning_lines(list(tuning_paths), summary["best_fitness"], evaluations),
             "",
@@ -208,7 +216,7 @@ def write_section(
         f"### The rules against standard optimizers ({steps} steps per task)",
         "",
         f"Each optimizer trains each task for {steps} minibatches on seeds {', '.join(map(str, comparison_seeds))} "
-        "(never the GA's seeds), through the same `train` command as every run, and is scored by the **test accuracy "
+        "(never the GA's seeds), through the training loop of every run, and is scored by the **test accuracy "
         "of the last model** (the write-up's protocol scores the last model; the GA and the tuning selected on the "
         "validation split). `evolved` is the discovered rule, `evolved_prior` the write-up's published one; default "
         "baselines run the usual settings, tuned ones the values above with their schedule over these "
