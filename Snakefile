@@ -28,6 +28,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/studies.smk"
 include: "workflow/rules/discovery.smk"
+include: "workflow/rules/audit.smk"
 include: "workflow/rules/report.smk"
 
 

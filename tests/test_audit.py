@@ -211,7 +211,7 @@ def test_a_bad_claim_is_refused_naming_it(claim, message):
 
 
 def test_the_shipped_claims_file_reads_and_covers_every_write_up():
-    claims = yaml.safe_load((REPOSITORY / "config" / "prior-work-claims.yaml").read_text())
+    claims = yaml.safe_load((REPOSITORY / "config" / "audit" / "prior-work-claims.yaml").read_text())
     check_claims(claims)
     assert {claim["write_up"] for claim in claims} == {"000", "001", "002", "003", "004"}
 
@@ -247,3 +247,47 @@ def test_the_audit_command_reads_the_runs_and_writes_the_section(tmp_path):
     command[command.index("--claims") + 1] = str(tmp_path / "bad.yaml")
     failed = subprocess.run(command, env=tool_environment(), capture_output=True, text=True)
     assert failed.returncode != 0 and "bad.yaml: expected a YAML list of claims" in failed.stderr
+
+
+def test_the_audit_target_tests_its_claims_on_the_runs_and_joins_the_report(tmp_path):
+    from conftest import TINY_CONFIG, snakemake
+
+    claims = [
+        _claim(
+            "better",
+            select={"dataset": "iris", "optimizer": "adam"},
+            against=[{"dataset": "iris", "optimizer": "sgd"}],
+            metric="test_acc",
+        ),
+        _claim("value", select={"dataset": "mnist14", "optimizer": "adam"}, metric="test_acc", value=0.9) | {"id": "m"},
+    ]
+    (tmp_path / "claims.yaml").write_text(yaml.safe_dump(claims))
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        TINY_CONFIG.read_text().replace("optimizers: [sgd, adam, cmaes, layerwise_cmaes]", "optimizers: [sgd, adam]")
+        + "discovery_enabled: false\naudit: {claims: claims.yaml, stand_ins: {mnist14: digits}}\n"
+    )
+    snakemake(tmp_path, "--cores", "2", configfile=config)
+    table = pd.read_parquet(tmp_path / "results" / "audit" / "audit.parquet")
+    assert list(table["id"]) == ["x.better", "m"] and table["n"].iloc[0] == 3
+    assert table["verdict"].iloc[1] == NOT_RUN  # no mnist14 runs, and no stand-in was needed
+    report = (tmp_path / "results" / "report" / "report.md").read_text()
+    assert "## Prior-work audit" in report
+
+
+def test_a_stand_in_replaces_a_dataset_whose_files_are_missing(tmp_path):
+    from conftest import TINY_CONFIG
+    from test_workflow import planned_jobs
+
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        TINY_CONFIG.read_text().replace("datasets: [iris]", "datasets: [mnist14]")
+        + "dataset_overrides: {mnist14: {batch_size: 8}}\n"
+        + "discovery_enabled: false\naudit: {stand_ins: {mnist14: iris}}\n"
+    )
+    planned = planned_jobs(tmp_path, configfile=config)
+    assert planned["data"] == 1 and planned["train"] == 4  # iris, in MNIST-14's place (no data/MNIST here)
+    from conftest import snakemake
+
+    listing = snakemake(tmp_path, "--dry-run", configfile=config).stdout
+    assert "resources/data/iris.npz" in listing and "mnist14" not in listing

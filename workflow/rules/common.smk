@@ -21,6 +21,17 @@ from neuroevo.config.studies import study_seeds
 PATHS = [str(REPOSITORY / "src"), os.environ.get("PYTHONPATH")]
 os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, PATHS)))
 
+
+def raw_files_present(name):
+    """Whether dataset NAME's raw files are in data.dir (read only for a configured stand-in)."""
+    from neuroevo.data.datasets import raw_files_present as present
+
+    return present(name, config["data"]["dir"])
+
+
+# A stand-in dataset takes the place of a missing one (the prior-work audit's MNIST-14).
+STOOD_IN = specs.apply_stand_ins(config, raw_files_present)
+
 try:  # before any job: the config, its search spaces, discovery studies and listed studies
     specs.check_config(config, REPOSITORY)
 except specs.ConfigError as error:

@@ -119,9 +119,7 @@ for study_name, study_blocks_ in blocks.comparison_blocks(config).items():
 
 rule discovery_section:
     input:
-        genome="results/discovery/{name}/best_genome.json",
-        summary="results/discovery/{name}/summary.json",
-        figure="results/discovery/{name}/fitness.png",
+        ga=lambda wildcards: specs.discovery_ga_outputs(config, wildcards.name),
         runs=lambda wildcards: comparison_runs(wildcards.name),
         tuning=lambda wildcards: specs.tuning_results_of(config, wildcards.name),
     output:
@@ -136,7 +134,7 @@ rule discovery_section:
         study=lambda wildcards: specs.to_json(config["discovery"][wildcards.name]),
         alpha=config["report"]["alpha"],
         margin=config["report"]["equivalence_margin"],
-        discovery_dir=lambda wildcards, input: Path(input.genome).parent,
+        discovery_dir=lambda wildcards: f"results/discovery/{wildcards.name}",
     shell:
         "python -m neuroevo discovery-report --name {wildcards.name:q} --study-json {params.study:q} "
         "--discovery-dir {params.discovery_dir:q} --alpha {params.alpha:q} --margin {params.margin:q} "

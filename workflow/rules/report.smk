@@ -57,7 +57,8 @@ rule report:
         + [
             f"results/discovery/{name}/section.md"
             for name in specs.discovery_studies(config)
-        ],
+        ]
+        + (["results/audit/section.md"] if config["audit"]["claims"] else []),
         template=REPOSITORY / "report/templates/report.md.j2",
     output:
         report(

@@ -1,4 +1,4 @@
-"""The prior-work audit: each claim of the four write-ups (config/prior-work-claims.yaml) put
+"""The prior-work audit: each claim of the four write-ups (config/audit/prior-work-claims.yaml) put
 to the pipeline's own runs, with the tests of the rest of the report, and given one verdict:
 
 - **confirmed** / **refuted**: a test that could reach significance did (Holm within the

@@ -266,7 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     section.set_defaults(func=_discovery_report)
 
     audit = commands.add_parser("audit", help="the prior-work audit: each claim of the write-ups tested on the runs")
-    audit.add_argument("--claims", required=True, help="YAML list of claims (config/prior-work-claims.yaml)")
+    audit.add_argument("--claims", required=True, help="YAML list of claims (config/audit/prior-work-claims.yaml)")
     audit.add_argument("--runs", help="runs.parquet of the aggregate command (the main runs)")
     audit.add_argument("--study", nargs="*", default=[], help="NAME=DIR of each study's runs (DIR/VARIANT/SEED)")
     audit.add_argument("--discovery", nargs="*", default=[], help="NAME=PATH of each discovery's comparison.parquet")

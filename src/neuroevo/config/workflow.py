@@ -13,6 +13,7 @@ import copy
 import json
 import os
 import shlex
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
@@ -126,6 +127,8 @@ def load_study(config: dict, name: str, root: Path) -> dict:
         study = yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:
         raise ConfigError(f"invalid study file {path}: not valid YAML ({error})") from None
+    if config.get("study_seeds") and isinstance(study, dict):  # the config's count for every study (the audit's)
+        study["seeds"] = config["study_seeds"]
     try:
         _fill_and_validate(study)
         check_study(study, checks.config_schema())
@@ -183,14 +186,35 @@ def alignment_spec(config: dict, study: dict) -> str:
     return to_json(alignment_settings(study, config))
 
 
+# The prior-work audit (config `audit`; neuroevo.analysis.audit tests the claims).
+
+
+def apply_stand_ins(config: dict, present: Callable[[str], bool]) -> dict[str, str]:
+    """Puts each `audit.stand_ins` dataset in the place of the one it stands in for, in
+    `datasets` and its `dataset_overrides`, when that one's files are not `present` and no
+    download is allowed; returns what stood in for what (the audit says so)."""
+    stood_in = {}
+    for wanted, standing in config.get("audit", {}).get("stand_ins", {}).items():
+        if wanted not in config["datasets"] or present(wanted) or config["data"]["download"]:
+            continue
+        config["datasets"] = [standing if name == wanted else name for name in config["datasets"]]
+        overrides = config.setdefault("dataset_overrides", {})
+        overrides[standing] = dict(overrides.get(wanted, {}))  # the protocol's, not the stand-in's own
+        stood_in[wanted] = standing
+    return stood_in
+
+
 # Discovery studies (config `discovery`; see neuroevo.config.discovery for the comparison).
 
 
 def discovery_studies(config: dict) -> list[str]:
     """The discovery studies of the report and `all`: none when `discovery_enabled` is false
-    (a deep-merged --configfile or --config cannot remove the default's `small`); each is
-    still a target of its own."""
-    return list(config["discovery"]) if config["discovery_enabled"] else []
+    (a deep-merged --configfile or --config cannot remove the default's `small`), else those
+    `discovery_studies` names (all when null); each is still a target of its own."""
+    if not config["discovery_enabled"]:
+        return []
+    chosen = config.get("discovery_studies")
+    return [name for name in config["discovery"] if chosen is None or name in chosen]
 
 
 def comparison_dataset(config: dict, name: str, task: str) -> str:
@@ -240,6 +264,14 @@ def discovery_ga_spec(config: dict, name: str) -> str:
     """The GA's part of a study: editing the comparison does not rerun the GA."""
     study = config["discovery"][name]
     return to_json({key: study[key] for key in ("tasks", "settings")})
+
+
+def discovery_ga_outputs(config: dict, name: str) -> list[str]:
+    """What the GA of study `name` writes for its section; none when its comparison has no
+    `evolved` (a study of the published rule alone runs no GA)."""
+    if "evolved" not in discovery.labels(config["discovery"][name]):
+        return []
+    return [f"results/discovery/{name}/{file}" for file in ("best_genome.json", "summary.json", "fitness.png")]
 
 
 def discovery_gpus(config: dict, name: str) -> int:

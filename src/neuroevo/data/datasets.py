@@ -295,6 +295,20 @@ DATASETS: dict[str, Callable[[Path, bool], RawDataset]] = {
 }
 
 
+def raw_files_present(name: str, data_dir: str | Path) -> bool:
+    """Whether `name`'s raw files are where its loader looks (scikit-learn's always are), without
+    reading them: what decides if a stand-in runs in its place (the prior-work audit)."""
+    data_dir = Path(data_dir)
+    family = name.removesuffix("14")
+    if family in ("iris", "digits"):
+        return True
+    if family == "cifar10":
+        return all((data_dir / CIFAR10_FOLDER / batch).is_file() for batch in CIFAR10_TRAIN + ["test_batch"])
+    folder = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}[family]
+    extra = [DEBIAN_FASHION_MNIST] if family == "fashion_mnist" else []
+    return _find_idx_dir([data_dir / folder / "raw", data_dir / folder.lower(), *extra]) is not None
+
+
 def load_raw(name: str, data_dir: str | Path, download: bool = False) -> RawDataset:
     if name not in DATASETS:
         raise KeyError(f"unknown dataset {name!r}; known: {', '.join(sorted(DATASETS))}")

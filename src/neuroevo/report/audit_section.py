@@ -30,7 +30,7 @@ def audit_lines(table: pd.DataFrame, alpha: float, stand_ins: dict[str, str], pr
         "## Prior-work audit",
         "",
         "Each claim of the write-ups 000-004 (`../shared/prior-work/`, the numbers copied into "
-        "`config/prior-work-claims.yaml`) put to this pipeline's runs of their protocols, with the tests of the rest "
+        "`config/audit/prior-work-claims.yaml`) put to this pipeline's runs of their protocols, with the tests of the rest "
         f"of the report (alpha = {alpha}, Holm within a claim's comparisons). A claim is confirmed or refuted only by "
         "a test that could reach significance and did; inconclusive when the runs decide neither way; untestable as "
         "published when it cannot be tested as written; not run when its data are missing here.",

@@ -97,14 +97,12 @@ def verdict_table(rows: list[dict]) -> list[str]:
     return lines
 
 
-def tuning_lines(tuning_paths: list[str | Path], rule_fitness: float, evaluations: int) -> list[str]:
+def tuning_lines(tuning_paths: list[str | Path], rule_fitness: float | None, evaluations: int) -> list[str]:
     """The tuned baselines' table: their values (flagged at a search-space bound), trials and
-    the fitness they reached on the GA's terms, beside the rule's."""
-    lines = [
-        "| baseline | trials | tuned values | fitness (GA's tasks and seeds) |",
-        "|---|---|---|---:|",
-        f"| the discovered rule (the GA's best) | {evaluations} genomes | - | {rule_fitness:.4f} |",
-    ]
+    the fitness they reached on the GA's terms, beside the rule's (when a GA ran)."""
+    lines = ["| baseline | trials | tuned values | fitness (GA's tasks and seeds) |", "|---|---|---|---:|"]
+    if rule_fitness is not None:
+        lines.append(f"| the discovered rule (the GA's best) | {evaluations} genomes | - | {rule_fitness:.4f} |")
     for path in tuning_paths:
         result = read_json_object(path, TUNING_KEYS, "baseline tuning result", "rerun its tune_baseline job")
         values = []
@@ -143,6 +141,26 @@ def genome_text(genome: Genome) -> str:
     )
 
 
+def _ga_lines(
+    discovery, tasks, evaluations: int, summary: dict, genome: Genome, discovery_dir: Path, out: Path
+) -> list:
+    figure = os.path.relpath(discovery_dir / "fitness.png", out.parent)
+    return [
+        "A genetic algorithm over update rules (the optimizer-discovery write-up): population "
+        f"{discovery.population}, {discovery.generations} generations ({evaluations} genomes evaluated), tournaments of "
+        f"{discovery.tournament_size}, {discovery.elites} elite(s); fitness = validation accuracy + 0.05 · max(0, 1 − mean "
+        f"training loss of the last 50 steps) after {discovery.max_steps} steps, averaged over the tasks "
+        f"{_task_text(tasks)} and seeds {', '.join(map(str, discovery.seeds))}.",
+        "",
+        f"Best discovery fitness {summary['best_fitness']:.4f} after {summary['generations']} generations "
+        f"({', '.join(f'{task} {value:.4f}' for task, value in summary['best_per_task'].items())}). The discovered rule "
+        f"(`evolved` below): {genome_text(genome)}.",
+        "",
+        f"![Fitness by generation]({figure})",
+        "",
+    ]
+
+
 def _task_text(tasks) -> str:
     return ", ".join(
         f"{task.name} ({'' if task.name == task.dataset else f'{task.dataset}, '}"
@@ -171,8 +189,9 @@ def write_section(
     out.parent.mkdir(parents=True, exist_ok=True)
     runs = load_comparison(summary_paths)
     write_table(runs, out.with_name("comparison.parquet"))
-    summary = load_discovery_summary(discovery_dir)
-    genome = Genome.load(discovery_dir / "best_genome.json")
+    has_ga = "evolved" in labels(study)  # else the published rule alone: no GA ran
+    summary = load_discovery_summary(discovery_dir) if has_ga else None
+    genome = Genome.load(discovery_dir / "best_genome.json") if has_ga else None
     order = [label for label in labels(study) if label in set(runs["label"])]
     defaults = [label for label in order if label not in RULES and not label.endswith(TUNED_SUFFIX)]
     tuned = [label for label in order if label.endswith(TUNED_SUFFIX)]
@@ -182,23 +201,14 @@ def write_section(
     ]
     pd.DataFrame(verdicts).to_parquet(out.with_name("comparison_verdicts.parquet"), index=False)
     evaluations = genome_evaluations(discovery)
-    figure = os.path.relpath(discovery_dir / "fitness.png", out.parent)
-    lines = [
-        f"## Optimizer discovery: `{name}`",
-        "",
-        "A genetic algorithm over update rules (the optimizer-discovery write-up): population "
-        f"{discovery.population}, {discovery.generations} generations ({evaluations} genomes evaluated), tournaments of "
-        f"{discovery.tournament_size}, {discovery.elites} elite(s); fitness = validation accuracy + 0.05 · max(0, 1 − mean "
-        f"training loss of the last 50 steps) after {discovery.max_steps} steps, averaged over the tasks "
-        f"{_task_text(tasks)} and seeds {', '.join(map(str, discovery.seeds))}.",
-        "",
-        f"Best discovery fitness {summary['best_fitness']:.4f} after {summary['generations']} generations "
-        f"({', '.join(f'{task} {value:.4f}' for task, value in summary['best_per_task'].items())}). The discovered rule "
-        f"(`evolved` below): {genome_text(genome)}.",
-        "",
-        f"![Fitness by generation]({figure})",
-        "",
-    ]
+    lines = [f"## Optimizer discovery: `{name}`", ""]
+    if has_ga:
+        lines += _ga_lines(discovery, tasks, evaluations, summary, genome, discovery_dir, out)
+    else:
+        lines += [
+            f"No GA: this study puts the write-up's published rule (`evolved_prior`) to the tasks {_task_text(tasks)}.",
+            "",
+        ]
     if tuning_paths:
         lines += [
             "### Baselines tuned on the rule's terms",
@@ -209,7 +219,7 @@ def write_section(
             f"({', '.join(map(str, discovery.seeds))}) for the GA's {discovery.max_steps} steps per task run, scored "
             "by the GA's fitness: a trial costs what one genome evaluation costs.",
             "",
-            *tuning_lines(list(tuning_paths), summary["best_fitness"], evaluations),
+            *tuning_lines(list(tuning_paths), summary["best_fitness"] if has_ga else None, evaluations),
             "",
         ]
     lines += [
@@ -249,7 +259,9 @@ def write_section(
         f"- {_label(label)}: " + ", ".join(f"{key} = {value}" for key, value in values.items())
         for label, values in hyperparameters.items()
     ]
-    lines += ["", "```json", json.dumps(genome.to_dict(), indent=2), "```", "", "</details>", ""]
+    if genome is not None:
+        lines += ["", "```json", json.dumps(genome.to_dict(), indent=2), "```"]
+    lines += ["", "</details>", ""]
     seconds = runs.groupby("label")["train_time_s"].median()
     lines.append(
         "Median seconds of training per run: "
