@@ -291,3 +291,29 @@ def test_a_stand_in_replaces_a_dataset_whose_files_are_missing(tmp_path):
 
     listing = snakemake(tmp_path, "--dry-run", configfile=config).stdout
     assert "resources/data/iris.npz" in listing and "mnist14" not in listing
+
+
+def test_deep_ga_claims_compare_at_the_generations_every_run_reached():
+    # full: 4 epochs of 8 generations; small: many more generations, better early on too.
+    rows = []
+    for seed in range(8):
+        for epoch in range(1, 5):
+            rows.append(
+                {"variant": "full", "seed": seed, "generation": 8 * epoch, "val_acc": 0.30 + 0.01 * epoch + seed / 1000}
+            )
+        for generation in range(10, 400, 10):
+            rows.append(
+                {"variant": "small", "seed": seed, "generation": generation, "val_acc": 0.2 + generation / 1000}
+            )
+    evidence = Evidence(study_histories={"ga": pd.DataFrame(rows)})
+    claim = _claim(
+        "better",
+        select={"study": "ga", "variant": "full"},
+        against=[{"study": "ga", "variant": "small"}],
+        metric="val_acc",
+        at_generation="common",
+    )
+    row = _verdict(claim, evidence)
+    # At generation 32 (full's last) small's last row is generation 30: 0.23 against full's 0.34.
+    assert row["verdict"] == CONFIRMED and "at generation 32" in row["ours"]
+    assert _verdict(claim | {"at_generation": 400}, evidence)["verdict"] == REFUTED  # small at 390: 0.59

@@ -56,6 +56,7 @@ CLAIM_KEYS = {
     "expected",
     "losses",
     "classes",
+    "at_generation",
 }
 
 
@@ -70,6 +71,7 @@ class Evidence:
 
     runs: pd.DataFrame = field(default_factory=pd.DataFrame)
     studies: dict[str, pd.DataFrame] = field(default_factory=dict)
+    study_histories: dict[str, pd.DataFrame] = field(default_factory=dict)  # with variant and seed
     comparisons: dict[str, pd.DataFrame] = field(default_factory=dict)
     alignment: pd.DataFrame | None = None
     stand_ins: dict[str, str] = field(default_factory=dict)  # the write-up's dataset -> the one run
@@ -103,8 +105,44 @@ def check_claims(claims: list[dict]) -> None:
             raise ClaimError(f"{name}: unknown key(s) {', '.join(unknown)}")
 
 
-def select(evidence: Evidence, where: dict, metric: str, on_stand_in: bool = False) -> Sample:
-    """The metric per seed of the runs `where` names; Missing if they are not in the evidence."""
+def _at_generation(evidence: Evidence, where: dict, metric: str, generation: int) -> Sample:
+    """A study variant's metric per seed in its history's last row at or before `generation`
+    (a deep-GA history row closes an epoch of several generations)."""
+    study, variant = where["study"], where.get("variant")
+    history = evidence.study_histories.get(study)
+    if history is None or "generation" not in history:
+        raise Missing(f"the histories of the study {study} are not in this audit")
+    mine = history[(history["variant"] == variant) & (history["generation"] <= generation)]
+    if not len(mine):
+        raise Missing(f"no history of {study}/{variant} up to generation {generation}")
+    if metric not in mine:
+        raise ClaimError(f"the histories of {study}/{variant} have no column {metric!r}")
+    last = mine.sort_values("generation").groupby("seed").tail(1).set_index("seed")[metric].astype(float)
+    return Sample(last.sort_index(), f"{study}/{variant} at generation {generation}")
+
+
+def common_generation(evidence: Evidence, selections: list[dict]) -> int:
+    """The most generations every run of these study variants reached: where a comparison at
+    equal generations (the deep-GA write-up's axis) can be made."""
+    reached = []
+    for where in selections:
+        history = evidence.study_histories.get(where.get("study"))
+        if history is None or "generation" not in history:
+            raise Missing(f"the histories of the study {where.get('study')} are not in this audit")
+        mine = history[history["variant"] == where.get("variant")]
+        if not len(mine):
+            raise Missing(f"no history of {where.get('study')}/{where.get('variant')}")
+        reached.append(int(mine.groupby("seed")["generation"].max().min()))
+    return min(reached)
+
+
+def select(
+    evidence: Evidence, where: dict, metric: str, on_stand_in: bool = False, generation: int | None = None
+) -> Sample:
+    """The metric per seed of the runs `where` names (a study's at `generation` from its
+    histories, when given); Missing if they are not in the evidence."""
+    if generation is not None:
+        return _at_generation(evidence, where, metric, generation)
     where = dict(where)
     stand_in = ""
     if "study" in where:
@@ -187,9 +225,14 @@ def _value(claim: dict, evidence: Evidence, alpha: float) -> dict:
 
 
 def _comparisons(claim: dict, evidence: Evidence) -> tuple[Sample, list[Sample]]:
+    """The selection and those it is compared with; with `at_generation` (a number, or
+    "common": the most generations all of them reached) read from the studies' histories."""
     on_stand_in = claim.get("on_stand_in", False)
-    mine = select(evidence, claim["select"], claim["metric"], on_stand_in)
-    others = [select(evidence, where, claim["metric"], on_stand_in) for where in claim["against"]]
+    generation = claim.get("at_generation")
+    if generation == "common":
+        generation = common_generation(evidence, [claim["select"], *claim["against"]])
+    mine = select(evidence, claim["select"], claim["metric"], on_stand_in, generation)
+    others = [select(evidence, where, claim["metric"], on_stand_in, generation) for where in claim["against"]]
     return mine, others
 
 

@@ -420,7 +420,7 @@ def _audit(args: argparse.Namespace) -> None:
     import yaml
 
     from neuroevo.analysis.audit import Evidence, audit
-    from neuroevo.analysis.runs import load_runs, read_table
+    from neuroevo.analysis.runs import load_history, load_runs, read_table
     from neuroevo.report.audit_section import write_audit_section
 
     try:
@@ -435,15 +435,26 @@ def _audit(args: argparse.Namespace) -> None:
             raise ValueError(f"{flag}: expected NAME=PATH entries, got {' '.join(entries)}")
         return dict(entry.split("=", 1) for entry in entries)
 
-    studies = {}
+    studies, histories = {}, {}
     for name, folder in named(args.study, "--study").items():
         paths = sorted(glob.glob(str(Path(glob.escape(folder)) / "*" / "*" / "summary.json")))
+        if not paths:
+            raise ValueError(f"--study {name}={folder}: no runs there (FOLDER/VARIANT/SEED/summary.json)")
         runs = load_runs(paths)
         runs.insert(0, "variant", [Path(path).parents[1].name for path in paths])
         studies[name] = runs
+        # Each run's history, named by its folder (the deep-GA claims compare at equal generations).
+        histories[name] = pd.concat(
+            [
+                load_history(path).assign(variant=Path(path).parents[1].name, seed=int(Path(path).parent.name))
+                for path in paths
+            ],
+            ignore_index=True,
+        )
     evidence = Evidence(
         runs=read_table(args.runs) if args.runs else pd.DataFrame(),
         studies=studies,
+        study_histories=histories,
         comparisons={name: read_table(path) for name, path in named(args.discovery, "--discovery").items()},
         alignment=pd.read_parquet(args.alignment) if args.alignment else None,
         stand_ins=_json_argument(args.stand_ins, "--stand-ins"),
