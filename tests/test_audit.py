@@ -216,6 +216,14 @@ def test_the_shipped_claims_file_reads_and_covers_every_write_up():
     assert {claim["write_up"] for claim in claims} == {"000", "001", "002", "003", "004"}
 
 
+IRIS_ADAM_BEATS_SGD = _claim(
+    "better",
+    select={"dataset": "iris", "optimizer": "adam"},
+    against=[{"dataset": "iris", "optimizer": "sgd"}],
+    metric="test_acc",
+)
+
+
 def test_the_audit_command_reads_the_runs_and_writes_the_section(tmp_path):
     import subprocess
     import sys
@@ -225,12 +233,7 @@ def test_the_audit_command_reads_the_runs_and_writes_the_section(tmp_path):
     runs = _runs({("iris", "adam"): ABOVE, ("iris", "sgd"): BELOW})
     runs.to_parquet(tmp_path / "runs.parquet", index=False)
     claims = [
-        _claim(
-            "better",
-            select={"dataset": "iris", "optimizer": "adam"},
-            against=[{"dataset": "iris", "optimizer": "sgd"}],
-            metric="test_acc",
-        ),
+        IRIS_ADAM_BEATS_SGD,
         _claim("value", select={"study": "ga_gamma", "variant": "a"}, metric="test_acc", value=0.9) | {"id": "y"},
     ]
     (tmp_path / "claims.yaml").write_text(yaml.safe_dump(claims))
@@ -253,12 +256,7 @@ def test_the_audit_target_tests_its_claims_on_the_runs_and_joins_the_report(tmp_
     from conftest import TINY_CONFIG, snakemake
 
     claims = [
-        _claim(
-            "better",
-            select={"dataset": "iris", "optimizer": "adam"},
-            against=[{"dataset": "iris", "optimizer": "sgd"}],
-            metric="test_acc",
-        ),
+        IRIS_ADAM_BEATS_SGD,
         _claim("value", select={"dataset": "mnist14", "optimizer": "adam"}, metric="test_acc", value=0.9) | {"id": "m"},
     ]
     (tmp_path / "claims.yaml").write_text(yaml.safe_dump(claims))

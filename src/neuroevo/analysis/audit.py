@@ -19,12 +19,20 @@ about an ordering (`on_stand_in: true`) run on the stand-in and say so.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from neuroevo.analysis.audit_evidence import (
+    ClaimError,
+    Evidence,
+    Missing,
+    Sample,
+    common_generation,
+    paired,
+    select,
+)
 from neuroevo.analysis.equivalence import hodges_lehmann, one_sided_p, smallest_p
 from neuroevo.analysis.stats import holm, min_attainable_p
 
@@ -60,34 +68,6 @@ CLAIM_KEYS = {
 }
 
 
-class ClaimError(ValueError):
-    """A claim the audit cannot read; the message names its id and the key."""
-
-
-@dataclass
-class Evidence:
-    """What the claims are tested on: the main runs, the studies' runs (with `variant`), the
-    discovery comparisons' runs (with `task`, `label`) and the ES alignment measurement."""
-
-    runs: pd.DataFrame = field(default_factory=pd.DataFrame)
-    studies: dict[str, pd.DataFrame] = field(default_factory=dict)
-    study_histories: dict[str, pd.DataFrame] = field(default_factory=dict)  # with variant and seed
-    comparisons: dict[str, pd.DataFrame] = field(default_factory=dict)
-    alignment: pd.DataFrame | None = None
-    stand_ins: dict[str, str] = field(default_factory=dict)  # the write-up's dataset -> the one run
-
-
-class Missing(Exception):
-    """The selection's runs are not in the evidence: the claim is not run (the message says why)."""
-
-
-@dataclass
-class Sample:
-    values: pd.Series  # one value per seed
-    label: str  # how the section names it
-    stand_in: str = ""  # the dataset that stood in, if one did
-
-
 def check_claims(claims: list[dict]) -> None:
     """Every claim has an id, a known kind and only known keys; raises ClaimError naming them."""
     seen = set()
@@ -103,86 +83,6 @@ def check_claims(claims: list[dict]) -> None:
         unknown = sorted(set(claim) - CLAIM_KEYS)
         if unknown:
             raise ClaimError(f"{name}: unknown key(s) {', '.join(unknown)}")
-
-
-def _at_generation(evidence: Evidence, where: dict, metric: str, generation: int) -> Sample:
-    """A study variant's metric per seed in its history's last row at or before `generation`
-    (a deep-GA history row closes an epoch of several generations)."""
-    study, variant = where["study"], where.get("variant")
-    history = evidence.study_histories.get(study)
-    if history is None or "generation" not in history:
-        raise Missing(f"the histories of the study {study} are not in this audit")
-    mine = history[(history["variant"] == variant) & (history["generation"] <= generation)]
-    if not len(mine):
-        raise Missing(f"no history of {study}/{variant} up to generation {generation}")
-    if metric not in mine:
-        raise ClaimError(f"the histories of {study}/{variant} have no column {metric!r}")
-    last = mine.sort_values("generation").groupby("seed").tail(1).set_index("seed")[metric].astype(float)
-    return Sample(last.sort_index(), f"{study}/{variant} at generation {generation}")
-
-
-def common_generation(evidence: Evidence, selections: list[dict]) -> int:
-    """The most generations every run of these study variants reached: where a comparison at
-    equal generations (the deep-GA write-up's axis) can be made."""
-    reached = []
-    for where in selections:
-        history = evidence.study_histories.get(where.get("study"))
-        if history is None or "generation" not in history:
-            raise Missing(f"the histories of the study {where.get('study')} are not in this audit")
-        mine = history[history["variant"] == where.get("variant")]
-        if not len(mine):
-            raise Missing(f"no history of {where.get('study')}/{where.get('variant')}")
-        reached.append(int(mine.groupby("seed")["generation"].max().min()))
-    return min(reached)
-
-
-def select(
-    evidence: Evidence, where: dict, metric: str, on_stand_in: bool = False, generation: int | None = None
-) -> Sample:
-    """The metric per seed of the runs `where` names (a study's at `generation` from its
-    histories, when given); Missing if they are not in the evidence."""
-    if generation is not None:
-        return _at_generation(evidence, where, metric, generation)
-    where = dict(where)
-    stand_in = ""
-    if "study" in where:
-        study = where.pop("study")
-        if study not in evidence.studies:
-            raise Missing(f"the study {study} is not in this audit")
-        frame, label = evidence.studies[study], f"{study}/{where.get('variant')}"
-    elif "discovery" in where:
-        name = where.pop("discovery")
-        if name not in evidence.comparisons:
-            raise Missing(f"the discovery comparison {name} is not in this audit")
-        frame, label = evidence.comparisons[name], f"{where.get('label')} on {where.get('task')}"
-    else:
-        frame = evidence.runs
-        dataset = where.get("dataset")
-        present = set(frame["dataset"]) if len(frame) else set()
-        if dataset not in present and dataset in evidence.stand_ins:
-            if not on_stand_in:
-                raise Missing(
-                    f"needs {dataset}'s files; {evidence.stand_ins[dataset]} stood in, and its numbers are not {dataset}'s"
-                )
-            stand_in = where["dataset"] = evidence.stand_ins[dataset]
-        label = f"{where.get('optimizer')} on {where['dataset']}"
-    mask = np.ones(len(frame), dtype=bool)
-    for key, value in where.items():
-        if key not in frame:
-            raise Missing(f"no runs with {key} = {value}")
-        mask &= (frame[key] == value).to_numpy()
-    chosen = frame[mask]
-    if not len(chosen):
-        raise Missing(f"no runs of {label}")
-    if metric not in chosen:
-        raise ClaimError(f"the runs of {label} have no metric {metric!r}")
-    values = chosen.groupby("seed")[metric].mean().astype(float)
-    return Sample(values, label, stand_in)
-
-
-def _paired(a: Sample, b: Sample) -> tuple[np.ndarray, np.ndarray]:
-    both = pd.concat([a.values.rename("a"), b.values.rename("b")], axis=1).dropna()
-    return both["a"].to_numpy(), both["b"].to_numpy()
 
 
 def _p(value: float) -> str:
@@ -244,7 +144,7 @@ def _ordering(claim: dict, evidence: Evidence, alpha: float) -> dict:
     mine, others = _comparisons(claim, evidence)
     kind, margin = claim["kind"], float(claim.get("margin", 0.01))
     shift = {"better": 0.0, "not_worse": margin, "not_better": -margin}[kind]
-    pairs = [_paired(mine, other) for other in others]
+    pairs = [paired(mine, other) for other in others]
     differences = [a - b for a, b in pairs]
     for_claim = holm([one_sided_p(d + shift, "greater" if kind != "not_better" else "less") for d in differences])
     if kind == "better":
@@ -310,7 +210,7 @@ def _grows(claim: dict, evidence: Evidence, alpha: float) -> dict:
         if "ratio_to" not in claim[which]:
             return np.log(sample.values.to_numpy()), sample.label
         reference = select(evidence, claim[which]["ratio_to"], claim["metric"], on_stand_in)
-        a, b = _paired(sample, reference)
+        a, b = paired(sample, reference)
         return np.log(a / b), f"{sample.label} / {reference.label}"
 
     (small, small_label), (large, large_label) = values("small"), values("large")

@@ -12,8 +12,6 @@ from neuroevo.cli.commands import (
     _audit,
     _compare,
     _data,
-    _discover,
-    _discovery_report,
     _report,
     _report_figures,
     _schema,
@@ -21,8 +19,8 @@ from neuroevo.cli.commands import (
     _study_report,
     _train,
     _tune,
-    _tune_baseline,
 )
+from neuroevo.cli.discovery import _discover, _discovery_report, _tune_baseline
 from neuroevo.config import defaults
 from neuroevo.config.checks import OPTIMIZERS_SCHEMA_PATH
 
