@@ -89,8 +89,9 @@ def _p(value: float) -> str:
     return "-" if value is None or not math.isfinite(value) else (f"{value:.2g}" if value < 0.001 else f"{value:.3f}")
 
 
-def _reachable(n_nonzero: int, family: int, two_sided: bool = False) -> float:
-    return min(1.0, smallest_p(n_nonzero, two_sided) * family)
+def _reachable(n_nonzero: int, family: int) -> float:
+    """The smallest Holm-corrected one-sided p these pairs can give."""
+    return min(1.0, smallest_p(n_nonzero, two_sided=False) * family)
 
 
 def _mean(sample: Sample) -> str:
