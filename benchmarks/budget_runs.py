@@ -52,9 +52,12 @@ def accuracy_at(history: pd.DataFrame, seconds: float) -> float:
     return float(seen.loc[seen["val_loss"].idxmin(), "test_acc"]) if len(seen) else float("nan")
 
 
-def run_budgeted(runs: dict[str, tuple], args: argparse.Namespace, data: Path) -> dict[str, tuple[dict, pd.DataFrame]]:
+def run_budgeted(
+    runs: dict[str, tuple], args: argparse.Namespace, data: Path, precisions: dict[str, str] | None = None
+) -> dict[str, tuple[dict, pd.DataFrame]]:
     """Each run (name -> (optimizer, hyperparameters, batch size, ...)) through `train` under
-    the budget (Adam, the yardstick, a sixth of it); prints the accuracy table."""
+    the budget (Adam, the yardstick, a sixth of it), its population evaluations in
+    precisions[name] (default auto); prints the accuracy table."""
     marks = [args.budget / 4, args.budget / 2, args.budget]
     width = max(map(len, runs))
     header = f"{'run':<{width}} {'budget s':>8} | " + " ".join(f"{f'acc@{mark:g}s':>9}" for mark in marks) + " | work"
@@ -69,15 +72,18 @@ def run_budgeted(runs: dict[str, tuple], args: argparse.Namespace, data: Path) -
             patience=100_000,
             max_seconds=seconds,
             threads=torch.get_num_threads(),
+            eval_precision=(precisions or {}).get(name, "auto"),
         )
         summary, history = train(
             RunSpec(args.dataset, optimizer, 0, hidden=args.hidden, training=settings, hyperparameters=hyperparameters),
             data,
         )
         results[name] = (summary, history)
+        # One generation per minibatch step for every evolutionary optimizer.
+        generations = int(summary["steps"])
         work = (
-            f"{int(history['generation'].iloc[-1])} generations"
-            if "generation" in history
+            f"{generations} generations ({generations / summary['run_wall_time_s']:.1f}/s, {summary['eval_precision']})"
+            if summary["optimizer_kind"] == "evolution"
             else f"{summary['epochs']} epochs"
         )
         print(

@@ -17,3 +17,44 @@ def resolve_device(device: str) -> str:
             "use device: auto to fall back to the CPU, or run on a GPU node"
         )
     return device
+
+
+EVAL_PRECISIONS = ("auto", "fp32", "bf16")
+# CPU flags (Linux /proc/cpuinfo) of hardware bf16 dot products: AMX tiles or AVX-512 BF16.
+BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
+
+
+def cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def bf16_hardware(device: str) -> str | None:
+    """What runs bf16 matrix products in hardware on `device`, in words; None where nothing does."""
+    if device.startswith("cuda"):
+        major, minor = torch.cuda.get_device_capability(device)
+        return f"CUDA compute capability {major}.{minor} (bf16 tensor cores)" if major >= 8 else None
+    flags = [flag for flag in BF16_CPU_FLAGS if flag in cpu_flags()]
+    return f"CPU with {' and '.join(flags)}" if flags else None
+
+
+def resolve_precision(setting: str, device: str) -> tuple[str, str]:
+    """(precision, why) of population evaluations for training.eval_precision on `device`:
+    "auto" is bf16 only where the hardware computes bf16 products, else fp32. bf16 asked for
+    without such hardware runs, emulated by torch (correct, slower than fp32), and says so."""
+    if setting not in EVAL_PRECISIONS:
+        raise ValueError(f"training.eval_precision: unknown value {setting!r}; known: {', '.join(EVAL_PRECISIONS)}")
+    hardware = bf16_hardware(device)
+    if setting == "fp32":
+        return "fp32", "eval_precision fp32"
+    if setting == "auto":
+        return ("bf16", f"auto: {hardware}") if hardware else ("fp32", f"auto: no bf16 matrix units on {device}")
+    if hardware:
+        return "bf16", f"eval_precision bf16 on {hardware}"
+    return "bf16", f"eval_precision bf16 emulated: no bf16 matrix units on {device}, slower than fp32"

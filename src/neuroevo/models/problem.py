@@ -64,10 +64,18 @@ class Problem:
     y: dict[str, torch.Tensor]
     counter: WorkCounter = field(default_factory=WorkCounter)
     cnn: FlatCNN | None = None  # model "cnn": this network instead of the MLP of `spec`
+    # Of the evolutionary fitness (population_logits' precision); what is reported is fp32.
+    precision: str = "fp32"
 
     @classmethod
     def from_data(
-        cls, data: PreparedData, hidden: int, activation: str, device: str = "cpu", model: str = "mlp"
+        cls,
+        data: PreparedData,
+        hidden: int,
+        activation: str,
+        device: str = "cpu",
+        model: str = "mlp",
+        precision: str = "fp32",
     ) -> Problem:
         """Moves the data to `device` once per run (a block reads the file once)."""
         if model not in MODELS:
@@ -76,7 +84,7 @@ class Problem:
         x = {split: torch.as_tensor(data.x[split], device=device) for split in SPLITS}
         y = {split: torch.as_tensor(data.y[split], device=device) for split in SPLITS}
         cnn = FlatCNN(data.n_features, data.n_classes, device) if model == "cnn" else None
-        return cls(spec, x, y, cnn=cnn)
+        return cls(spec, x, y, cnn=cnn, precision=precision)
 
     @property
     def n_parameters(self) -> int:
@@ -86,10 +94,10 @@ class Problem:
         """The flat initial weights of seed `seed` (on the CPU)."""
         return self.cnn.initial_parameters(seed) if self.cnn else init_parameters(self.spec, seed)
 
-    def _logits(self, population: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    def _logits(self, population: torch.Tensor, x: torch.Tensor, precision: str = "fp32") -> torch.Tensor:
         if self.cnn:
             return self.cnn.population_logits(population, x)
-        return population_logits(self.spec, population, x)
+        return population_logits(self.spec, population, x, precision)
 
     @cached_property
     def forward_flops(self) -> int:
@@ -118,7 +126,7 @@ class Problem:
         self.counter.model_evals += population.shape[0]
         self.counter.sample_evals += population.shape[0] * x.shape[0]
         self.counter.flops += population.shape[0] * x.shape[0] * self.forward_flops
-        return self._logits(population, x)
+        return self._logits(population, x, self.precision)
 
     @torch.no_grad()
     def population_loss(self, population: torch.Tensor, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:

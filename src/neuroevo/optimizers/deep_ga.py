@@ -145,32 +145,31 @@ class State:
     def sigmas(self, genome: Genome) -> tuple[float, ...]:
         return genome[-1][1] if genome else (self.hyperparameters.sigma,) * len(self.spec.layer_slices)
 
-    def perturbation(self, gene: Gene) -> torch.Tensor:
-        seed, sigmas = gene
-        noise = unit_noise(seed, self.spec.n_parameters, self.hyperparameters.mutation, self.device)
-        scale = torch.cat(
-            [
-                torch.full((part.stop - part.start,), sigma)
-                for part, sigma in zip(self.spec.layer_slices, sigmas, strict=True)
-            ]
-        )
-        return noise * scale.to(self.device)
+    def perturbations(self, genes: list[Gene]) -> torch.Tensor:
+        """The perturbations [len(genes), n] of genes: each row from its gene's seed alone (a
+        private generator's draws, the same whichever genes share the call), scaled per layer
+        by one repeat_interleave of all their sigmas."""
+        n, kind = self.spec.n_parameters, self.hyperparameters.mutation
+        noise = torch.stack([unit_noise(seed, n, kind, self.device) for seed, _ in genes])
+        sizes = torch.tensor([part.stop - part.start for part in self.spec.layer_slices])
+        sigmas = torch.tensor([sigmas for _, sigmas in genes], dtype=torch.float32)
+        return noise * sigmas.repeat_interleave(sizes, dim=1).to(self.device)
 
     def build(self, genome: Genome) -> torch.Tensor:
         """The network of a genome, replayed from the base along its whole chain."""
         params = he_initialization(self.spec, self.base_seed, self.device)
-        for gene in genome:
-            params = params + self.perturbation(gene)
+        for perturbation in self.perturbations(list(genome)) if genome else []:
+            params = params + perturbation
         return params
 
-    def mutate(self, genome: Genome) -> Gene:
-        gamma = self.hyperparameters.gamma
-        moves = torch.randint(0, 3, (len(self.spec.layer_slices),), generator=self.generator).tolist()
-        sigmas = tuple(
-            sigma * (gamma, 1 / gamma, 1.0)[move] for sigma, move in zip(self.sigmas(genome), moves, strict=True)
-        )
-        seed = int(torch.randint(0, SEED_RANGE, (1,), generator=self.generator))
-        return seed, sigmas
+    def mutate(self, genomes: list[Genome]) -> list[Gene]:
+        """A new gene for each genome: all their sigma moves and seeds in one draw each."""
+        gamma, n_layers = self.hyperparameters.gamma, len(self.spec.layer_slices)
+        moves = torch.randint(0, 3, (len(genomes), n_layers), generator=self.generator)
+        seeds = torch.randint(0, SEED_RANGE, (len(genomes),), generator=self.generator).tolist()
+        factors = torch.tensor([gamma, 1 / gamma, 1.0], dtype=torch.float64)[moves]
+        parents = torch.tensor([self.sigmas(genome) for genome in genomes], dtype=torch.float64)
+        return [(seed, tuple(row)) for seed, row in zip(seeds, (parents * factors).tolist(), strict=True)]
 
 
 def init(params: torch.Tensor, hyperparameters: Hyperparameters, problem: Problem, seed: int) -> State:
@@ -200,9 +199,9 @@ def step(state: State, problem: Problem, batch) -> dict:
     h, cache = state.hyperparameters, state.cache
     n_children, n_parents = h.popsize - len(state.elites), min(h.parents, len(state.parents))
     choices = torch.randint(0, n_parents, (n_children,), generator=state.generator).tolist()
-    genes = [state.mutate(state.parents[choice]) for choice in choices]
+    genes = state.mutate([state.parents[choice] for choice in choices])
     # The cache saves replaying each parent's chain: one perturbation per child.
-    children = cache["parents"][choices] + torch.stack([state.perturbation(gene) for gene in genes])
+    children = cache["parents"][choices] + state.perturbations(genes)
     population = torch.cat([cache["parents"][: len(state.elites)], children])  # elites lead the kept list
     genomes = state.elites + [state.parents[choice] + (gene,) for choice, gene in zip(choices, genes, strict=True)]
 

@@ -11,6 +11,7 @@ write-up's fitness (its 1000-step comparison runs through this loop).
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 import time
 from collections import deque
@@ -27,7 +28,7 @@ from neuroevo.data.prepare import PreparedData, load_prepared, subsample_train
 from neuroevo.files.checkpoint import checkpointable, load_checkpoint, save_checkpoint
 from neuroevo.files.progress import Progress
 from neuroevo.models.cnn import augment, image_shape
-from neuroevo.models.device import resolve_device
+from neuroevo.models.device import resolve_device, resolve_precision
 from neuroevo.models.problem import Problem
 from neuroevo.optimizers import get_optimizer
 from neuroevo.training.finished import file_digests, restore, result_key
@@ -39,6 +40,7 @@ from neuroevo.training.summary import SCORE_KEYS, run_summary, scores
 RunStatus = Literal["completed", "early_stopped", "budget", "diverged"]
 # How one epoch's minibatches ended: all taken (""), at a non-finite loss, or at a budget.
 EpochOutcome = Literal["", "diverged", "budget"]
+log = logging.getLogger("neuroevo")
 
 
 @checkpointable
@@ -367,9 +369,16 @@ def train(
             raise ValueError(f"the data given are {data.name}'s, not {spec.dataset}'s")
     else:
         data = load_prepared(data, expected_name=spec.dataset)  # verified, and of this dataset
+    # Gradient optimizers evaluate no population: their results never depend on it.
+    precision, why = resolve_precision(settings.eval_precision, device)
+    if optimizer.kind != "evolution":
+        precision, why = "fp32", "no population evaluation"
+    elif "emulated" in why:
+        log.warning("%s %s seed %d: %s", spec.dataset, spec.optimizer, spec.seed, why)
     # What shapes the result besides the spec: the data's content and that of files it names.
     run_settings = spec.to_dict() | {
         "device": device,
+        "eval_precision": precision,
         "data_checksum": data.checksum,
         "files": file_digests(spec.hyperparameters),
     }
@@ -382,7 +391,7 @@ def train(
         image_shape(data.n_features)  # refuses non-image data by name, before any work
     if settings.subsample:
         data = subsample_train(data, settings.subsample, spec.seed)
-    problem = Problem.from_data(data, spec.hidden, spec.activation, device, spec.model)
+    problem = Problem.from_data(data, spec.hidden, spec.activation, device, spec.model, precision)
 
     run = _start(spec, optimizer, hyperparameters, problem, device, checkpoint_path, run_settings)
     _train_epochs(
@@ -397,4 +406,5 @@ def train(
         on_epoch,
         progress or Progress(),
     )
-    return run_summary(spec, run, problem, optimizer, hyperparameters, device, key), pd.DataFrame(run.history)
+    summary = run_summary(spec, run, problem, optimizer, hyperparameters, device, key)
+    return summary | {"eval_precision": precision, "eval_precision_why": why}, pd.DataFrame(run.history)
