@@ -51,6 +51,7 @@ benchmark: setup
 	python benchmarks/evolution_budget.py
 	python benchmarks/cmaes_budget.py
 	python benchmarks/cmaes_scaling.py
+	python benchmarks/deep_ga_generation.py
 	python benchmarks/pipeline_overhead.py
 
 clean:

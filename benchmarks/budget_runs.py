@@ -57,7 +57,7 @@ def run_budgeted(
 ) -> dict[str, tuple[dict, pd.DataFrame]]:
     """Each run (name -> (optimizer, hyperparameters, batch size, ...)) through `train` under
     the budget (Adam, the yardstick, a sixth of it), its population evaluations in
-    precisions[name] (default auto); prints the accuracy table."""
+    precisions[name] (default fp32); prints the accuracy table."""
     marks = [args.budget / 4, args.budget / 2, args.budget]
     width = max(map(len, runs))
     header = f"{'run':<{width}} {'budget s':>8} | " + " ".join(f"{f'acc@{mark:g}s':>9}" for mark in marks) + " | work"
@@ -72,7 +72,7 @@ def run_budgeted(
             patience=100_000,
             max_seconds=seconds,
             threads=torch.get_num_threads(),
-            eval_precision=(precisions or {}).get(name, "auto"),
+            eval_precision=(precisions or {}).get(name, "fp32"),
         )
         summary, history = train(
             RunSpec(args.dataset, optimizer, 0, hidden=args.hidden, training=settings, hyperparameters=hyperparameters),

@@ -11,7 +11,7 @@ from scipy.stats import spearmanr
 from neuroevo.config.run_spec import RunSpec, TrainingSettings
 from neuroevo.data.prepare import load_prepared
 from neuroevo.models import device as device_module
-from neuroevo.models.mlp import init_parameters, population_cross_entropy, population_logits
+from neuroevo.models.mlp import MLPSpec, init_parameters, population_cross_entropy, population_logits
 from neuroevo.models.problem import Problem
 from neuroevo.training.loop import train
 
@@ -53,6 +53,26 @@ def test_bf16_fitness_ranks_agree_with_fp32(digits_data, sigma):
     # A lone network (what is reported) is computed in fp32 exactly.
     one = population[:1]
     assert torch.equal(population_logits(problem.spec, one, x, "bf16"), population_logits(problem.spec, one, x))
+
+
+def test_chunks_and_a_diverged_candidate_change_nothing_but_memory(monkeypatch):
+    """Chunked candidates give the unchunked logits bit for bit; in bf16 a non-finite candidate
+    (whose mean would spoil every deviation) leaves the others' fitness finite."""
+    from neuroevo.models import mlp
+
+    spec = MLPSpec(n_features=196, hidden=32, n_classes=10)
+    generator = torch.Generator().manual_seed(0)
+    population = init_parameters(spec, 0) + 0.05 * torch.randn(37, spec.n_parameters, generator=generator)
+    x, y = torch.randn(256, 196, generator=generator), torch.randint(0, 10, (256,), generator=generator)
+    whole = {precision: population_logits(spec, population, x, precision) for precision in ("fp32", "bf16")}
+    monkeypatch.setattr(mlp, "HIDDEN_CHUNK_ELEMENTS", 5 * 32 * 256)  # chunks of 5 candidates
+    for precision, logits in whole.items():
+        assert torch.equal(population_logits(spec, population, x, precision), logits)
+    population[3, 0] = float("inf")
+    losses = population_cross_entropy(population_logits(spec, population, x, "bf16"), y)
+    assert not torch.isfinite(losses[3]) and torch.isfinite(losses[torch.arange(37) != 3]).all()
+    with pytest.raises(ValueError, match="precision: unknown value 'fp16'"):
+        Problem(spec, {"train": x}, {"train": y}, precision="fp16")
 
 
 def test_problem_scores_fitness_in_its_precision_and_reports_in_fp32(iris_data):

@@ -32,7 +32,7 @@ class TrainingSettings:
     min_delta: float = 1e-4
     threads: int = 1
     device: str = "cpu"  # "cpu", "cuda" or "auto"
-    eval_precision: str = "auto"  # of population evaluations: "auto", "fp32" or "bf16"
+    eval_precision: str = "fp32"  # of population evaluations: "fp32", "bf16" or "auto"
     subsample: int | None = None  # train on this many training examples, drawn per seed
     augment: bool = False  # random crop + horizontal flip of each batch (square images)
 

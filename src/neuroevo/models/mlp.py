@@ -79,28 +79,46 @@ def init_parameters(spec: MLPSpec, seed: int) -> torch.Tensor:
 # What population_logits may compute in: bf16 runs the candidates' deviations from their mean
 # through bf16 matrix units; the mean (and a single network) stays fp32 (neuroevo.models.device).
 PRECISIONS = ("fp32", "bf16")
+# Candidates per chunk of population_logits: about this many hidden activations (16 MiB of
+# float32) at a time, which bounds the memory of large populations on large batches.
+HIDDEN_CHUNK_ELEMENTS = 1 << 22
 
 
-def _hidden_activations(spec: MLPSpec, population: torch.Tensor, x: torch.Tensor, precision: str) -> torch.Tensor:
-    """Hidden activations [P, hidden, B] of every candidate: one GEMM of the stacked first-layer
-    weights [P*hidden, in] with x^T, the activation in place on its output.
+def _hidden_activations(
+    spec: MLPSpec, first: torch.Tensor, x: torch.Tensor, low: tuple[torch.Tensor, torch.Tensor] | None
+) -> torch.Tensor:
+    """Hidden activations [P, hidden, B] of the candidates' first layers `first` [P, size]: one
+    GEMM of their stacked weights [P*hidden, in] with x^T, the activation in place on its output.
 
-    In bf16 only the candidates' deviations from their mean go through the bf16 GEMM (fp32
-    accumulation); the mean's part is one fp32 GEMM of [hidden, in]. So the rounding error
-    scales with the population's spread, not with the weights: a small sigma is not rounded away."""
+    With `low` (the population's mean weight [hidden, in] and the mean's pre-activations
+    mean @ x^T, both fp32) only the deviations from the mean go through a bf16 GEMM, whose
+    output is rounded to bf16 before the fp32 mean part is added. So the rounding error scales
+    with the population's spread, not with the weights: a small sigma is not rounded away."""
     (hidden, n_features), _ = spec.layer_shapes
-    n_candidates, batch = population.shape[0], x.shape[0]
-    first = population[:, spec.layer_slices[0]]
+    n_candidates, batch = first.shape[0], x.shape[0]
     weight1 = first[:, : hidden * n_features].unflatten(1, (hidden, n_features))  # [P, hidden, in]
-    if precision == "fp32" or n_candidates == 1:
+    if low is None:
         out = torch.mm(weight1.reshape(n_candidates * hidden, n_features), x.t())
     else:
-        mean = weight1.mean(dim=0)
+        mean, mean_out = low
         deviations = (weight1 - mean).to(torch.bfloat16).view(n_candidates * hidden, n_features)
-        low = torch.mm(deviations, x.t().to(torch.bfloat16)).view(n_candidates, hidden, batch)
-        out = torch.add(low, torch.mm(mean, x.t()))  # promoted to fp32
+        rounded = torch.mm(deviations, x.t().to(torch.bfloat16)).view(n_candidates, hidden, batch)
+        out = torch.add(rounded, mean_out)  # promoted to fp32
     out = out.view(n_candidates, hidden, batch).add_(first[:, hidden * n_features :].unsqueeze(2))
     return getattr(torch, spec.activation + "_")(out)  # relu_ / tanh_
+
+
+def _bf16_reference(spec: MLPSpec, population: torch.Tensor, x: torch.Tensor):
+    """The fp32 part of the bf16 path (the population's mean first-layer weight and its
+    pre-activations), or None where bf16 cannot help: one candidate, or a mean that is not
+    finite (one diverged candidate must not spoil the others' fitness; fp32 keeps it to itself)."""
+    if population.shape[0] == 1:
+        return None
+    (hidden, n_features), _ = spec.layer_shapes
+    mean = population[:, : hidden * n_features].mean(dim=0).view(hidden, n_features)
+    if not torch.isfinite(mean).all():
+        return None
+    return mean, torch.mm(mean, x.t())
 
 
 def population_logits(
@@ -108,22 +126,36 @@ def population_logits(
 ) -> torch.Tensor:
     """Logits [P, B, classes] of P parameter vectors [P, n] on one batch x [B, features].
 
-    No loop over candidates: the first layer sees the same input for every candidate, so it is
-    one GEMM of all candidates' stacked weights; the second is a batched matmul. Both compute
-    in the layout [P, classes, B], returned as its transposed view: with the batch innermost
-    instead of the 10 classes, the batched matmul and the loss's reductions over classes run
-    vectorized over examples (measured 2-9x faster than the [P, B, classes] layout)."""
-    (_, _), (n_classes, hidden) = spec.layer_shapes
-    second = population[:, spec.layer_slices[1]]
+    No loop over candidates, but for chunks that bound memory: the first layer sees the same
+    input for every candidate, so it is one GEMM of a chunk's stacked weights; the second is a
+    batched matmul. Both compute in the layout [P, classes, B], returned as its transposed
+    view: with the batch innermost instead of the 10 classes, the batched matmul and the loss's
+    reductions over classes run vectorized over examples (measured 2-9x faster than the
+    [P, B, classes] layout). In bf16 a candidate's logits depend (by rounding) on the
+    population's mean, so on the population it is evaluated in."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision: unknown value {precision!r}; known: {', '.join(PRECISIONS)}")
+    (hidden, _), (n_classes, _) = spec.layer_shapes
+    n_candidates, batch = population.shape[0], x.shape[0]
+    low = _bf16_reference(spec, population, x) if precision == "bf16" else None
+    first, second = (population[:, part] for part in spec.layer_slices)
     weight2 = second[:, : n_classes * hidden].unflatten(1, (n_classes, hidden))  # [P, classes, hidden]
-    activations = _hidden_activations(spec, population, x, precision)
-    by_class = torch.baddbmm(second[:, n_classes * hidden :].unsqueeze(2), weight2, activations)
+    bias2 = second[:, n_classes * hidden :].unsqueeze(2)
+    step = max(1, HIDDEN_CHUNK_ELEMENTS // (hidden * batch))
+    if step >= n_candidates:
+        by_class = torch.baddbmm(bias2, weight2, _hidden_activations(spec, first, x, low))
+    else:
+        by_class = population.new_empty(n_candidates, n_classes, batch)
+        for start in range(0, n_candidates, step):
+            part = slice(start, min(start + step, n_candidates))
+            activations = _hidden_activations(spec, first[part], x, low)
+            torch.baddbmm(bias2[part], weight2[part], activations, out=by_class[part])
     return by_class.transpose(1, 2)
 
 
 def network_logits(spec: MLPSpec, params: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """Logits [B, classes] of one parameter vector [n]: two addmm, the path a gradient step
-    takes (population_logits' stacking and chunks only cost there)."""
+    takes (population_logits' stacked layout only costs there)."""
     (hidden, n_features), (n_classes, _) = spec.layer_shapes
     first, second = (params[part] for part in spec.layer_slices)
     weight1, bias1 = first[: hidden * n_features].view(hidden, n_features), first[hidden * n_features :]
@@ -141,7 +173,7 @@ def last_layer_population_logits(
     slice of one [P*classes, hidden] x [hidden, B] GEMM instead of a whole network. The layout
     is population_logits' (a transposed view of [P, classes, B])."""
     (hidden, n_features), (n_classes, _) = spec.layer_shapes
-    activations = _hidden_activations(spec, mean.unsqueeze(0), x, "fp32")[0]  # [hidden, B]
+    activations = _hidden_activations(spec, mean[spec.layer_slices[0]].unsqueeze(0), x, None)[0]  # [hidden, B]
     weights = candidates[:, : n_classes * hidden].reshape(-1, hidden)  # [P*classes, hidden]
     by_class = torch.mm(weights, activations).view(-1, n_classes, x.shape[0])
     return by_class.add_(candidates[:, n_classes * hidden :].unsqueeze(2)).transpose(1, 2)

@@ -12,6 +12,7 @@ from neuroevo.data.prepare import SPLITS, PreparedData
 from neuroevo.files.checkpoint import checkpointable
 from neuroevo.models.cnn import FlatCNN
 from neuroevo.models.mlp import (
+    PRECISIONS,
     MLPSpec,
     init_parameters,
     last_layer_population_logits,
@@ -66,6 +67,10 @@ class Problem:
     cnn: FlatCNN | None = None  # model "cnn": this network instead of the MLP of `spec`
     # Of the evolutionary fitness (population_logits' precision); what is reported is fp32.
     precision: str = "fp32"
+
+    def __post_init__(self):
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision: unknown value {self.precision!r}; known: {', '.join(PRECISIONS)}")
 
     @classmethod
     def from_data(

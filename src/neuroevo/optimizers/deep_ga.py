@@ -29,6 +29,7 @@ from neuroevo.optimizers.base import OptimizerSpec, setting
 MUTATIONS = ("normal", "laplace", "uniform")
 FITNESSES = ("cross_entropy", "accuracy", "mix")
 SEED_RANGE = 2**31 - 1
+REPLAY_CHUNK = 64  # genes replayed at a time: a long chain's memory stays that of 64 vectors
 
 Gene = tuple[int, tuple[float, ...]]  # (seed, per-layer sigma)
 Genome = tuple[Gene, ...]
@@ -150,6 +151,8 @@ class State:
         private generator's draws, the same whichever genes share the call), scaled per layer
         by one repeat_interleave of all their sigmas."""
         n, kind = self.spec.n_parameters, self.hyperparameters.mutation
+        if not genes:
+            return torch.zeros(0, n, device=self.device)
         noise = torch.stack([unit_noise(seed, n, kind, self.device) for seed, _ in genes])
         sizes = torch.tensor([part.stop - part.start for part in self.spec.layer_slices])
         sigmas = torch.tensor([sigmas for _, sigmas in genes], dtype=torch.float32)
@@ -158,13 +161,16 @@ class State:
     def build(self, genome: Genome) -> torch.Tensor:
         """The network of a genome, replayed from the base along its whole chain."""
         params = he_initialization(self.spec, self.base_seed, self.device)
-        for perturbation in self.perturbations(list(genome)) if genome else []:
-            params = params + perturbation
+        for start in range(0, len(genome), REPLAY_CHUNK):  # in order: the sum is the cached one, bit for bit
+            for perturbation in self.perturbations(list(genome[start : start + REPLAY_CHUNK])):
+                params = params + perturbation
         return params
 
     def mutate(self, genomes: list[Genome]) -> list[Gene]:
         """A new gene for each genome: all their sigma moves and seeds in one draw each."""
         gamma, n_layers = self.hyperparameters.gamma, len(self.spec.layer_slices)
+        if not genomes:
+            return []
         moves = torch.randint(0, 3, (len(genomes), n_layers), generator=self.generator)
         seeds = torch.randint(0, SEED_RANGE, (len(genomes),), generator=self.generator).tolist()
         factors = torch.tensor([gamma, 1 / gamma, 1.0], dtype=torch.float64)[moves]

@@ -333,6 +333,7 @@ def check_settings(spec: RunSpec):
     once for all its runs): the device (CUDA missing), the optimizer's hyperparameters, the
     model. Returns (device, optimizer, hyperparameters)."""
     device = resolve_device(spec.training.device)
+    resolve_precision(spec.training.eval_precision, device)  # an unknown value, by name
     optimizer = get_optimizer(spec.optimizer)
     hyperparameters = optimizer.make_hyperparameters(spec.hyperparameters)
     if spec.model == "cnn" and optimizer.kind != "gradient":
@@ -376,9 +377,12 @@ def train(
     elif "emulated" in why:
         log.warning("%s %s seed %d: %s", spec.dataset, spec.optimizer, spec.seed, why)
     # What shapes the result besides the spec: the data's content and that of files it names.
-    run_settings = spec.to_dict() | {
+    run_settings = spec.to_dict()
+    if optimizer.kind != "evolution":  # the setting changes nothing a gradient run computes
+        run_settings["training"]["eval_precision"] = "fp32"
+    run_settings |= {
         "device": device,
-        "eval_precision": precision,
+        "eval_precision": precision,  # what ran: the setting may be auto
         "data_checksum": data.checksum,
         "files": file_digests(spec.hyperparameters),
     }
