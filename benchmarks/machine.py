@@ -1,5 +1,7 @@
 """What a benchmark's figures were measured on: the CPU, its vector and matrix units, the
-cores, and torch's view of them (speed figures are ratios taken in one run on one machine)."""
+cores, and torch's view of them (speed figures are ratios taken in one run on one machine).
+Describing the machine also sets its allocator as the pipeline's jobs do (keep_freed_memory),
+so that benchmarks time what jobs run."""
 
 from __future__ import annotations
 
@@ -22,7 +24,10 @@ def describe() -> str:
     try:
         import torch
 
+        from neuroevo.models.device import keep_freed_memory
+
         capability = f"torch {torch.__version__}, capability {torch.backends.cpu.get_cpu_capability()}"
+        capability += ", freed memory kept" if keep_freed_memory() else ", freed memory returned (no glibc)"
     except ImportError:
         capability = "torch not importable"
     units = ", ".join(flag for flag in FLAGS if flag in flags) or "none of " + ", ".join(FLAGS)

@@ -21,6 +21,7 @@ import shlex
 import sys
 
 from neuroevo.cli.parser import build_parser
+from neuroevo.models.device import keep_freed_memory
 
 log = logging.getLogger("neuroevo")
 
@@ -31,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     # First in every job's log: the command that reruns the job by hand, quoted for a shell.
     log.info("command: %s", shlex.join(["python", "-m", "neuroevo", *argv]))
     args = build_parser().parse_args(argv)
+    # Before any tensor: fresh activations each evaluation would otherwise page-fault in.
+    keep_freed_memory()
     try:
         args.func(args)
     except Exception as error:  # one clear line naming the problem, then the traceback in the log

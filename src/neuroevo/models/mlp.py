@@ -103,7 +103,7 @@ def _hidden_activations(
         mean, mean_out = low
         deviations = (weight1 - mean).to(torch.bfloat16).view(n_candidates * hidden, n_features)
         rounded = torch.mm(deviations, x.t().to(torch.bfloat16)).view(n_candidates, hidden, batch)
-        out = torch.add(rounded, mean_out)  # promoted to fp32
+        out = rounded.float().add_(mean_out)  # a cast, then a same-dtype add: 2x the mixed add
     out = out.view(n_candidates, hidden, batch).add_(first[:, hidden * n_features :].unsqueeze(2))
     return getattr(torch, spec.activation + "_")(out)  # relu_ / tanh_
 
@@ -180,12 +180,14 @@ def last_layer_population_logits(
 
 
 def population_cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy [P] of logits [P, B, C] against labels y [B]: logsumexp over classes
-    minus the label's logit, reduced over the class dimension while the batch stays innermost
-    (population_logits' layout; other logits are copied into it), where log_softmax over a
-    last dimension of 10 was half of an evaluation's time."""
+    """Mean cross-entropy [P] of logits [P, B, C] against labels y [B], computed over the
+    layout [P, C, B] (population_logits'; other logits are copied into it): log-softmax over a
+    dimension that is not the innermost runs vectorized over examples, where over a last
+    dimension of 10 classes it was half of an evaluation's time (measured at P = 64,
+    B = 512: 0.13 ms, against 0.30 ms for logsumexp minus the label's logit and 2.0 ms over
+    [P*B, C])."""
     by_class = logits.transpose(1, 2)
     if not by_class.is_contiguous():
         by_class = by_class.contiguous()
-    picked = by_class.gather(1, y.view(1, 1, -1).expand(by_class.shape[0], 1, -1)).squeeze(1)
-    return (torch.logsumexp(by_class, dim=1) - picked).mean(dim=1)
+    labels = y.view(1, -1).expand(by_class.shape[0], -1)
+    return nn.functional.cross_entropy(by_class, labels, reduction="none").mean(dim=1)
