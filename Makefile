@@ -52,6 +52,7 @@ benchmark: setup
 	python benchmarks/cmaes_budget.py
 	python benchmarks/cmaes_scaling.py
 	python benchmarks/deep_ga_generation.py
+	python benchmarks/cnn_population_eval.py
 	python benchmarks/pipeline_overhead.py
 
 clean:

@@ -74,7 +74,7 @@ def main() -> None:
     x = {"train": torch.randn(4096, SPEC.n_features, generator=generator)}
     y = {"train": torch.randint(0, SPEC.n_classes, (4096,), generator=generator)}
     hyperparameters = deep_ga.Hyperparameters(popsize=64, parents=10, gamma=1.05)
-    state = deep_ga.State(hyperparameters, SPEC, 0, "cpu")
+    state = deep_ga.State(hyperparameters, SPEC.groups, 0, "cpu")
     parents = torch.randn(10, SPEC.n_parameters, generator=generator)
     choices = torch.randint(0, 10, (63,), generator=generator).tolist()
     before = median_ms(lambda: children_before(state, parents, choices), repeats)
@@ -83,7 +83,7 @@ def main() -> None:
     print(f"children of a generation: before {before:.2f} ms, after {after:.2f} ms -> {before / after:.1f}x faster")
     for precision in ("fp32", "bf16"):
         problem = Problem(SPEC, x, y, precision=precision)
-        run = deep_ga.State(hyperparameters, SPEC, 0, "cpu")
+        run = deep_ga.State(hyperparameters, SPEC.groups, 0, "cpu")
         batch = problem.batch(torch.arange(512))
         step = median_ms(lambda run=run, problem=problem, batch=batch: deep_ga.step(run, problem, batch), repeats)
         print(f"whole generation (step, fitness on 512 examples), {precision}: {step:.2f} ms")

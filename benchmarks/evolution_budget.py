@@ -35,7 +35,7 @@ RUNS = {
 
 def chain_costs(problem: Problem, generations: int, popsize: int, repeats: int = 3) -> tuple[float, float]:
     """(ms to make one child from a cached parent, ms to replay one chain of `generations` genes)."""
-    state = deep_ga.State(deep_ga.Hyperparameters(popsize=popsize, gamma=1.05), problem.spec, 0, "cpu")
+    state = deep_ga.State(deep_ga.Hyperparameters(popsize=popsize, gamma=1.05), problem.groups, 0, "cpu")
     genome = tuple(state.mutate([()] * generations))
     parent = state.build(genome)
     cached, replayed = [], []
@@ -52,7 +52,7 @@ def chain_costs(problem: Problem, generations: int, popsize: int, repeats: int =
 def checkpoint_bytes(problem: Problem, generations: int, parents: int) -> int:
     """torch.save size of a GA state whose parents share all but their last 20 genes (as
     truncation selection makes lineages do)."""
-    state = deep_ga.State(deep_ga.Hyperparameters(parents=parents), problem.spec, 0, "cpu")
+    state = deep_ga.State(deep_ga.Hyperparameters(parents=parents), problem.groups, 0, "cpu")
     ancestry = tuple(state.mutate([()] * max(0, generations - 20)))
     state.parents = [ancestry + tuple(state.mutate([()] * 20)) for _ in range(parents)]
     buffer = io.BytesIO()

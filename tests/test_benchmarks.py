@@ -17,6 +17,7 @@ from conftest import REPOSITORY, tool_environment
         ("cmaes_budget.py", "target"),
         ("pipeline_overhead.py", "target"),
         ("deep_ga_generation.py", "x faster"),
+        ("cnn_population_eval.py", "target"),
     ],
 )
 def test_benchmark_runs_quickly_and_prints_its_target(script, printed):

@@ -7,7 +7,7 @@ import toy_optimizer
 from neuroevo.config.run_spec import RunSpec, TrainingSettings
 from neuroevo.optimizers import OPTIMIZERS, get_optimizer, register
 from neuroevo.optimizers.schema import optimizer_schema
-from neuroevo.training.loop import train
+from neuroevo.training.loop import check_settings, train
 from neuroevo.training.summary import TIMING_COLUMNS, TIMING_KEYS
 
 # The registry's optimizers, and a toy one (tests/toy_optimizer.py) that a test registers as
@@ -148,8 +148,16 @@ def test_layerwise_takes_one_population_size_per_layer(iris_data):
     wrong_length = RunSpec(
         "iris", "layerwise_cmaes", seed=0, hidden=8, training=settings, hyperparameters={"popsize": [12]}
     )
-    with pytest.raises(ValueError, match=r"popsize \[12\] must list one size per layer \(2 layers\)"):
+    with pytest.raises(ValueError, match=r"popsize \[12\] must list one size per layer: the model has 2 layers"):
         train(wrong_length, iris_data)
+    # Deeper MLPs have more layers: three sizes for two hidden layers, refused by check_settings
+    # (before any data is read) when they are two.
+    deep = RunSpec(
+        "iris", "layerwise_cmaes", seed=0, hidden=[8, 4], training=settings, hyperparameters={"popsize": [12, 6, 6]}
+    )
+    assert train(deep, iris_data)[0]["hyperparameters"]["popsize"] == [12, 6, 6]
+    with pytest.raises(ValueError, match=r"hyperparameters.popsize \[12, 6\] .* has 3 layers"):
+        check_settings(RunSpec("iris", "layerwise_cmaes", seed=0, hidden=[8, 4], hyperparameters={"popsize": [12, 6]}))
     whole_model = RunSpec("iris", "cmaes", seed=0, hidden=8, training=settings, hyperparameters={"popsize": [12, 6]})
     with pytest.raises(ValueError, match="cmaes: popsize must be one number"):
         train(whole_model, iris_data)

@@ -46,6 +46,8 @@ def _summary(out_dir):
 # The discovery comparison's kind of run: a CNN on a subsample, augmented, under a step
 # budget that ends exactly at epoch 40 (13 minibatches of 16 per epoch).
 COMPARISON_RUN = {"model": {"kind": "cnn"}, "training": {"subsample": 200, "augment": True, "max_steps": 520}}
+# An evolutionary run of the small CNN (batched population), on a subsample.
+CNN_EVOLUTION = {"model": {"kind": "cnn"}, "training": {"subsample": 200}}
 # Issue 8's fast path: torch sep-CMA-ES per layer, mirrored, one population size per layer.
 MIRRORED_LAYERWISE = {"popsize": [20, 8], "diagonal": True, "engine": "torch", "mirrored": True}
 
@@ -61,6 +63,8 @@ MIRRORED_LAYERWISE = {"popsize": [20, 8], "diagonal": True, "engine": "torch", "
         ("digits", "deep_ga", 64, {}),
         ("digits", "evolved_prior", 16, COMPARISON_RUN),
         ("digits", "layerwise_cmaes", 16, {"hyperparameters": MIRRORED_LAYERWISE}),
+        ("digits", "pgpe", 16, CNN_EVOLUTION),
+        ("digits", "deep_ga", 64, CNN_EVOLUTION),
         # The equal-budget arm: the run goes on past its 40 epochs to the FLOP budget.
         ("iris", "cmaes", 16, {"training": {"budget_flops": 2.0e7}}),
     ],

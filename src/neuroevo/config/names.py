@@ -16,4 +16,5 @@ OPTIMIZER_NAMES = (
     "layerwise_cmaes",
     "es",
     "deep_ga",
+    "pgpe",
 )

@@ -52,8 +52,8 @@ class RunSpec:
     dataset: str
     optimizer: str
     seed: int
-    model: str = "mlp"  # "mlp", or "cnn" (square images, gradient optimizers only)
-    hidden: int = 16
+    model: str = "mlp"  # "mlp", or "cnn" (square images)
+    hidden: int | list[int] = 16  # the MLP's hidden width, or one width per hidden layer
     activation: str = "relu"
     training: TrainingSettings = field(default_factory=TrainingSettings)
     hyperparameters: dict = field(default_factory=dict)

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from neuroevo.files.checkpoint import checkpointable
+from neuroevo.models.layers import Group, chunked_logits, population_forward, population_linear
 
 ACTIVATIONS = {"relu": torch.relu, "tanh": torch.tanh}
 
@@ -19,31 +20,62 @@ ACTIVATIONS = {"relu": torch.relu, "tanh": torch.tanh}
 @checkpointable
 @dataclass(frozen=True)
 class MLPSpec:
-    """Two fully connected layers: n_features -> hidden -> n_classes."""
+    """Fully connected layers n_features -> hidden... -> n_classes; `hidden` is one width
+    (one hidden layer) or a tuple of widths, one per hidden layer."""
 
     n_features: int
-    hidden: int
+    hidden: int | tuple[int, ...]
     n_classes: int
     activation: str = "relu"
+
+    def __post_init__(self):
+        if isinstance(self.hidden, list):  # from a config: a tuple keeps the spec hashable
+            object.__setattr__(self, "hidden", tuple(self.hidden))
+        widths = self.widths
+        if not widths:
+            raise ValueError("model.hidden: needs at least one hidden layer width, got none ([])")
+        if any(isinstance(width, bool) or not isinstance(width, int) or width < 1 for width in widths):
+            raise ValueError(f"model.hidden: every width must be a positive integer, got {list(widths)}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"model.activation: unknown {self.activation!r}; known: {', '.join(ACTIVATIONS)}")
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        return tuple(self.hidden) if isinstance(self.hidden, (tuple, list)) else (self.hidden,)
 
     @property
     def layer_shapes(self) -> list[tuple[int, int]]:
         """(fan_out, fan_in) of each layer."""
-        return [(self.hidden, self.n_features), (self.n_classes, self.hidden)]
+        sizes = [self.n_features, *self.widths, self.n_classes]
+        return list(zip(sizes[1:], sizes[:-1], strict=True))
 
     @property
     def layer_slices(self) -> list[slice]:
         """Slice of the flat vector holding each layer's weight and bias."""
-        slices, start = [], 0
+        return [group.part for group in self.groups]
+
+    @property
+    def groups(self) -> list[Group]:
+        """Each layer's weight and bias in the flat vector."""
+        groups, start = [], 0
         for fan_out, fan_in in self.layer_shapes:
-            size = fan_out * fan_in + fan_out
-            slices.append(slice(start, start + size))
-            start += size
-        return slices
+            groups.append(Group(start, fan_out * fan_in, fan_out, fan_in))
+            start += fan_out * fan_in + fan_out
+        return groups
 
     @property
     def n_parameters(self) -> int:
         return self.layer_slices[-1].stop
+
+    # The population model (neuroevo.models.layers.LayeredModel): layouts [P, width, B].
+    def input_activations(self, x: torch.Tensor) -> torch.Tensor:
+        return x.t().unsqueeze(0)
+
+    def forward_layer(self, index: int, h: torch.Tensor, n_in: int, block: torch.Tensor) -> torch.Tensor:
+        return _linear(self, index, h, n_in, block)
+
+    def candidates_per_chunk(self, batch: int) -> int:
+        return max(1, HIDDEN_CHUNK_ELEMENTS // (max(self.widths) * batch))
 
 
 class MLP(nn.Module):
@@ -84,41 +116,48 @@ PRECISIONS = ("fp32", "bf16")
 HIDDEN_CHUNK_ELEMENTS = 1 << 22
 
 
-def _hidden_activations(
-    spec: MLPSpec, first: torch.Tensor, x: torch.Tensor, low: tuple[torch.Tensor, torch.Tensor] | None
-) -> torch.Tensor:
-    """Hidden activations [P, hidden, B] of the candidates' first layers `first` [P, size]: one
-    GEMM of their stacked weights [P*hidden, in] with x^T, the activation in place on its output.
-
-    With `low` (the population's mean weight [hidden, in] and the mean's pre-activations
-    mean @ x^T, both fp32) only the deviations from the mean go through a bf16 GEMM, whose
-    output is rounded to bf16 before the fp32 mean part is added. So the rounding error scales
-    with the population's spread, not with the weights: a small sigma is not rounded away."""
-    (hidden, n_features), _ = spec.layer_shapes
-    n_candidates, batch = first.shape[0], x.shape[0]
-    weight1 = first[:, : hidden * n_features].unflatten(1, (hidden, n_features))  # [P, hidden, in]
-    if low is None:
-        out = torch.mm(weight1.reshape(n_candidates * hidden, n_features), x.t())
-    else:
-        mean, mean_out = low
-        deviations = (weight1 - mean).to(torch.bfloat16).view(n_candidates * hidden, n_features)
-        rounded = torch.mm(deviations, x.t().to(torch.bfloat16)).view(n_candidates, hidden, batch)
-        out = rounded.float().add_(mean_out)  # a cast, then a same-dtype add: 2x the mixed add
-    out = out.view(n_candidates, hidden, batch).add_(first[:, hidden * n_features :].unsqueeze(2))
-    return getattr(torch, spec.activation + "_")(out)  # relu_ / tanh_
-
-
 def _bf16_reference(spec: MLPSpec, population: torch.Tensor, x: torch.Tensor):
     """The fp32 part of the bf16 path (the population's mean first-layer weight and its
     pre-activations), or None where bf16 cannot help: one candidate, or a mean that is not
     finite (one diverged candidate must not spoil the others' fitness; fp32 keeps it to itself)."""
     if population.shape[0] == 1:
         return None
-    (hidden, n_features), _ = spec.layer_shapes
-    mean = population[:, : hidden * n_features].mean(dim=0).view(hidden, n_features)
+    first = spec.groups[0]
+    mean = population[:, first.start : first.start + first.weight_size].mean(dim=0).view(*spec.layer_shapes[0])
     if not torch.isfinite(mean).all():
         return None
     return mean, torch.mm(mean, x.t())
+
+
+def _linear(
+    spec: MLPSpec,
+    index: int,
+    h: torch.Tensor,
+    n_in: int,
+    block: torch.Tensor,
+    low: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> torch.Tensor:
+    """Layer `index` of the networks of block [1 or P, size] on h [n_in, in, B], in the layout
+    [P, out, B], its activation applied in place (but on the logits).
+
+    See population_linear. With `low` (first layer only: the population's mean weight [out, in] and its fp32
+    pre-activations) only the deviations from the mean go through a bf16 GEMM, whose output is
+    rounded to bf16 before the fp32 mean part is added. So the rounding error scales with the
+    population's spread, not with the weights: a small sigma is not rounded away."""
+    fan_out, fan_in = spec.layer_shapes[index]
+    weight = block[:, : fan_out * fan_in].unflatten(1, (fan_out, fan_in))  # [P, out, in]
+    bias = block[:, fan_out * fan_in :].unsqueeze(2)
+    if low is None:
+        out = population_linear(h, n_in, weight, bias)
+    else:
+        mean, mean_out = low
+        n_weights, batch = block.shape[0], h.shape[2]
+        deviations = (weight - mean).to(torch.bfloat16).view(n_weights * fan_out, fan_in)
+        rounded = torch.mm(deviations, h[0].to(torch.bfloat16)).view(n_weights, fan_out, batch)
+        out = rounded.float().add_(mean_out).add_(bias)  # a cast, then same-dtype adds: 2x the mixed add
+    if index == len(spec.layer_shapes) - 1:
+        return out
+    return getattr(torch, spec.activation + "_")(out)  # relu_ / tanh_
 
 
 def population_logits(
@@ -127,56 +166,36 @@ def population_logits(
     """Logits [P, B, classes] of P parameter vectors [P, n] on one batch x [B, features].
 
     No loop over candidates, but for chunks that bound memory: the first layer sees the same
-    input for every candidate, so it is one GEMM of a chunk's stacked weights; the second is a
-    batched matmul. Both compute in the layout [P, classes, B], returned as its transposed
+    input for every candidate, so it is one GEMM of a chunk's stacked weights; each later one
+    is a batched matmul. All compute in the layout [P, width, B], returned as its transposed
     view: with the batch innermost instead of the 10 classes, the batched matmul and the loss's
     reductions over classes run vectorized over examples (measured 2-9x faster than the
     [P, B, classes] layout). In bf16 a candidate's logits depend (by rounding) on the
     population's mean, so on the population it is evaluated in."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision: unknown value {precision!r}; known: {', '.join(PRECISIONS)}")
-    (hidden, _), (n_classes, _) = spec.layer_shapes
-    n_candidates, batch = population.shape[0], x.shape[0]
     low = _bf16_reference(spec, population, x) if precision == "bf16" else None
-    first, second = (population[:, part] for part in spec.layer_slices)
-    weight2 = second[:, : n_classes * hidden].unflatten(1, (n_classes, hidden))  # [P, classes, hidden]
-    bias2 = second[:, n_classes * hidden :].unsqueeze(2)
-    step = max(1, HIDDEN_CHUNK_ELEMENTS // (hidden * batch))
-    if step >= n_candidates:
-        by_class = torch.baddbmm(bias2, weight2, _hidden_activations(spec, first, x, low))
-    else:
-        by_class = population.new_empty(n_candidates, n_classes, batch)
-        for start in range(0, n_candidates, step):
-            part = slice(start, min(start + step, n_candidates))
-            activations = _hidden_activations(spec, first[part], x, low)
-            torch.baddbmm(bias2[part], weight2[part], activations, out=by_class[part])
-    return by_class.transpose(1, 2)
+    h = spec.input_activations(x)
+
+    def logits_of(part: slice) -> torch.Tensor:
+        blocks = [population[part, group.part] for group in spec.groups]
+        first = _linear(spec, 0, h, 1, blocks[0], low)
+        return population_forward(spec, first, blocks[0].shape[0], blocks[1:])
+
+    return chunked_logits(spec, population.shape[0], x.shape[0], logits_of).transpose(1, 2)
 
 
 def network_logits(spec: MLPSpec, params: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Logits [B, classes] of one parameter vector [n]: two addmm, the path a gradient step
-    takes (population_logits' stacked layout only costs there)."""
-    (hidden, n_features), (n_classes, _) = spec.layer_shapes
-    first, second = (params[part] for part in spec.layer_slices)
-    weight1, bias1 = first[: hidden * n_features].view(hidden, n_features), first[hidden * n_features :]
-    weight2, bias2 = second[: n_classes * hidden].view(n_classes, hidden), second[n_classes * hidden :]
-    return torch.addmm(bias2, getattr(torch, spec.activation)(torch.addmm(bias1, x, weight1.t())), weight2.t())
-
-
-def last_layer_population_logits(
-    spec: MLPSpec, mean: torch.Tensor, candidates: torch.Tensor, x: torch.Tensor
-) -> torch.Tensor:
-    """Logits [P, B, classes] of P networks that equal `mean` [n] except in the last layer,
-    whose weight and bias are the rows of candidates [P, n_last] (layerwise search).
-
-    The hidden activations of the mean are computed once and shared: each candidate costs a
-    slice of one [P*classes, hidden] x [hidden, B] GEMM instead of a whole network. The layout
-    is population_logits' (a transposed view of [P, classes, B])."""
-    (hidden, n_features), (n_classes, _) = spec.layer_shapes
-    activations = _hidden_activations(spec, mean[spec.layer_slices[0]].unsqueeze(0), x, None)[0]  # [hidden, B]
-    weights = candidates[:, : n_classes * hidden].reshape(-1, hidden)  # [P*classes, hidden]
-    by_class = torch.mm(weights, activations).view(-1, n_classes, x.shape[0])
-    return by_class.add_(candidates[:, n_classes * hidden :].unsqueeze(2)).transpose(1, 2)
+    """Logits [B, classes] of one parameter vector [n]: an addmm per layer, the path a
+    gradient step takes (population_logits' stacked layout only costs there)."""
+    activation = getattr(torch, spec.activation)
+    for index, (group, (fan_out, fan_in)) in enumerate(zip(spec.groups, spec.layer_shapes, strict=True)):
+        block = params[group.part]
+        weight, bias = block[: group.weight_size].view(fan_out, fan_in), block[group.weight_size :]
+        x = torch.addmm(bias, x, weight.t())
+        if index < len(spec.groups) - 1:
+            x = activation(x)
+    return x
 
 
 def population_cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -10,18 +10,39 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from neuroevo.data.prepare import SPLITS, PreparedData
 from neuroevo.files.checkpoint import checkpointable
-from neuroevo.models.cnn import FlatCNN
+from neuroevo.models.cnn import CNN_LAYERS, FlatCNN, image_shape
+from neuroevo.models.layers import Group, he_parameters, layer_population_logits
 from neuroevo.models.mlp import (
     PRECISIONS,
     MLPSpec,
     init_parameters,
-    last_layer_population_logits,
     network_logits,
     population_cross_entropy,
     population_logits,
 )
 
 MODELS = ("mlp", "cnn")
+
+
+def layer_count(model: str, hidden: int | list[int]) -> int:
+    """Layers (weight-and-bias groups) of the model a config describes, known before any data."""
+    return CNN_LAYERS if model == "cnn" else len(hidden if isinstance(hidden, (list, tuple)) else [hidden]) + 1
+
+
+def check_model(model: str, n_features: int) -> None:
+    """Refuses, by key, a model that cannot run on data of n_features features."""
+    if model not in MODELS:
+        raise ValueError(f"model: unknown model {model!r}; known: {', '.join(MODELS)}")
+    if model == "cnn":
+        try:
+            channels, side, _ = image_shape(n_features)
+        except ValueError as error:
+            raise ValueError(f"model: cnn needs square images: {error}") from None
+        if side < 4:  # two 2x2 poolings
+            raise ValueError(
+                f"model: cnn needs square images of at least 4x4 pixels (it pools twice); {n_features} features "
+                f"would be {channels}x{side}x{side}: use an mlp model"
+            )
 
 
 @checkpointable
@@ -60,7 +81,7 @@ def counted_flops(function, *args) -> int:
 
 @dataclass
 class Problem:
-    spec: MLPSpec
+    spec: MLPSpec  # model "mlp" (and the MLP the config describes when the model is the CNN)
     x: dict[str, torch.Tensor]
     y: dict[str, torch.Tensor]
     counter: WorkCounter = field(default_factory=WorkCounter)
@@ -76,15 +97,14 @@ class Problem:
     def from_data(
         cls,
         data: PreparedData,
-        hidden: int,
+        hidden: int | list[int],
         activation: str,
         device: str = "cpu",
         model: str = "mlp",
         precision: str = "fp32",
     ) -> Problem:
         """Moves the data to `device` once per run (a block reads the file once)."""
-        if model not in MODELS:
-            raise ValueError(f"model: unknown model {model!r}; known: {', '.join(MODELS)}")
+        check_model(model, data.n_features)
         spec = MLPSpec(data.n_features, hidden, data.n_classes, activation)
         x = {split: torch.as_tensor(data.x[split], device=device) for split in SPLITS}
         y = {split: torch.as_tensor(data.y[split], device=device) for split in SPLITS}
@@ -92,12 +112,26 @@ class Problem:
         return cls(spec, x, y, cnn=cnn, precision=precision)
 
     @property
+    def model(self) -> FlatCNN | MLPSpec:
+        """The population model (neuroevo.models.layers.LayeredModel) that is trained."""
+        return self.cnn if self.cnn else self.spec
+
+    @property
+    def groups(self) -> list[Group]:
+        """The model's layers, each its weight and bias in the flat vector."""
+        return self.model.groups
+
+    @property
     def n_parameters(self) -> int:
-        return self.cnn.n_parameters if self.cnn else self.spec.n_parameters
+        return self.model.n_parameters
 
     def initial_parameters(self, seed: int) -> torch.Tensor:
         """The flat initial weights of seed `seed` (on the CPU)."""
         return self.cnn.initial_parameters(seed) if self.cnn else init_parameters(self.spec, seed)
+
+    def he_parameters(self, seed: int) -> torch.Tensor:
+        """A He initialization of seed `seed` (weights N(0, 2 / fan_in), biases 0), on the data's device."""
+        return he_parameters(self.groups, seed, self.x["train"].device)
 
     def _logits(self, population: torch.Tensor, x: torch.Tensor, precision: str = "fp32") -> torch.Tensor:
         if self.cnn:
@@ -112,17 +146,21 @@ class Problem:
         )
 
     @cached_property
-    def last_layer_flops(self) -> tuple[int, int]:
-        """(shared, per candidate) FLOPs per example of last_layer_population_logits: the mean's
-        hidden layer, computed once, and each candidate's output layer."""
+    def layer_flops(self) -> list[tuple[int, int]]:
+        """Per layer k, (shared, per candidate) FLOPs per example of layer_population_logits:
+        the mean's layers before k, computed once, and each candidate's network from k on."""
         x = self.x["train"][:1]
         mean = torch.zeros(self.n_parameters, device=x.device)
-        size = self.spec.layer_slices[1].stop - self.spec.layer_slices[1].start
-        one, two = (
-            counted_flops(last_layer_population_logits, self.spec, mean, torch.zeros(p, size, device=x.device), x)
-            for p in (1, 2)
-        )
-        return one - (two - one), two - one
+        flops = []
+        for layer, group in enumerate(self.groups):
+            one, two = (
+                counted_flops(
+                    layer_population_logits, self.model, mean, layer, torch.zeros(p, group.size, device=x.device), x
+                )
+                for p in (1, 2)
+            )
+            flops.append((one - (two - one), two - one))
+        return flops
 
     def batch(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.x["train"][indices], self.y["train"][indices]
@@ -143,21 +181,25 @@ class Problem:
     def layer_population_loss(
         self, mean: torch.Tensor, blocks: list[torch.Tensor], batch: tuple[torch.Tensor, torch.Tensor]
     ) -> torch.Tensor:
-        """Fitness (MLP) of layerwise candidates: blocks[i] [P_i, size of layer i] are candidates
-        for layer i with the other layer at `mean`; returns the P_0 + P_1 losses in that order.
-        Each candidate counts as a model evaluation, but the last layer's are computed from the
-        mean's hidden activations, shared, at a fraction of a network's cost: their FLOPs are
-        what is computed (the shared hidden layer once, each candidate's output layer)."""
+        """Fitness of layerwise candidates: blocks[k] [P_k, size of layer k] are candidates for
+        layer k with the other layers at `mean`; returns the P_0 + P_1 + ... losses in that order.
+        The first layer's are whole networks (in the run's precision); a later layer's reuse the
+        mean's activations before it, computed once, so each candidate costs only its network
+        from that layer on. Each candidate counts as a model evaluation; FLOPs are what is
+        computed (the shared layers once per block, each candidate's own layers)."""
         x, y = batch
-        first, last = blocks
+        first, *later = blocks
         population = mean.expand(first.shape[0], -1).clone()
-        population[:, self.spec.layer_slices[0]] = first
-        self.counter.model_evals += last.shape[0]
-        self.counter.sample_evals += last.shape[0] * x.shape[0]
-        shared, per_candidate = self.last_layer_flops
-        self.counter.flops += x.shape[0] * (shared + last.shape[0] * per_candidate)
-        last_losses = population_cross_entropy(last_layer_population_logits(self.spec, mean, last, x), y)
-        return torch.cat([self.population_loss(population, batch), last_losses])
+        population[:, self.groups[0].part] = first
+        losses = [self.population_loss(population, batch)]
+        for layer, block in enumerate(later, start=1):
+            self.counter.model_evals += block.shape[0]
+            self.counter.sample_evals += block.shape[0] * x.shape[0]
+            shared, per_candidate = self.layer_flops[layer]
+            self.counter.flops += x.shape[0] * (shared + block.shape[0] * per_candidate)
+            logits = layer_population_logits(self.model, mean, layer, block, x)
+            losses.append(population_cross_entropy(logits, y))
+        return torch.cat(losses)
 
     @torch.no_grad()
     def population_scores(
@@ -178,7 +220,7 @@ class Problem:
         self.counter.flops += (1 + BACKWARD_FORWARDS) * x.shape[0] * self.forward_flops
         params.grad = None
         if self.cnn:
-            loss = population_cross_entropy(self._logits(params.unsqueeze(0), x), y)[0]
+            loss = torch.nn.functional.cross_entropy(self.cnn.network_logits(params, x), y)
         else:  # one network: plain matmuls and torch's cross-entropy, a third of the step's time
             loss = torch.nn.functional.cross_entropy(network_logits(self.spec, params, x), y)
         loss.backward()

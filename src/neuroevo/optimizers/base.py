@@ -10,6 +10,7 @@ tuning keys; each is a `setting`, whose default, description and bounds
     step(state, problem, batch) -> stats   # dict with at least "loss" (mean batch loss)
     parameters(state) -> flat tensor       # the model to evaluate (the mean for ES)
     resolved(state) -> dict                # optional: values decided at init (popsize...)
+    check(hyperparameters, n_layers)       # optional: refuses settings the model's layers do not fit
 
 A gradient optimizer that is a torch.optim optimizer also gives `build(params, hyperparameters)`,
 so that code training an nn.Module (the discovery's tuning of baselines) builds exactly the
@@ -59,6 +60,8 @@ class OptimizerSpec:
     parameters: Callable[[Any], torch.Tensor]
     resolved: Callable[[Any], dict] = lambda state: {}
     build: Callable[[list[torch.Tensor], Any], torch.optim.Optimizer] | None = None  # torch.optim ones
+    # check(hyperparameters, n_layers): refuses settings that do not fit the model's layers
+    check: Callable[[Any, int], None] | None = None
 
     def make_hyperparameters(self, values: dict) -> Any:
         """The dataclass from a config block; an unknown key is an error naming it."""

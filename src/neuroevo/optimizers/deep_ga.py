@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 
 from neuroevo.files.checkpoint import checkpointable
-from neuroevo.models.mlp import MLPSpec
+from neuroevo.models.layers import Group, he_parameters
 from neuroevo.models.problem import Problem
 from neuroevo.optimizers.base import OptimizerSpec, setting
 
@@ -88,15 +88,6 @@ SEARCH_SPACE = {
 }
 
 
-def he_initialization(spec: MLPSpec, seed: int, device) -> torch.Tensor:
-    """Weights N(0, 2 / fan_in), biases zero: the GA's fixed base network."""
-    generator = torch.Generator().manual_seed(seed)
-    parts = []
-    for fan_out, fan_in in spec.layer_shapes:
-        parts += [torch.randn(fan_out * fan_in, generator=generator) * math.sqrt(2 / fan_in), torch.zeros(fan_out)]
-    return torch.cat(parts).to(device)
-
-
 def unit_noise(seed: int, n: int, kind: str, device) -> torch.Tensor:
     """n draws of zero mean and unit variance from `seed`: the same for a seed, always."""
     generator = torch.Generator(device=device).manual_seed(seed)
@@ -113,9 +104,9 @@ def unit_noise(seed: int, n: int, kind: str, device) -> torch.Tensor:
 class State:
     """The population as genomes, plus caches that never go into a checkpoint."""
 
-    def __init__(self, hyperparameters: Hyperparameters, spec: MLPSpec, base_seed: int, device):
+    def __init__(self, hyperparameters: Hyperparameters, groups: list[Group], base_seed: int, device):
         self.hyperparameters = hyperparameters
-        self.spec = spec
+        self.groups = groups  # the model's layers: one sigma each
         self.base_seed = base_seed
         self.device = device
         self.generator = torch.Generator().manual_seed(base_seed)  # seeds, choices, sigma moves
@@ -130,6 +121,8 @@ class State:
         return {key: value for key, value in self.__dict__.items() if key != "_cache"}
 
     def __setstate__(self, values: dict) -> None:
+        if "spec" in values:  # a checkpoint from before models other than the MLP
+            values["groups"] = values.pop("spec").groups
         self.__dict__.update(values, _cache=None)
 
     @property
@@ -144,7 +137,7 @@ class State:
         return self._cache
 
     def sigmas(self, genome: Genome) -> tuple[float, ...]:
-        return genome[-1][1] if genome else (self.hyperparameters.sigma,) * len(self.spec.layer_slices)
+        return genome[-1][1] if genome else (self.hyperparameters.sigma,) * len(self.groups)
 
     def perturbations(self, genes: list[Gene], out: torch.Tensor | None = None) -> torch.Tensor:
         """The perturbations [len(genes), n] of genes (into `out` if given): each row from its
@@ -152,20 +145,20 @@ class State:
         call), then each layer's columns scaled in place by all the genes' sigmas at once.
         Filling one buffer, not stacking new tensors, is what made this fast: a fresh tensor
         of this size is a fresh mapping of memory, page faults and all."""
-        n, kind = self.spec.n_parameters, self.hyperparameters.mutation
+        n, kind = self.groups[-1].stop, self.hyperparameters.mutation
         noise = torch.empty(len(genes), n, device=self.device) if out is None else out
         if not genes:
             return noise
         for row, (seed, _) in zip(noise, genes, strict=True):
             row.copy_(unit_noise(seed, n, kind, self.device))
         sigmas = torch.tensor([sigmas for _, sigmas in genes], dtype=torch.float32, device=self.device)
-        for layer, part in enumerate(self.spec.layer_slices):
-            noise[:, part].mul_(sigmas[:, layer : layer + 1])
+        for layer, group in enumerate(self.groups):
+            noise[:, group.part].mul_(sigmas[:, layer : layer + 1])
         return noise
 
     def build(self, genome: Genome) -> torch.Tensor:
         """The network of a genome, replayed from the base along its whole chain."""
-        params = he_initialization(self.spec, self.base_seed, self.device)
+        params = he_parameters(self.groups, self.base_seed, self.device)
         for start in range(0, len(genome), REPLAY_CHUNK):  # in order: the sum is the cached one, bit for bit
             for perturbation in self.perturbations(list(genome[start : start + REPLAY_CHUNK])):
                 params = params + perturbation
@@ -173,7 +166,7 @@ class State:
 
     def mutate(self, genomes: list[Genome]) -> list[Gene]:
         """A new gene for each genome: all their sigma moves and seeds in one draw each."""
-        gamma, n_layers = self.hyperparameters.gamma, len(self.spec.layer_slices)
+        gamma, n_layers = self.hyperparameters.gamma, len(self.groups)
         if not genomes:
             return []
         moves = torch.randint(0, 3, (len(genomes), n_layers), generator=self.generator)
@@ -190,7 +183,7 @@ def init(params: torch.Tensor, hyperparameters: Hyperparameters, problem: Proble
             f"deep_ga: fitness_batch {size} is larger than the training set ({n_train} examples); "
             f"use 'full' for all of them, or a size of at most {n_train}"
         )
-    return State(hyperparameters, problem.spec, seed, params.device)
+    return State(hyperparameters, problem.groups, seed, params.device)
 
 
 def fitness_batch(state: State, problem: Problem, batch) -> tuple[torch.Tensor, torch.Tensor]:
@@ -215,7 +208,7 @@ def step(state: State, problem: Problem, batch) -> dict:
     n_elites = len(state.elites)
     for name, rows in (("population", n_elites + n_children), ("noise", n_children)):
         if cache.get(name) is None or cache[name].shape[0] != rows:  # the first generation has no elites
-            cache[name] = torch.empty(rows, state.spec.n_parameters, device=state.device)
+            cache[name] = torch.empty(rows, state.groups[-1].stop, device=state.device)
     population = cache["population"]  # reused: the kept parents below are copies, never views of it
     population[:n_elites] = cache["parents"][:n_elites]  # elites lead the kept list
     torch.index_select(cache["parents"], 0, torch.tensor(choices, device=state.device), out=population[n_elites:])

@@ -3,8 +3,8 @@ layer (weights and bias). For each batch, every layer's CMA-ES evaluates its pop
 with the other layers held at their current means; then all layers update at once.
 
 All layers' candidates are evaluated in one call, batched: the first layer's as one
-population, the output layer's from the mean's hidden activations, computed once (see
-`Problem.layer_population_loss`). `diagonal: auto` decides per layer, by that layer's size.
+population, a later layer's from the mean's activations before it, computed once (see
+`Problem.layer_population_loss`), for any number of layers of any model. `diagonal: auto` decides per layer, by that layer's size.
 """
 
 from __future__ import annotations
@@ -60,12 +60,20 @@ class State:
         replay_pycma(self.engines)
 
 
+def check(hyperparameters: Hyperparameters, n_layers: int) -> None:
+    popsize = hyperparameters.popsize
+    if isinstance(popsize, list) and len(popsize) != n_layers:
+        raise ValueError(
+            f"layerwise_cmaes: hyperparameters.popsize {popsize} must list one size per layer: the model has "
+            f"{n_layers} layers (weight-and-bias groups); give {n_layers} sizes, or one number for all"
+        )
+
+
 def init(params: torch.Tensor, hyperparameters: Hyperparameters, problem: Problem, seed: int) -> State:
     h = hyperparameters
-    slices = problem.spec.layer_slices
+    slices = [group.part for group in problem.groups]
+    check(h, len(slices))
     popsizes = h.popsize if isinstance(h.popsize, list) else [h.popsize] * len(slices)
-    if len(popsizes) != len(slices):
-        raise ValueError(f"layerwise_cmaes: popsize {h.popsize} must list one size per layer ({len(slices)} layers)")
     # A distinct seed per layer, so the layers' samples are independent.
     engines = [
         make_engine(params[part], h.sigma0, popsize, h.diagonal, h.engine, seed * 1000 + index, h.mirrored)
@@ -99,6 +107,7 @@ OPTIMIZER = OptimizerSpec(
     init=init,
     step=step,
     parameters=parameters,
+    check=check,
     resolved=lambda state: {
         key: [describe_engine(engine)[key] for engine in state.engines]
         for key in ("popsize", "diagonal", "engine", "mirrored")

@@ -29,7 +29,7 @@ from neuroevo.files.checkpoint import checkpointable, load_checkpoint, save_chec
 from neuroevo.files.progress import Progress
 from neuroevo.models.cnn import augment, image_shape
 from neuroevo.models.device import resolve_device, resolve_precision
-from neuroevo.models.problem import Problem
+from neuroevo.models.problem import Problem, layer_count
 from neuroevo.optimizers import get_optimizer
 from neuroevo.training.finished import file_digests, restore, result_key
 from neuroevo.training.fitness import LAST_STEPS, divergence
@@ -336,10 +336,8 @@ def check_settings(spec: RunSpec):
     resolve_precision(spec.training.eval_precision, device)  # an unknown value, by name
     optimizer = get_optimizer(spec.optimizer)
     hyperparameters = optimizer.make_hyperparameters(spec.hyperparameters)
-    if spec.model == "cnn" and optimizer.kind != "gradient":
-        raise ValueError(
-            f"model cnn: {spec.optimizer} is an evolutionary optimizer; the CNN runs gradient optimizers only (use model mlp)"
-        )
+    if optimizer.check is not None:
+        optimizer.check(hyperparameters, layer_count(spec.model, spec.hidden))
     return device, optimizer, hyperparameters
 
 
