@@ -52,6 +52,10 @@ def test_a_nan_loss_counts_as_the_worst_candidate():
     # Candidate mu + noise_0 diverged (NaN); its mirror mu - noise_0 is fine: the mean moves towards the mirror.
     grad_mean, _ = pgpe.gradients(state, torch.tensor([float("nan"), 1.0, 0.5, 2.0]), noise)
     assert float(grad_mean[0]) < 0
+    # Without ranks it takes the worst finite loss: the update stays finite and points the same way.
+    state.hyperparameters = pgpe.Hyperparameters(popsize=4, rank_shaping=False)
+    grad_mean, grad_stdev = pgpe.gradients(state, torch.tensor([float("inf"), 1.0, 0.5, 2.0]), noise)
+    assert torch.isfinite(grad_mean).all() and torch.isfinite(grad_stdev).all() and float(grad_mean[0]) < 0
 
 
 @pytest.mark.parametrize("values", [{"popsize": 7}, {"popsize": 0}, {"stdev_max_change": 1.0}, {"momentum": 1.0}])

@@ -116,6 +116,13 @@ def test_a_cnn_on_data_that_are_not_square_images_is_refused_before_any_work(iri
         train(spec, iris_data)
 
 
+def test_a_cnn_evolutionary_run_evaluates_in_fp32_and_says_so(digits_data):
+    """bf16 covers the MLP's first layer only: a CNN run asked for bf16 runs, and is filed, as fp32."""
+    training = TrainingSettings(batch_size=64, max_epochs=1, subsample=256, eval_precision="bf16")
+    summary, _ = train(RunSpec("digits", "cmaes", seed=0, model="cnn", training=training), digits_data)
+    assert summary["eval_precision"] == "fp32" and "CNN" in summary["eval_precision_why"]
+
+
 def test_layerwise_popsize_of_the_wrong_length_for_the_cnn_is_refused():
     spec = RunSpec("digits", "layerwise_cmaes", seed=0, model="cnn", hyperparameters={"popsize": [8, 8]})
     with pytest.raises(ValueError, match=r"hyperparameters.popsize \[8, 8\] .* the model has 3 layers"):

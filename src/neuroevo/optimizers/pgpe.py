@@ -88,9 +88,14 @@ def init(params: torch.Tensor, hyperparameters: Hyperparameters, problem: Proble
 def gradients(state: State, losses: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(grad_mu, grad_stdev) of the expected utility from the losses of mu + noise, mu - noise."""
     h, pairs = state.hyperparameters, noise.shape[0]
-    # A non-finite loss is the worst candidate, never the best (NaN would sort last, as the best utility).
-    losses = torch.nan_to_num(losses, nan=torch.inf)
-    utilities = centered_ranks(-losses) if h.rank_shaping else -losses
+    # A non-finite loss is the worst candidate, never the best (NaN would sort last, as the best
+    # utility); without ranks it takes the worst finite loss, so that the update stays finite.
+    finite = torch.isfinite(losses)
+    if h.rank_shaping:
+        utilities = centered_ranks(-torch.nan_to_num(losses, nan=torch.inf))
+    else:
+        worst = losses[finite].max() if finite.any() else losses.new_tensor(0.0)
+        utilities = -torch.where(finite, losses, worst)
     plus, minus = utilities[:pairs], utilities[pairs:]
     grad_mean = ((plus - minus) / 2) @ noise / pairs
     spread = (noise.square() - state.stdev.square()) / state.stdev
@@ -125,7 +130,7 @@ def step(state: State, problem: Problem, batch) -> dict:
     finite = losses[torch.isfinite(losses)]
     return {
         "loss": float(finite.mean()) if len(finite) else float("nan"),
-        "best_loss": float(losses.min()),
+        "best_loss": float(finite.min()) if len(finite) else float("nan"),
         "sigma": float(state.stdev.mean()),
     }
 

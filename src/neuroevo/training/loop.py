@@ -372,11 +372,13 @@ def train(
     precision, why = resolve_precision(settings.eval_precision, device)
     if optimizer.kind != "evolution":
         precision, why = "fp32", "no population evaluation"
+    elif spec.model == "cnn":  # bf16 covers the MLP's shared-input layer only
+        precision, why = "fp32", "the CNN evaluates populations in fp32 only"
     elif "emulated" in why:
         log.warning("%s %s seed %d: %s", spec.dataset, spec.optimizer, spec.seed, why)
     # What shapes the result besides the spec: the data's content and that of files it names.
     run_settings = spec.to_dict()
-    if optimizer.kind != "evolution":  # the setting changes nothing a gradient run computes
+    if optimizer.kind != "evolution" or spec.model == "cnn":  # the setting changes nothing these compute
         run_settings["training"]["eval_precision"] = "fp32"
     run_settings |= {
         "device": device,
