@@ -11,7 +11,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from neuroevo.data.prepare import SPLITS, PreparedData
 from neuroevo.files.checkpoint import checkpointable
 from neuroevo.models.cnn import CNN_LAYERS, FlatCNN, image_shape
-from neuroevo.models.layers import Group, he_parameters, layer_population_logits
+from neuroevo.models.layers import Group, layer_population_logits
 from neuroevo.models.mlp import (
     PRECISIONS,
     MLPSpec,
@@ -128,10 +128,6 @@ class Problem:
     def initial_parameters(self, seed: int) -> torch.Tensor:
         """The flat initial weights of seed `seed` (on the CPU)."""
         return self.cnn.initial_parameters(seed) if self.cnn else init_parameters(self.spec, seed)
-
-    def he_parameters(self, seed: int) -> torch.Tensor:
-        """A He initialization of seed `seed` (weights N(0, 2 / fan_in), biases 0), on the data's device."""
-        return he_parameters(self.groups, seed, self.x["train"].device)
 
     def _logits(self, population: torch.Tensor, x: torch.Tensor, precision: str = "fp32") -> torch.Tensor:
         if self.cnn:
