@@ -21,13 +21,11 @@ from __future__ import annotations
 
 import argparse
 import copy
-import statistics
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from machine import describe
+from population_eval import median_ms
 from torch.func import functional_call, vmap
 
 from neuroevo.models import cnn as cnn_module
@@ -38,21 +36,6 @@ from neuroevo.models.problem import counted_flops
 MODEL = FlatCNN(784, 10)
 TARGET_POINT = (64, 256)
 TARGET_RATIO = 2.0
-
-
-def median_ms(fns: dict[str, Callable[[], object]], rounds: int, min_seconds: float) -> dict[str, float]:
-    """Median per-call time of each fn, interleaved round by round (load hits all alike)."""
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for fn in fns.values():
-        fn()  # warm-up
-    for _ in range(rounds):
-        for name, fn in fns.items():
-            round_start = time.perf_counter()
-            while time.perf_counter() - round_start < min_seconds or len(times[name]) == 0:
-                start = time.perf_counter()
-                fn()
-                times[name].append((time.perf_counter() - start) * 1e3)
-    return {name: statistics.median(samples) for name, samples in times.items()}
 
 
 def inputs(p: int, b: int):

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from neuroevo.models.layers import Group, chunked_logits, population_forward, population_linear
+from neuroevo.models.layers import Group, chunked_logits, over_examples, population_forward, population_linear
 
 # Examples per forward chunk when scoring a whole split: bounds the activations' memory.
 EVAL_CHUNK = 2048
@@ -184,12 +184,14 @@ class FlatCNN:
     def population_logits(self, population: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """Logits [P, B, classes] (a transposed view of [P, classes, B]) of P flat parameter
         vectors on x [B, features], in chunks of examples and of candidates (see CNN_CHUNK_ELEMENTS)."""
-        parts = []
-        for chunk in x.split(self.examples_per_chunk):
+
+        def chunk_logits(chunk: torch.Tensor) -> torch.Tensor:
             h = self.input_activations(chunk)
+            return chunked_logits(
+                self,
+                population.shape[0],
+                chunk.shape[0],
+                lambda part: population_forward(self, h, 1, [population[part, group.part] for group in self.groups]),
+            )
 
-            def logits_of(part: slice, h=h) -> torch.Tensor:
-                return population_forward(self, h, 1, [population[part, group.part] for group in self.groups])
-
-            parts.append(chunked_logits(self, population.shape[0], chunk.shape[0], logits_of))
-        return (parts[0] if len(parts) == 1 else torch.cat(parts, dim=2)).transpose(1, 2)
+        return over_examples(self, x, chunk_logits).transpose(1, 2)

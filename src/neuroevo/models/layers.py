@@ -91,18 +91,28 @@ def layer_population_logits(
     [P, size of that layer]. The mean's layers before `layer` run once, shared; the
     candidates' networks from `layer` on."""
     groups = model.groups
-    parts = []
-    for chunk in x.split(getattr(model, "examples_per_chunk", None) or x.shape[0] or 1):
+
+    def chunk_logits(chunk: torch.Tensor) -> torch.Tensor:
         h = model.input_activations(chunk)
         for index in range(layer):
             h = model.forward_layer(index, h, 1, mean[groups[index].part].unsqueeze(0))
         suffix = [mean[group.part].unsqueeze(0) for group in groups[layer + 1 :]]
+        return chunked_logits(
+            model,
+            candidates.shape[0],
+            chunk.shape[0],
+            lambda part: population_forward(model, h, 1, [candidates[part], *suffix]),
+        )
 
-        def logits_of(part: slice, h=h, suffix=suffix) -> torch.Tensor:
-            return population_forward(model, h, 1, [candidates[part], *suffix])
+    return over_examples(model, x, chunk_logits).transpose(1, 2)
 
-        parts.append(chunked_logits(model, candidates.shape[0], chunk.shape[0], logits_of))
-    return (parts[0] if len(parts) == 1 else torch.cat(parts, dim=2)).transpose(1, 2)
+
+def over_examples(model: LayeredModel, x: torch.Tensor, chunk_logits) -> torch.Tensor:
+    """chunk_logits(examples) -> [P, classes, b] over x in chunks of the model's
+    `examples_per_chunk` (if it sets one), joined into [P, classes, B]."""
+    step = getattr(model, "examples_per_chunk", None) or max(1, x.shape[0])
+    parts = [chunk_logits(chunk) for chunk in x.split(step)]
+    return parts[0] if len(parts) == 1 else torch.cat(parts, dim=2)
 
 
 def population_linear(h: torch.Tensor, n_in: int, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
