@@ -1,11 +1,12 @@
-"""What the wall-time-budget benchmarks share (evolution_budget.py, cmaes_budget.py): the
-command line, the prepared data and problem, and runs of the ordinary training loop under a
-budget, printed as accuracy at a quarter, half and all of the budget."""
+"""What the wall-time-budget benchmarks share (evolution_budget.py, cmaes_budget.py,
+cnn_budget.py): the command line, the prepared data and problem, and runs of the ordinary
+training loop under a budget, printed as accuracy at a quarter, half and all of the budget."""
 
 from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -20,14 +21,25 @@ from neuroevo.models.problem import Problem
 from neuroevo.training.loop import train
 
 
-def parse_arguments(description: str) -> argparse.Namespace:
+def parse_arguments(
+    description: str,
+    full: tuple = ("fashion_mnist14", 32),
+    model: str = "mlp",
+    budget: float = 120.0,
+    extra: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> argparse.Namespace:
+    """The command line; `full` is the (dataset, hidden) of a full run, `model` the model kind,
+    `extra` adds a benchmark's own flags."""
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    if extra:
+        extra(parser)
     parser.add_argument("--quick", action="store_true", help="digits, 3 s budgets (a smoke test)")
-    parser.add_argument("--budget", type=float, default=120.0, help="seconds per evolutionary run")
+    parser.add_argument("--budget", type=float, default=budget, help="seconds per evolutionary run")
     parser.add_argument("--data-dir", default="data", help="raw Fashion-MNIST (also found in Debian's path)")
     args = parser.parse_args()
     print(describe())
-    args.dataset, args.hidden = ("digits", 16) if args.quick else ("fashion_mnist14", 32)
+    args.dataset, args.hidden = ("digits", 16) if args.quick else full
+    args.model = model
     args.budget = 3.0 if args.quick else args.budget
     return args
 
@@ -38,9 +50,11 @@ def prepared(args: argparse.Namespace):
     with TemporaryDirectory() as folder:
         data = Path(folder) / f"{args.dataset}.npz"
         save_prepared(prepare(args.dataset, args.data_dir, val_fraction=0.2, test_fraction=0.2), data)
-        problem = Problem.from_data(load_prepared(data), args.hidden, "relu")
+        problem = Problem.from_data(load_prepared(data), args.hidden, "relu", model=args.model)
+        sizes = [problem.spec.n_features, *problem.spec.widths, problem.spec.n_classes]
+        model = "the small CNN" if args.model == "cnn" else f"MLP {'-'.join(map(str, sizes))}"
         print(
-            f"{args.dataset}, MLP {problem.spec.n_features}-{args.hidden}-{problem.spec.n_classes} (n = {problem.n_parameters}), "
+            f"{args.dataset}, {model} (n = {problem.n_parameters}), "
             f"torch {torch.__version__}, {torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.1f}"
         )
         yield data, problem
@@ -75,7 +89,15 @@ def run_budgeted(
             eval_precision=(precisions or {}).get(name, "fp32"),
         )
         summary, history = train(
-            RunSpec(args.dataset, optimizer, 0, hidden=args.hidden, training=settings, hyperparameters=hyperparameters),
+            RunSpec(
+                args.dataset,
+                optimizer,
+                0,
+                model=args.model,
+                hidden=args.hidden,
+                training=settings,
+                hyperparameters=hyperparameters,
+            ),
             data,
         )
         results[name] = (summary, history)

@@ -17,7 +17,16 @@ from neuroevo.report.study_section import rebased
 
 CONFIG_SCHEMA = config_schema()
 STUDY_SCHEMA = study_schema()
-SHIPPED_STUDIES = ["ga_mutation", "ga_gamma", "ga_fitness_batch", "es_gradient", "cmaes_speed"]
+SHIPPED_STUDIES = [
+    "ga_mutation",
+    "ga_gamma",
+    "ga_fitness_batch",
+    "es_gradient",
+    "cmaes_speed",
+    "cnn_fashion_mnist",
+    "cnn_cifar10",
+]
+CNN_STUDIES = {"cnn_fashion_mnist": "fashion_mnist", "cnn_cifar10": "cifar10"}
 TINY_STUDY = REPOSITORY / "tests" / "tiny" / "studies" / "tiny.yaml"
 
 
@@ -27,7 +36,7 @@ def _config(tmp_path, text):
     return path
 
 
-def test_config_studies_lists_the_four_shipped_studies():
+def test_config_studies_lists_the_shipped_studies():
     listed = yaml.safe_load((REPOSITORY / "config" / "studies.yaml").read_text())["studies"]
     assert listed == SHIPPED_STUDIES
     assert sorted(path.stem for path in (REPOSITORY / "config" / "studies").glob("*.yaml")) == sorted(SHIPPED_STUDIES)
@@ -37,7 +46,18 @@ def test_config_studies_lists_the_four_shipped_studies():
 def test_shipped_study_variants_fit_their_optimizers_blocks(name):
     study = yaml.safe_load((REPOSITORY / "config" / "studies" / f"{name}.yaml").read_text())
     check_study(study, CONFIG_SCHEMA)
-    assert study["dataset"] == "fashion_mnist14" and study["model"]["hidden"] == 32
+    if name in CNN_STUDIES:  # the real-network studies: the CNN at one FLOP budget, a verdict table
+        assert study["dataset"] == CNN_STUDIES[name] and study["model"]["kind"] == "cnn" and study["verdict"]
+        assert study["training"]["budget_flops"] and study["seeds"] >= 6
+        assert {variant["optimizer"] for variant in study["variants"].values()} == {
+            "adam",
+            "pgpe",
+            "es",
+            "cmaes",
+            "deep_ga",
+        }
+    else:
+        assert study["dataset"] == "fashion_mnist14" and study["model"]["hidden"] == 32
 
 
 def test_shipped_studies_load_and_plan_in_the_workflow(tmp_path):
@@ -52,6 +72,36 @@ def test_shipped_studies_load_and_plan_in_the_workflow(tmp_path):
     speed_runs = [job for job in jobs if re.match(r"study_run_cmaes_speed_seeds_\d:", job)]
     assert len(speed_runs) == 24 and all("threads: 2" in job for job in speed_runs)
     assert all("threads: 1" in job or "threads:" not in job for job in jobs if "study=ga_gamma" in job)
+    # CIFAR-10's files are not here: its study runs nothing, and only its section is planned.
+    assert "results/studies/cnn_cifar10/study.md" in result.stdout
+    assert "study_run_cnn_cifar10" not in result.stdout
+    assert _planned_runs(result.stdout, "cnn_fashion_mnist") == 30  # 5 variants x 6 seeds
+
+
+def _planned_runs(stdout, study):
+    """How many distinct run folders of `study` a dry run plans to write."""
+    return len(set(re.findall(rf"results/studies/{study}/[a-z0-9_.]+/\d+/summary\.json", stdout)))
+
+
+def _cifar10_files(data_dir):
+    """Files where CIFAR-10's loader looks (their content is not read while planning)."""
+    folder = data_dir / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    for name in [f"data_batch_{index}" for index in range(1, 6)] + ["test_batch"]:
+        (folder / name).write_bytes(b"stand-in")
+
+
+def test_a_study_whose_raw_files_are_missing_says_so_and_runs_once_they_are_there(tmp_path):
+    configfile = _config(tmp_path, f"studies: [cnn_cifar10]\ndata: {{dir: {tmp_path / 'data'}, download: false}}\n")
+    snakemake(tmp_path, "--cores", "1", "results/studies/cnn_cifar10/study.md", configfile=configfile)
+    section = (tmp_path / "results" / "studies" / "cnn_cifar10" / "study.md").read_text()
+    assert section.startswith("## Neuroevolution on a CNN: CIFAR-10")
+    assert f"not run: the cifar10 files are not in data.dir ({tmp_path / 'data'})" in section
+    assert not (tmp_path / "results" / "studies" / "cnn_cifar10" / "adam").exists()
+    _cifar10_files(tmp_path / "data")
+    result = snakemake(tmp_path, "--dry-run", "results/studies/cnn_cifar10/study.md", configfile=configfile)
+    assert _planned_runs(result.stdout, "cnn_cifar10") == 30
+    assert "resources/data/cifar10.npz" in result.stdout
 
 
 def test_study_schema_datasets_match_the_config_schema():
@@ -189,6 +239,9 @@ def test_tiny_study_runs_through_snakemake_into_the_report(tmp_path):
     section = (study_dir / "study.md").read_text()
     assert section.startswith("## Tiny: es vs adam")
     assert "| es | es | pairs = 8 | 2 |" in section and "| adam | adam | - | 2 |" in section
+    # A FLOP budget: every run is read at its end; two seeds cannot decide a verdict.
+    assert "every run is read at the end of its budget of 500k forward-equivalent FLOPs" in section
+    assert "| es | adam | 2 (" in section and "inconclusive (n = 2 seed pairs" in section
     links = [line.split("](")[1].rstrip(")") for line in section.splitlines() if line.startswith("![")]
     assert len(links) == 4  # two study figures, two alignment figures
     for link in links:

@@ -89,11 +89,18 @@ def load_study(name):
 
 def study_blocks(name):
     """Study NAME's blocks of seeds; none for an unlisted study file that does not load (a
-    target of it then fails with load_study's message, which names the file and key)."""
+    target of it then fails with load_study's message, which names the file and key), nor
+    for a study whose raw data are missing (its section says so)."""
     try:
-        return blocks.study_blocks(config, load_study(name))
+        study = load_study(name)
     except WorkflowError:
         return []
+    return [] if study_missing_data(name) else blocks.study_blocks(config, study)
+
+
+def study_missing_data(name):
+    """Why study NAME runs nothing (its needs_raw_files dataset's files are missing), or None."""
+    return specs.study_missing_data(config, load_study(name), raw_files_present)
 
 
 def study_dataset(wildcards):
@@ -110,6 +117,8 @@ def study_data(wildcards):
 
 def study_runs(name):
     study = load_study(name)
+    if study_missing_data(name):
+        return []
     return [
         f"results/studies/{name}/{variant}/{seed}/summary.json"
         for variant in study["variants"]
@@ -123,7 +132,9 @@ def all_study_runs():
 
 def study_alignment(wildcards):
     """The alignment measurement, for studies with an `alignment` block."""
-    if "alignment" not in load_study(wildcards.study):
+    if "alignment" not in load_study(wildcards.study) or study_missing_data(
+        wildcards.study
+    ):
         return []
     return f"results/studies/{wildcards.study}/alignment.parquet"
 

@@ -83,7 +83,14 @@ rule study:
         alignment=lambda wildcards, input: (
             ["--alignment", input.alignment] if input.alignment else []
         ),
+        missing=lambda wildcards: (
+            ["--missing-data", study_missing_data(wildcards.study)]
+            if study_missing_data(wildcards.study)
+            else []
+        ),
+        alpha=config["report"]["alpha"],
+        margin=config["report"]["equivalence_margin"],
     shell:
         "python -m neuroevo study-report --name {wildcards.study:q} --study-json {params.study:q} "
-        "{params.alignment:q} --figures-dir {output.figures:q} --out {output.section:q} "
-        "{input.summaries:q} > {log:q} 2>&1"
+        "{params.alignment:q} {params.missing:q} --alpha {params.alpha:q} --margin {params.margin:q} "
+        "--figures-dir {output.figures:q} --out {output.section:q} {input.summaries:q} > {log:q} 2>&1"

@@ -292,6 +292,10 @@ def _study_report(args: argparse.Namespace) -> None:
     from neuroevo.report.study_section import write_study_section
 
     figures_dir = args.figures_dir or Path(args.out).parent / "figures"
+    if not args.summaries and not args.missing_data:
+        raise SystemExit(
+            "study-report: no summary.json given (only a study that ran nothing, --missing-data, has none)"
+        )
     write_study_section(
         args.name,
         _json_argument(args.study_json, "--study-json"),
@@ -299,6 +303,9 @@ def _study_report(args: argparse.Namespace) -> None:
         args.out,
         figures_dir,
         args.alignment,
+        missing_data=args.missing_data,
+        margin=args.margin,
+        alpha=args.alpha,
     )
 
 

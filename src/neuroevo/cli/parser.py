@@ -207,11 +207,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     study = commands.add_parser("study-report", help="one study's figures and Markdown section")
     study.add_argument(
-        "summaries", nargs="+", help="the study's summary.json files (STUDY_DIR/VARIANT/SEED/summary.json)"
+        "summaries", nargs="*", help="the study's summary.json files (STUDY_DIR/VARIANT/SEED/summary.json)"
     )
     study.add_argument("--name", required=True)
     study.add_argument("--study-json", required=True, help="the study file's content as JSON")
     study.add_argument("--alignment", help="Parquet written by study-alignment")
+    study.add_argument(
+        "--missing-data", help="why the study ran nothing (its raw data are missing): the section says it"
+    )
+    study.add_argument("--alpha", type=PROBABILITY, default=0.05, help="the verdict table's significance level")
+    study.add_argument(
+        "--margin", type=PROBABILITY, default=0.01, help="the verdicts' equivalence margin delta, in test accuracy"
+    )
     study.add_argument("--figures-dir", help="default: figures/ beside --out")
     study.add_argument("--out", required=True)
     study.set_defaults(func=_study_report)

@@ -137,6 +137,18 @@ def load_study(config: dict, name: str, root: Path) -> dict:
     return study
 
 
+def study_missing_data(config: dict, study: dict, present: Callable[[str], bool]) -> str | None:
+    """Why a study runs nothing, or None: it `needs_raw_files`, its dataset's are not `present`
+    in data.dir and no download is allowed. The section prints it in place of results."""
+    dataset, data_dir = study["dataset"], config["data"]["dir"]
+    if not study.get("needs_raw_files") or config["data"]["download"] or present(dataset):
+        return None
+    return (
+        f"not run: the {dataset} files are not in data.dir ({data_dir}) and data.download is false; put them "
+        f"there in torchvision's layout, or set data.download: true, and rerun to fill this section"
+    )
+
+
 def _fill_and_validate(study: object) -> None:
     """Fills in the schema's defaults as Snakemake's validate does (each object's missing
     properties, at every depth), then raises StudyError naming the key of the best error."""

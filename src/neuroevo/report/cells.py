@@ -1,6 +1,6 @@
 """Markdown table cells: how every table of the report writes a number, a p-value, a median
 with its interquartile range, and the best of a column (bold) or one a test cannot separate
-from it (†)."""
+from it (†), and a verdict row's cells."""
 
 from __future__ import annotations
 
@@ -54,3 +54,30 @@ def median_iqr(values: list[float]) -> str:
         return "-"
     q25, median, q75 = np.percentile(values, [25, 50, 75])
     return f"{compact(median)} [{compact(q25)}, {compact(q75)}]"
+
+
+def verdict_cells(row) -> dict:
+    """A verdict row's cells (neuroevo.analysis.verdict.paired_verdicts): n, the decisive test
+    and its p, delta, the effect with its interval and the verdict with its reason."""
+    verdict = row["verdict"] + (f" ({row['reason']})" if row["reason"] else "")
+    test, p_decisive = {
+        "worse by more than delta": ("Wilcoxon one-sided, against -δ", row["p_worse_holm"]),
+        "better": ("Wilcoxon two-sided", row["p_difference_holm"]),
+    }.get(row["verdict"], ("Wilcoxon TOST, ±δ", row["p_equivalent_holm"]))
+    return {
+        "optimizer": row["optimizer"],
+        "reference": row["reference"],
+        "n": int(row["n"]),
+        "n_nonzero": int(row["n_nonzero"]),
+        "accuracy": f"{number(row['mean_acc'], 3)} vs {number(row['reference_mean_acc'], 3)}",
+        "effect": f"{row['hl']:+.3f} [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]"
+        if math.isfinite(row["ci_low"])
+        else f"{row['hl']:+.3f} [no 95% interval with {int(row['n'])} pairs]",
+        "p_equivalent": p_value(row["p_equivalent_holm"]),
+        "p_worse": p_value(row["p_worse_holm"]),
+        "p_difference": p_value(row["p_difference_holm"]),
+        "p_decisive": p_value(p_decisive),
+        "test": test,
+        "margin": number(row["margin"], 3),
+        "verdict": verdict,
+    }

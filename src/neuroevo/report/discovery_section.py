@@ -19,8 +19,8 @@ from neuroevo.analysis.runs import read_json_object, settings, write_table
 from neuroevo.config.discovery import TUNED_SUFFIX, comparison_settings, labels
 from neuroevo.discovery.ga import genome_evaluations
 from neuroevo.discovery.study import held_out_tasks, parse_study
-from neuroevo.report.cells import compact, number
-from neuroevo.report.render import at_bound, verdict_cells
+from neuroevo.report.cells import compact, number, verdict_cells
+from neuroevo.report.render import at_bound
 from neuroevo.update_rules import TERM_TYPES, Genome
 
 TUNING_KEYS = ("optimizer", "tuned_values", "n_trials", "objective", "search_space")

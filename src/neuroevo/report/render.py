@@ -21,7 +21,7 @@ from neuroevo.analysis.ranks import absence_reason, per_dataset_means
 from neuroevo.analysis.runs import read_json_object, read_table, settings
 from neuroevo.analysis.stats import TEST_NAMES
 from neuroevo.files.versions import git_commit, package_versions
-from neuroevo.report.cells import compact, marked, mean_std, number, p_value
+from neuroevo.report.cells import compact, marked, mean_std, number, p_value, verdict_cells
 from neuroevo.report.study_section import rebased
 
 WORK_COLUMNS = ("flops", "model_evals", "grad_evals")
@@ -119,33 +119,6 @@ def arm_table(rows: pd.DataFrame, tests: pd.DataFrame, costs: pd.DataFrame, arm:
         "effects": effects_rows(tests),
         "targets": targets,
         "costs": cost_table,
-    }
-
-
-def verdict_cells(row) -> dict:
-    """A verdict row's cells (neuroevo.analysis.verdict.paired_verdicts): n, the decisive test
-    and its p, delta, the effect with its interval and the verdict with its reason."""
-    verdict = row["verdict"] + (f" ({row['reason']})" if row["reason"] else "")
-    test, p_decisive = {
-        "worse by more than delta": ("Wilcoxon one-sided, against -δ", row["p_worse_holm"]),
-        "better": ("Wilcoxon two-sided", row["p_difference_holm"]),
-    }.get(row["verdict"], ("Wilcoxon TOST, ±δ", row["p_equivalent_holm"]))
-    return {
-        "optimizer": row["optimizer"],
-        "reference": row["reference"],
-        "n": int(row["n"]),
-        "n_nonzero": int(row["n_nonzero"]),
-        "accuracy": f"{number(row['mean_acc'], 3)} vs {number(row['reference_mean_acc'], 3)}",
-        "effect": f"{row['hl']:+.3f} [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]"
-        if math.isfinite(row["ci_low"])
-        else f"{row['hl']:+.3f} [no 95% interval with {int(row['n'])} pairs]",
-        "p_equivalent": p_value(row["p_equivalent_holm"]),
-        "p_worse": p_value(row["p_worse_holm"]),
-        "p_difference": p_value(row["p_difference_holm"]),
-        "p_decisive": p_value(p_decisive),
-        "test": test,
-        "margin": number(row["margin"], 3),
-        "verdict": verdict,
     }
 
 

@@ -1,5 +1,8 @@
 """One study's report section: its figures and a Markdown file (study.md) with the
-question, what ran, the figures and a table of final accuracies per variant.
+question, what ran, the figures, a table of final accuracies per variant and, for a study
+with `verdict: true`, each evolutionary variant's verdict against the best gradient one.
+Runs with a FLOP budget (training.budget_flops) are read at the end of it (the equal-budget
+arm); the others at their best-validation-loss model.
 
 Runs are read from the summaries passed in (a study's run folders are
 STUDY_DIR/VARIANT/SEED/summary.json, which is where the variant comes from), so runs of
@@ -16,8 +19,9 @@ from pathlib import Path
 import pandas as pd
 
 from neuroevo.analysis.runs import load_history, load_runs, run_summary
+from neuroevo.analysis.verdict import best_gradient, paired_verdicts
 from neuroevo.config.defaults import ALIGNMENT_SIGMA
-from neuroevo.report.cells import median_iqr
+from neuroevo.report.cells import compact, median_iqr, number, verdict_cells
 from neuroevo.report.plots import alignment_by_seed, plot_alignment, plot_curves
 
 # What the section reads of each run; a summary without them is refused by name.
@@ -49,25 +53,100 @@ def _settings_text(settings: dict) -> str:
     return ", ".join(f"{key} = {value}" for key, value in settings.items()) or "-"
 
 
+def budgeted(runs: dict[str, list[tuple[dict, pd.DataFrame]]]) -> bool:
+    """Whether every run had a FLOP budget: the section then reads each at the end of it."""
+    summaries = [summary for entries in runs.values() for summary, _ in entries]
+    return bool(summaries) and all(isinstance(summary.get("budget_status"), str) for summary in summaries)
+
+
+def _score(summary: dict, key: str, budget: bool) -> float:
+    """A run's `key` in the section's arm: at the end of its FLOP budget, or of its best model."""
+    return summary[f"budget_{key}"] if budget else summary[key]
+
+
 def results_table(study: dict, runs: dict[str, list[tuple[dict, pd.DataFrame]]]) -> list[str]:
-    """Markdown rows: per variant, final validation and test accuracy (of the model with the
-    best validation loss), epochs and sample evaluations, as median [IQR] over seeds."""
+    """Markdown rows: per variant, final validation and test accuracy, epochs and sample
+    evaluations (with a FLOP budget: at its end, and the FLOPs), as median [IQR] over seeds."""
+    budget = budgeted(runs)
+    keys = ("val_acc", "test_acc", "epoch" if budget else "epochs", "sample_evals") + (("flops",) if budget else ())
     lines = [
-        "| variant | optimizer | settings | runs | val acc | test acc | epochs | sample evals |",
-        "|---|---|---|---|---|---|---|---|",
+        "| variant | optimizer | settings | runs | val acc | test acc | epochs | sample evals |"
+        + (" FLOPs |" if budget else ""),
+        "|---|---|---|---|---|---|---|---|" + ("---|" if budget else ""),
     ]
     for label, variant in study["variants"].items():
         summaries = [summary for summary, _ in runs.get(label, [])]
-        diverged = sum(summary["status"] == "diverged" for summary in summaries)
+        diverged = sum(_score(summary, "status", budget) == "diverged" for summary in summaries)
         count = f"{len(summaries)}" + (f" ({diverged} diverged)" if diverged else "")
-        cells = [
-            median_iqr([summary[key] for summary in summaries])
-            for key in ("val_acc", "test_acc", "epochs", "sample_evals")
-        ]
+        cells = [median_iqr([_score(summary, key, budget) for summary in summaries]) for key in keys]
         lines.append(
             f"| {label} | {variant['optimizer']} | {_settings_text(variant.get('settings', {}))} | {count} | {' | '.join(cells)} |"
         )
     return lines
+
+
+def _results_note(runs: dict[str, list[tuple[dict, pd.DataFrame]]]) -> str:
+    if not budgeted(runs):
+        return "Median [interquartile range] over seeds; accuracies of the model with the best validation loss."
+    budgets = sorted({summary["training"]["budget_flops"] for entries in runs.values() for summary, _ in entries})
+    return (
+        f"Median [interquartile range] over seeds; every run is read at the end of its budget of "
+        f"{' or '.join(compact(value) for value in budgets)} forward-equivalent FLOPs (the model there, mid-epoch; "
+        "epochs are fractional), whatever its validation loss did before."
+    )
+
+
+def verdict_lines(runs: dict[str, list[tuple[dict, pd.DataFrame]]], margin: float, alpha: float) -> list[str]:
+    """Each evolutionary variant against the gradient variant of the highest median validation
+    accuracy (picked on validation, compared on test), paired by seed, as the report's datasets."""
+    budget = budgeted(runs)
+    rows = [
+        {
+            "optimizer": label,
+            "optimizer_kind": summary["optimizer_kind"],
+            "seed": summary["seed"],
+            "val_acc": _score(summary, "val_acc", budget),
+            "test_acc": _score(summary, "test_acc", budget),
+        }
+        for label, entries in runs.items()
+        for summary, _ in entries
+    ]
+    frame = pd.DataFrame(rows, columns=["optimizer", "optimizer_kind", "seed", "val_acc", "test_acc"])
+    reference = best_gradient(frame)
+    evolutionary = list(dict.fromkeys(frame.loc[frame["optimizer_kind"] == "evolution", "optimizer"]))
+    if reference is None or not evolutionary:
+        return ["No verdict: the study needs a gradient variant and an evolutionary one.", ""]
+    by_seed = frame.pivot_table(index="seed", columns="optimizer", values="test_acc")
+    verdicts = paired_verdicts(by_seed, [(label, reference) for label in evolutionary], margin, alpha)
+    family = f"{len(verdicts)} variant{'s' if len(verdicts) != 1 else ''}"
+    lines = [
+        f"Verdicts: each evolutionary variant against `{reference}`, the gradient variant of the highest median "
+        f"validation accuracy (picked on validation, compared on test), on test accuracy"
+        f"{' at the end of the budget' if budget else ''}, paired by seed; δ = {number(margin, 3)} test accuracy; "
+        f"Holm over the {family}, α = {alpha}. The difference is the Hodges-Lehmann estimate (evolutionary − "
+        "gradient) with its exact signed-rank 95% interval; the decisive test is the one the verdict rests on "
+        "(TOST for equivalence, one-sided for worse by more than δ, two-sided for better).",
+        "",
+        "| variant | against | n (non-zero) | test accuracy (mean) | difference [95% CI] | decisive test | p (Holm) | verdict |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in verdicts:
+        cells = verdict_cells(row)
+        lines.append(
+            f"| {cells['optimizer']} | {cells['reference']} | {cells['n']} ({cells['n_nonzero']}) | {cells['accuracy']} | "
+            f"{cells['effect']} | {cells['test']} | {cells['p_decisive']} | {cells['verdict']} |"
+        )
+    return [*lines, ""]
+
+
+def model_text(model: dict) -> str:
+    """The model in words, from a summary's model block."""
+    if model.get("kind", "mlp") == "cnn":
+        return "The small CNN (two 3x3 convolutions with max pooling, then a linear classifier)"
+    hidden = model["hidden"]
+    widths = "-".join(map(str, hidden)) if isinstance(hidden, list | tuple) else str(hidden)
+    layers = "hidden units" if not isinstance(hidden, list | tuple) or len(hidden) == 1 else "hidden units per layer"
+    return f"MLP with {widths} {layers} ({model['activation']})"
 
 
 def _setup_lines(name: str, study: dict, runs: dict[str, list[tuple[dict, pd.DataFrame]]]) -> list[str]:
@@ -77,10 +156,7 @@ def _setup_lines(name: str, study: dict, runs: dict[str, list[tuple[dict, pd.Dat
     first = runs[plain[0]][0][0] if plain else next((entries[0][0] for entries in runs.values() if entries), None)
     lines = [f"Study `{name}`, dataset `{study['dataset']}`."]
     if first:
-        model = first["model"]
-        lines[0] += (
-            f" MLP with {model['hidden']} hidden units ({model['activation']}), {first['n_parameters']:,} parameters."
-        )
+        lines[0] += f" {model_text(first['model'])}, {first['n_parameters']:,} parameters."
         lines.append(f"Training: {_settings_text(first['training'])}.")
         for label, entries in runs.items():
             own = (
@@ -124,9 +200,19 @@ def write_study_section(
     out: str | Path,
     figures_dir: str | Path,
     alignment_path: str | Path | None = None,
+    missing_data: str | None = None,
+    margin: float = 0.01,
+    alpha: float = 0.05,
 ) -> None:
+    """study.md at `out` and its figures; with `missing_data` (why nothing ran) the section
+    says that in place of results."""
     out, figures_dir = Path(out), Path(figures_dir)
     figures_dir.mkdir(parents=True, exist_ok=True)
+    if missing_data:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        heading = [f"## {study['title']}", "", study["question"].strip(), ""]
+        out.write_text("\n".join([*heading, f"Study `{name}`, dataset `{study['dataset']}`: {missing_data}.", ""]))
+        return
     runs = variant_runs(summary_paths)
     histories = {label: [history for _, history in runs.get(label, [])] for label in study["variants"]}
 
@@ -137,9 +223,11 @@ def write_study_section(
     lines += [
         *results_table(study, runs),
         "",
-        "Median [interquartile range] over seeds; accuracies of the model with the best validation loss.",
+        _results_note(runs),
         "",
     ]
+    if study.get("verdict"):
+        lines += verdict_lines(runs, margin, alpha)
     for figure in study["figures"]:
         path = figures_dir / f"{figure['name']}.png"
         plot_curves(histories, figure, path)
