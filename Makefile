@@ -53,6 +53,8 @@ benchmark: setup
 	python benchmarks/cmaes_scaling.py
 	python benchmarks/deep_ga_generation.py
 	python benchmarks/cnn_population_eval.py
+	python benchmarks/cnn_budget.py
+	python benchmarks/layerwise_depth.py
 	python benchmarks/pipeline_overhead.py
 
 clean:

@@ -2,7 +2,7 @@
 through the ordinary training loop (`neuroevo.training.loop.train`, the optimizers the report uses).
 
 Fashion-MNIST at 28x28, the pipeline's small CNN (n = 20,490), the pipeline's split (val 0.2),
-all 60,000 training images, seed 0, torch on all cores (2 here). Each evolutionary run stops
+its 48,000 training images, seed 0, torch on all cores (2 here). Each evolutionary run stops
 at the first epoch end past its budget (20 minutes; Adam a sixth of it) and reports the model
 with the best validation loss; printed: its test accuracy at a quarter, half and all of the
 budget, against the target (the best of them >= 0.85 within 20 minutes on 2 cores), and Adam's

@@ -18,6 +18,8 @@ from conftest import REPOSITORY, tool_environment
         ("pipeline_overhead.py", "target"),
         ("deep_ga_generation.py", "x faster"),
         ("cnn_population_eval.py", "target"),
+        ("cnn_budget.py", "target"),
+        ("layerwise_depth.py", "layerwise / cmaes at the same FLOPs"),
     ],
 )
 def test_benchmark_runs_quickly_and_prints_its_target(script, printed):

@@ -26,7 +26,12 @@ rule audit:
         "../../envs/neuroevo.yaml"
     params:
         # NAME=PATH words, each quoted by the shell command's :q.
-        studies=[f"{name}=results/studies/{name}" for name in config["studies"]],
+        # A study that ran nothing (its raw data are missing) has no runs to test claims on.
+        studies=[
+            f"{name}=results/studies/{name}"
+            for name in config["studies"]
+            if not study_missing_data(name)
+        ],
         discovery=lambda wildcards, input: [
             f"{Path(path).parent.name}={path}" for path in input.comparisons
         ],

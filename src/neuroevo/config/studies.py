@@ -56,6 +56,16 @@ def check_study(study: dict, config_schema: dict) -> None:
         if error is not None:
             where = "".join(f".{part}" for part in error.absolute_path)
             raise StudyError(f"variants.{label}.settings{where} ({optimizer}): {error.message}")
+    if study.get("verdict"):  # the verdicts compare variants at one budget
+        for label, variant in study["variants"].items():
+            clashing = sorted(
+                set(variant.get("training", {})) & {"budget_flops", "max_seconds", "max_sample_evals", "max_steps"}
+            )
+            if clashing:
+                raise StudyError(
+                    f"variants.{label}.training.{clashing[0]}: a study with verdict: true compares its variants at "
+                    "one budget; give it in the study's training block, not per variant"
+                )
     names = [figure["name"] for figure in study["figures"]]
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:

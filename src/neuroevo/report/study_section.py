@@ -27,6 +27,7 @@ from neuroevo.report.plots import alignment_by_seed, plot_alignment, plot_curves
 # What the section reads of each run; a summary without them is refused by name.
 RUN_KEYS = (
     "seed",
+    "optimizer_kind",
     "status",
     "val_acc",
     "test_acc",
@@ -92,7 +93,8 @@ def _results_note(runs: dict[str, list[tuple[dict, pd.DataFrame]]]) -> str:
     return (
         f"Median [interquartile range] over seeds; every run is read at the end of its budget of "
         f"{' or '.join(compact(value) for value in budgets)} forward-equivalent FLOPs (the model there, mid-epoch; "
-        "epochs are fractional), whatever its validation loss did before."
+        "epochs are fractional), whatever its validation loss did before; a run that diverged first, at its last "
+        "model scored."
     )
 
 
@@ -142,7 +144,7 @@ def verdict_lines(runs: dict[str, list[tuple[dict, pd.DataFrame]]], margin: floa
 def model_text(model: dict) -> str:
     """The model in words, from a summary's model block."""
     if model.get("kind", "mlp") == "cnn":
-        return "The small CNN (two 3x3 convolutions with max pooling, then a linear classifier)"
+        return "CNN (two 3x3 convolutions with max pooling, then a linear classifier)"
     hidden = model["hidden"]
     widths = "-".join(map(str, hidden)) if isinstance(hidden, list | tuple) else str(hidden)
     layers = "hidden units" if not isinstance(hidden, list | tuple) or len(hidden) == 1 else "hidden units per layer"
