@@ -100,10 +100,13 @@ def study_blocks(name):
 
 def study_missing_data(name):
     """Why study NAME runs nothing (its needs_raw_files dataset's files are missing), or None.
-    Data once prepared count as present: removing the raw files later keeps its section."""
+    Data once prepared count as present: removing the raw files later keeps its section.
+    """
 
     def present(dataset):
-        return Path(f"resources/data/{dataset}.npz").exists() or raw_files_present(dataset)
+        return Path(f"resources/data/{dataset}.npz").exists() or raw_files_present(
+            dataset
+        )
 
     return specs.study_missing_data(config, load_study(name), present)
 
