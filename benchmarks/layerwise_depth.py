@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import torch
 from budget_runs import parse_arguments, prepared
+from cmaes_budget import TORCH
 
 from neuroevo.config.run_spec import RunSpec, TrainingSettings
 from neuroevo.training.loop import train
 
-TORCH = {"sigma0": 0.05, "diagonal": True, "engine": "torch", "mirrored": True}
 # cmaes at cmaes_speed's population; layerwise as there per layer (the output layer's 40),
 # with 80 for the middle layer of 1,056 parameters.
 RUNS = {
