@@ -84,7 +84,8 @@ def test_tuned_values_replace_the_specs_and_are_checked_naming_their_source():
 
 
 def test_the_summary_holds_the_specs_settings_blocks(iris_data):
-    from neuroevo.training.loop import RunStatus, train
+    from neuroevo.training.loop import train
+    from neuroevo.training.stopping import RunStatus
 
     spec = RunSpec("iris", "sgd", 0, hidden=8, training=TrainingSettings(max_epochs=1))
     summary, _ = train(spec, iris_data)
