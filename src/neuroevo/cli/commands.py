@@ -24,7 +24,8 @@ def _data(args: argparse.Namespace) -> None:
 
 def _train(args: argparse.Namespace) -> None:
     from neuroevo.config.run_spec import RunSpec
-    from neuroevo.files.atomic import folder_lock, remove_partials
+    from neuroevo.files.atomic import folder_lock
+    from neuroevo.training.finished import remove_run_partials
 
     runs = _block_runs(args)
     # Every run's spec is checked before any work (a block's differ only by seed).
@@ -35,7 +36,7 @@ def _train(args: argparse.Namespace) -> None:
     with contextlib.ExitStack() as locks:
         for _, out_dir in runs:  # before any work: one writer per run folder, and each is writable
             locks.enter_context(folder_lock(out_dir))
-            remove_partials(out_dir, recursive=True)  # a killed write's leftovers: the folder is this job's alone
+            remove_run_partials(out_dir)  # a killed write's leftovers: the folder is this job's alone
         _train_block(args, specs, [out_dir for _, out_dir in runs])
 
 
@@ -44,7 +45,8 @@ def _compare(args: argparse.Namespace) -> None:
     import json
 
     from neuroevo.config.run_spec import RunSpec
-    from neuroevo.files.atomic import folder_lock, remove_partials
+    from neuroevo.files.atomic import folder_lock
+    from neuroevo.training.finished import remove_run_partials
 
     jobs = _json_argument(f'{{"jobs": {args.jobs_json}}}', "--jobs-json")["jobs"]
     if not isinstance(jobs, list) or not jobs:
@@ -67,7 +69,7 @@ def _compare(args: argparse.Namespace) -> None:
     with contextlib.ExitStack() as locks:
         for out_dir in out_dirs:
             locks.enter_context(folder_lock(out_dir))
-            remove_partials(out_dir, recursive=True)
+            remove_run_partials(out_dir)
         _train_block(args, specs, out_dirs)
 
 
@@ -181,7 +183,7 @@ def _tune(args: argparse.Namespace) -> None:
     from neuroevo.config.search_space import check_search_space
     from neuroevo.files.atomic import folder_lock, remove_partials, write_atomic, write_json
     from neuroevo.optimizers import get_optimizer
-    from neuroevo.training.tune import tune
+    from neuroevo.training.tune import journal_partials, tune
 
     spec = RunSpec.from_json(args.dataset, args.optimizer, 0, args.spec)
     space = _json_argument(args.search_space, "--search-space")
@@ -191,9 +193,7 @@ def _tune(args: argparse.Namespace) -> None:
     storage = Path(args.storage)
     # One writer per journal (not Optuna's own NAME.lock, which it makes and breaks itself).
     with folder_lock(storage.parent, f"{storage.name}.writer.lock"):
-        remove_partials(
-            storage.parent, tuple(Path(path).name + "." for path in (args.out, args.trials_out, args.storage))
-        )
+        remove_partials(storage.parent, journal_partials(storage, args.out, args.trials_out))
         result, trials = tune(
             spec,
             args.data,

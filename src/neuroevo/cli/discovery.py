@@ -37,7 +37,7 @@ def _discover(args: argparse.Namespace) -> None:
     out_dir = Path(args.out_dir)
     with folder_lock(out_dir):  # one writer per study folder, and it is writable
         remove_partials(
-            out_dir, ("checkpoint.json.", "best_genome.json.", "summary.json.", "history.parquet.", "fitness.png.")
+            out_dir, ("checkpoint.json", "best_genome.json", "summary.json", "history.parquet", "fitness.png")
         )
         data = {name: load_prepared(path, expected_name=name) for name, path in paths.items()}
         # The checkpoint is kept after the study ends: rerunning an ended study rewrites its outputs at no cost.
@@ -68,6 +68,7 @@ def _tune_baseline(args: argparse.Namespace) -> None:
     from neuroevo.discovery.study import parse_study
     from neuroevo.files.atomic import folder_lock, remove_partials, write_atomic, write_json
     from neuroevo.optimizers import get_optimizer
+    from neuroevo.training.tune import journal_partials
 
     torch.set_num_threads(args.threads)
     tasks, settings = parse_study(_json_argument(args.study_json, "--study-json"))
@@ -82,9 +83,7 @@ def _tune_baseline(args: argparse.Namespace) -> None:
     paths = _task_data(args.data, tasks)
     storage = Path(args.storage)
     with folder_lock(storage.parent, f"{storage.name}.writer.lock"):
-        remove_partials(
-            storage.parent, tuple(Path(path).name + "." for path in (args.out, args.trials_out, args.storage))
-        )
+        remove_partials(storage.parent, journal_partials(storage, args.out, args.trials_out))
         data = {name: load_prepared(path, expected_name=name) for name, path in paths.items()}
         result, trials = tune_baseline(
             args.optimizer,

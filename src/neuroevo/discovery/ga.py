@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from neuroevo.data.prepare import PreparedData
 from neuroevo.discovery.fitness import data_on_device, evaluate_on_task
 from neuroevo.discovery.operators import MutationRates, crossover, mutate, random_genome, tournament
 from neuroevo.discovery.tasks import Task
-from neuroevo.files.atomic import set_aside, write_json
+from neuroevo.files.atomic import read_regular, set_aside, write_json
 from neuroevo.files.progress import Progress
 from neuroevo.models.device import resolve_device
 from neuroevo.update_rules import Genome
@@ -177,10 +178,10 @@ def load_state(path: Path, settings: DiscoverySettings, fingerprint: str) -> dic
     """The state saved at `path` by this study, or None: no file, another study's (replaced
     at the first save), or one set aside as unreadable (torn, not JSON, or not a study's
     state)."""
-    if not path.exists():
+    if not os.path.lexists(path):
         return None
     try:
-        state = json.loads(path.read_text())
+        state = json.loads(read_regular(path))  # never through a link, nor from a device or FIFO
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         _set_aside(path, f"unreadable: {str(error)[:200]}")
         return None

@@ -12,7 +12,7 @@ import pandas as pd
 from neuroevo.data.datasets import DATASETS
 from neuroevo.discovery.ga import DiscoverySettings
 from neuroevo.discovery.tasks import Task
-from neuroevo.files.atomic import write_json
+from neuroevo.files.atomic import write_atomic, write_json
 from neuroevo.update_rules import Genome
 
 
@@ -74,7 +74,8 @@ def write_outputs(state: dict, out_dir: str | Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     Genome.from_dict(state["best"]["genome"]).save(out_dir / "best_genome.json")
     history = pd.DataFrame(state["history"])
-    history.to_parquet(out_dir / "history.parquet", index=False)
+    # Through write_atomic (a new file renamed into place): a link planted at these names is replaced, never followed.
+    write_atomic(out_dir / "history.parquet", lambda partial: history.to_parquet(partial, index=False))
     figure, axes = plt.subplots(figsize=(6.4, 4.0), layout="constrained")
     for column, label in (
         ("best_fitness", "best of generation"),
@@ -85,7 +86,7 @@ def write_outputs(state: dict, out_dir: str | Path) -> None:
     axes.set(xlabel="generation", ylabel="fitness", title="Optimizer discovery: fitness by generation")
     axes.grid(alpha=0.3)
     axes.legend(fontsize="small")
-    figure.savefig(out_dir / "fitness.png", dpi=120)
+    write_atomic(out_dir / "fitness.png", lambda partial: figure.savefig(partial, dpi=120, format="png"))
     plt.close(figure)
     write_json(
         out_dir / "summary.json",

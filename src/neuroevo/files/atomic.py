@@ -1,5 +1,14 @@
-"""Writes that a killed job cannot leave half-done (write beside, then rename), and the lock
-that keeps two jobs from writing one folder at once."""
+"""Writes that a killed job cannot leave half-done (write beside, then rename), the lock
+that keeps two jobs from writing one folder at once, and reads and folders that never follow
+a symbolic link.
+
+A results tree may have come from someone else: what the pipeline finds inside a run or
+tuning folder (a lock file, `finished/`, a partial file, a journal) is data, and a link
+planted there must never make it write, truncate or delete anything outside. So files are
+created with O_EXCL or opened with O_NOFOLLOW, a folder the pipeline owns is refused or
+replaced when it is a link, and cleanup unlinks names without following them. The folder a
+user names (`--out-dir`, a `results` that links to scratch space) is theirs and is followed.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +17,8 @@ import fcntl
 import json
 import logging
 import os
+import re
+import stat
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -20,6 +31,14 @@ os.umask(_UMASK)
 
 class FolderBusyError(RuntimeError):
     """Another process holds the folder's lock."""
+
+
+class UnsafePathError(PermissionError):
+    """A symbolic link or special file where the pipeline expects a file or folder of its own."""
+
+
+# The random middle of write_atomic's partial names (tempfile's alphabet).
+_PARTIAL = r"\.[a-z0-9_]+\.partial"
 
 
 def write_atomic(path: str | Path, write: Callable[[Path], None]) -> None:
@@ -44,7 +63,7 @@ def set_aside(path: Path, reason: str, what: str = "checkpoint", restart: str = 
     stamp = time.strftime("%Y%m%d-%H%M%S")
     kept = path.with_name(f"{path.name}.unreadable-{stamp}")
     for number in range(1, 1000):
-        if not kept.exists():
+        if not os.path.lexists(kept):
             break
         kept = path.with_name(f"{path.name}.unreadable-{stamp}-{number}")
     os.replace(path, kept)
@@ -65,11 +84,23 @@ def folder_lock(folder: str | Path, name: str = ".lock") -> Iterator[Path]:
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        handle = open(folder / name, "a+")
+        # O_NOFOLLOW: a lock file that is a link (a received folder) must not truncate its target.
+        descriptor = os.open(
+            folder / name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, 0o666
+        )
     except OSError as error:
+        if os.path.islink(folder / name):
+            raise UnsafePathError(
+                f"{folder / name}: the lock file is a symbolic link, which neuroevo never makes; "
+                "remove it (rm, which deletes the link, not its target) and run again"
+            ) from None
         raise PermissionError(
             f"{folder}: cannot write there ({error.strerror}); fix its permissions or choose another folder"
         ) from None
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        raise UnsafePathError(f"{folder / name}: the lock file is not a regular file; remove it and run again")
+    handle = os.fdopen(descriptor, "r+")
     with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -100,10 +131,55 @@ def _check_writable(folder: Path) -> None:
         ) from None
 
 
-def remove_partials(folder: str | Path, prefixes: tuple[str, ...] = ("",), recursive: bool = False) -> None:
-    """Delete the partial files a killed write left in `folder` (and below, if `recursive`)
-    whose names start with one of `prefixes`. Only the holder of the lock on what they are
-    partial copies of may call this: no one else is writing them."""
-    for partial in (Path(folder).rglob if recursive else Path(folder).glob)("*.partial"):
-        if partial.is_file() and partial.name.startswith(prefixes):
-            partial.unlink(missing_ok=True)
+def remove_partials(folder: str | Path, names: tuple[str, ...]) -> None:
+    """Delete the partial files a killed `write_atomic` of `folder/NAME` left (NAME.<random>.partial),
+    for each of `names` only: never another program's files, never below a link (a link with
+    such a name is itself unlinked, its target untouched). Only the holder of the lock on what
+    they are partial copies of may call this: no one else is writing them."""
+    folder = Path(folder)
+    if os.path.islink(folder) and not folder.is_dir():  # a dangling link: nothing of ours there
+        return
+    pattern = re.compile("|".join(f"{re.escape(name)}{_PARTIAL}" for name in names))
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return
+    for entry in entries:
+        if pattern.fullmatch(entry.name) and (entry.is_symlink() or entry.is_file(follow_symlinks=False)):
+            Path(entry.path).unlink(missing_ok=True)
+
+
+def own_folder(path: str | Path) -> Path:
+    """`path` as a real folder, created if missing: a symbolic link found there (a received
+    results tree) is removed with a warning, never followed, so nothing written or deleted
+    below `path` lands outside. The caller holds the lock of the folder above."""
+    path = Path(path)
+    if path.is_symlink():
+        log.warning(
+            "%s is a symbolic link, not a folder neuroevo made; removed the link (its target is untouched)", path
+        )
+        path.unlink()
+    elif path.exists() and not path.is_dir():
+        raise UnsafePathError(f"{path}: expected a folder, found a file; move it aside and run again")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def read_regular(path: str | Path, limit: int = 1 << 30) -> bytes:
+    """The bytes of the regular file `path`, never through a symbolic link and never from a
+    device or FIFO (which could block or never end), and at most `limit` bytes: anything else
+    is an UnsafePathError naming the file."""
+    path = Path(path)
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as error:
+        if os.path.islink(path):
+            raise UnsafePathError(f"{path}: a symbolic link where neuroevo keeps a file of its own") from None
+        raise error from None
+    with os.fdopen(descriptor, "rb") as handle:
+        status = os.fstat(handle.fileno())
+        if not stat.S_ISREG(status.st_mode):
+            raise UnsafePathError(f"{path}: not a regular file")
+        if status.st_size > limit:
+            raise UnsafePathError(f"{path}: {status.st_size} bytes, more than the {limit} such a file can hold")
+        return handle.read(limit + 1)

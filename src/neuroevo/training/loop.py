@@ -25,7 +25,8 @@ import torch
 
 from neuroevo.config.run_spec import RunSpec, TrainingSettings
 from neuroevo.data.prepare import PreparedData, load_prepared, subsample_train
-from neuroevo.files.checkpoint import checkpointable, load_checkpoint, save_checkpoint
+from neuroevo.files.atomic import set_aside
+from neuroevo.files.checkpoint import CheckpointError, checkpointable, load_checkpoint, save_checkpoint
 from neuroevo.files.progress import Progress
 from neuroevo.models.cnn import augment, image_shape
 from neuroevo.models.device import resolve_device, resolve_precision
@@ -151,6 +152,34 @@ class RunState:
         }
 
 
+def _check_resumed(resumed: dict, optimizer, problem: Problem, settings: TrainingSettings) -> None:
+    """A CheckpointError unless the checkpoint's state fits the run at hand: its parameters and
+    best model have the model's shape, its history is epochs 0..n with n within max_epochs
+    (a run with a FLOP budget may go past max_epochs), and its work counter is one. A
+    fingerprint can be copied; this is what the state itself must say."""
+    shape = (problem.n_parameters,)
+    try:
+        params = optimizer.parameters(resumed["state"])
+    except Exception as error:  # a state of another optimizer or model
+        raise CheckpointError(f"its optimizer state cannot be read ({str(error)[:200]})") from None
+    if not isinstance(params, torch.Tensor) or tuple(params.shape) != shape:
+        raise CheckpointError(f"its parameters are not the model's {problem.n_parameters}")
+    stopping, history = resumed["stopping"], resumed["history"]
+    if not isinstance(stopping, EarlyStopping) or tuple(stopping.best_params.shape) != shape:
+        raise CheckpointError(f"its best model is not one of the model's {problem.n_parameters} parameters")
+    if not isinstance(history, list) or not all(isinstance(row, dict) for row in history) or not history:
+        raise CheckpointError("its history is not a list of epochs")
+    if [row.get("epoch") for row in history] != list(range(len(history))):
+        raise CheckpointError("its history's epochs are not 0, 1, 2, ... in order")
+    last = history[-1]
+    if not settings.budget_flops and last["epoch"] > settings.max_epochs:
+        raise CheckpointError(f"its history has {last['epoch']} epochs, more than max_epochs {settings.max_epochs}")
+    if not 0 <= stopping.best_epoch <= last["epoch"]:
+        raise CheckpointError("its best epoch is not one of its history's")
+    if not isinstance(resumed["counter"], type(problem.counter)):
+        raise CheckpointError("its work counter is not one")
+
+
 def _start(
     spec: RunSpec, optimizer, hyperparameters, problem: Problem, device: str, checkpoint_path, run_settings: dict
 ) -> RunState:
@@ -161,6 +190,12 @@ def _start(
         if checkpoint_path
         else None
     )
+    if resumed is not None:
+        try:
+            _check_resumed(resumed, optimizer, problem, spec.training)
+        except CheckpointError as error:
+            set_aside(Path(checkpoint_path), f"it does not fit this run: {error}")
+            resumed = None
     if resumed is not None:
         problem.counter = resumed["counter"]
         return RunState(
@@ -294,9 +329,13 @@ def train(
     }
     key = result_key(run_settings)
     # A wall-time budget makes the result the machine's: such a run is measured again, never restored.
-    kept = restore(Path(checkpoint_path).parent, key) if checkpoint_path and not settings.max_seconds else None
-    if kept:
-        return kept
+    if checkpoint_path and not settings.max_seconds:
+        expected = spec.to_dict() | {"hyperparameters": asdict(hyperparameters)}
+        kept = restore(Path(checkpoint_path).parent, key, expected)
+        if kept:
+            return kept
+    # The checkpoint's fingerprint holds the result key too: the code and versions, not the settings alone.
+    run_settings |= {"result_key": key}
     if settings.augment:
         image_shape(data.n_features)  # refuses non-image data by name, before any work
     if settings.subsample:

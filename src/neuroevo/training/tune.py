@@ -31,6 +31,7 @@ import pandas as pd
 from neuroevo.config.run_spec import RunSpec
 from neuroevo.config.search_space import suggest
 from neuroevo.data.prepare import PreparedData, load_prepared
+from neuroevo.files.atomic import UnsafePathError, read_regular, write_atomic
 from neuroevo.files.progress import Progress
 from neuroevo.training.finished import file_digests
 from neuroevo.training.loop import train
@@ -89,25 +90,38 @@ class TrialSeededTPESampler(optuna.samplers.BaseSampler):
         self._tpe(trial).after_trial(study, trial, state, values)
 
 
+def journal_partials(storage: Path, *outputs: str | Path) -> tuple[str, ...]:
+    """The names whose partial files a tuning job writes beside its journal (its outputs, the
+    journal's backup): the only partials its cleanup may remove."""
+    return (*(Path(path).name for path in outputs), storage.name, f"{storage.name}.bak")
+
+
 def _repair_journal(path: Path) -> None:
     """A job killed while appending leaves a last line without its newline; Optuna skips it
     on reading, but its next append would glue a record onto it and strand the study
     ("Expecting ',' delimiter"). Cut the file back to its last complete record, keeping the
-    original beside it."""
-    data = path.read_bytes() if path.exists() else b""
+    original beside it. Never through a link: the backup is written by write_atomic (a new
+    file, renamed over whatever had its name) and the cut opens the journal with O_NOFOLLOW."""
+    try:
+        data = read_regular(path) if os.path.lexists(path) else b""
+    except UnsafePathError as error:
+        raise JournalError(
+            f"{error}; an Optuna journal must be a regular file: move it aside to start this tuning study afresh"
+        ) from None
     if not data or data.endswith(b"\n"):
         return
     backup = path.with_name(path.name + ".bak")
     for number in range(1, 1000):
-        if not backup.exists():
+        if not os.path.lexists(backup):
             break
         backup = path.with_name(f"{path.name}.bak.{number}")
-    partial = backup.with_name(backup.name + ".partial")
-    partial.write_bytes(data)
-    os.replace(partial, backup)  # the whole original is safe before anything is cut
+    write_atomic(backup, lambda partial: partial.write_bytes(data))  # the whole original is safe before anything is cut
     keep = data.rfind(b"\n") + 1
-    with open(path, "r+b") as journal:
-        journal.truncate(keep)
+    descriptor = os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        os.ftruncate(descriptor, keep)
+    finally:
+        os.close(descriptor)
     log.warning(
         "%s: its last record was cut off (a killed job); cut the file back to its last complete record "
         "(%d of %d bytes kept); the original is %s",
@@ -123,18 +137,17 @@ def _check_journal(path: Path) -> None:
     itself would say only `Expecting ',' delimiter`, or start over on a garbled file)."""
     if not path.exists():
         return
-    with open(path, "rb") as journal:
-        for number, line in enumerate(journal, start=1):
-            try:
-                record = json.loads(line)
-                if not isinstance(record, dict) or "op_code" not in record:
-                    raise ValueError("not an Optuna journal record")
-            except ValueError as error:
-                raise JournalError(
-                    f"{path}: line {number} is not a complete Optuna journal record ({str(error)[:200]}); "
-                    f"to keep the trials recorded before it, cut the file back to its first {number - 1} lines "
-                    f"(head -n {number - 1}); to start this tuning study afresh, move the file aside"
-                ) from None
+    for number, line in enumerate(read_regular(path).splitlines(keepends=True), start=1):
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict) or "op_code" not in record:
+                raise ValueError("not an Optuna journal record")
+        except ValueError as error:
+            raise JournalError(
+                f"{path}: line {number} is not a complete Optuna journal record ({str(error)[:200]}); "
+                f"to keep the trials recorded before it, cut the file back to its first {number - 1} lines "
+                f"(head -n {number - 1}); to start this tuning study afresh, move the file aside"
+            ) from None
 
 
 def _open_journal(path: Path) -> optuna.storages.JournalStorage:
