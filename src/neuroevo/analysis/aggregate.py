@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from neuroevo.analysis.arms import ARMS, arm_runs
+from neuroevo.analysis.diverged import DIVERGED, is_diverged
 from neuroevo.analysis.runs import SETTING_KEYS, load_histories, load_runs, settings_frame, write_table
 from neuroevo.analysis.stats import compare_with_best
 
@@ -45,7 +46,7 @@ METRICS = [
     Metric("grad_evals", "grad evals", True, compared=False),
 ]
 COMPARED = [metric for metric in METRICS if metric.compared]
-STATUSES = ("completed", "early_stopped", "budget", "diverged")
+STATUSES = ("completed", "early_stopped", "budget", DIVERGED)
 # What the tables and the report read of each run; a summary without them is refused by name.
 RUN_KEYS = ("dataset", "optimizer", "optimizer_kind", "seed", "status", "device", *(metric.name for metric in METRICS))
 
@@ -68,7 +69,7 @@ def optimizer_statistics(runs: pd.DataFrame) -> pd.DataFrame:
             "dataset": dataset,
             "optimizer": optimizer,
             "n_runs": len(group),
-            "n_diverged": int((group["status"] == "diverged").sum()),
+            "n_diverged": int(is_diverged(group["status"]).sum()),
             **{f"n_{status}": int((group["status"] == status).sum()) for status in STATUSES},
         }
         for metric in METRICS:
@@ -90,7 +91,7 @@ def significance_tests(runs: pd.DataFrame, alpha: float, test: str = "wilcoxon")
     rows = []
     for dataset, by_dataset in runs.groupby("dataset", sort=False):
         groups = {name: group.set_index("seed") for name, group in by_dataset.groupby("optimizer", sort=False)}
-        eligible = {name for name, group in groups.items() if (group["status"] != "diverged").any()}
+        eligible = {name for name, group in groups.items() if not is_diverged(group["status"]).all()}
         for metric in COMPARED:
             samples = {name: group[metric.name] for name, group in groups.items()}
             resolution = mean_resolution(by_dataset, metric)

@@ -3,12 +3,15 @@ best-validation model when its patience ran out, the work spent by then) and, fo
 a FLOP budget (training.budget_flops), the equal-budget arm (every run's model at the end of
 the same forward-equivalent FLOP budget, no early stopping). `arm_runs` and `arm_histories`
 give either arm in the early-stopping arm's column names, so one set of tables serves both.
+In the equal-budget arm a run that diverged before the budget's end scores 0 (every accuracy)
+and is counted as diverged: the rule of neuroevo.analysis.diverged, the discovery comparison's.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
+from neuroevo.analysis.diverged import DIVERGED, DIVERGED_SCORE, is_accuracy, score_diverged
 from neuroevo.data.prepare import SPLITS
 
 EARLY, BUDGET = "early_stopping", "equal_budget"
@@ -27,7 +30,7 @@ BUDGET_COLUMNS = {
     **{f"budget_{name}": name for name in ("flops", "sample_evals", "model_evals", "grad_evals", *SCORES)},
 }
 # The equal-budget arm's statuses: the budget was spent, or the run diverged before it.
-BUDGET_STATUS = {"reached": "budget", "diverged": "diverged"}
+BUDGET_STATUS = {"reached": "budget", DIVERGED: DIVERGED}
 
 
 def has_budget(runs: pd.DataFrame) -> pd.Series:
@@ -39,7 +42,9 @@ def has_budget(runs: pd.DataFrame) -> pd.Series:
 
 def arm_runs(runs: pd.DataFrame, arm: str) -> pd.DataFrame:
     """The runs table as `arm` sees it: the early-stopping arm is the table itself; the
-    equal-budget arm keeps the runs with a budget, its budget_* values under the plain names."""
+    equal-budget arm keeps the runs with a budget, its budget_* values under the plain names,
+    and scores a run that diverged before the budget's end 0 in every accuracy (budget_best_*
+    too: neuroevo.analysis.diverged), never the accuracy of the model it blew up with."""
     if arm == EARLY:
         return runs
     if arm != BUDGET:
@@ -50,14 +55,15 @@ def arm_runs(runs: pd.DataFrame, arm: str) -> pd.DataFrame:
     view = budgeted.drop(columns=[name for name in BUDGET_COLUMNS.values() if name in budgeted])
     view = view.rename(columns=BUDGET_COLUMNS)
     view["status"] = view["status"].map(BUDGET_STATUS)
-    return view.reset_index(drop=True)
+    return score_diverged(view).reset_index(drop=True)
 
 
 def arm_histories(runs: pd.DataFrame, histories: pd.DataFrame, arm: str) -> pd.DataFrame:
     """The history rows inside `arm`: of the early-stopping arm those up to its last epoch (the
     run may have gone on to its FLOP budget); of the equal-budget arm those within the budget,
     then a row at the budget's end (the model read there, mid-epoch; for a run that diverged,
-    its last model, charged the whole budget in FLOPs)."""
+    its last model's losses with accuracies of 0, as arm_runs scores it, charged the whole
+    budget in FLOPs)."""
     keys = ["dataset", "optimizer", "seed"]
     if arm == EARLY:
         ends = runs[keys + ["epochs"]]
@@ -78,10 +84,12 @@ def arm_histories(runs: pd.DataFrame, histories: pd.DataFrame, arm: str) -> pd.D
     )
     # A run that diverged before the budget is charged all of it, as a run that ran it out
     # without reaching a target is: stopping by diverging must not look cheap.
-    diverged = (budgeted["budget_status"] == "diverged").to_numpy()
+    diverged = (budgeted["budget_status"] == DIVERGED).to_numpy()
     if "training.budget_flops" in budgeted and diverged.any():
         budgets = budgeted["training.budget_flops"].astype(float).to_numpy()
         ends.loc[diverged, "flops"] = budgets[diverged]
+    for name in [name for name in SCORES if is_accuracy(name)]:
+        ends[name] = ends[name].astype(float).where(~diverged, DIVERGED_SCORE)
     rows = pd.concat([within, ends], ignore_index=True)
     return rows.sort_values([*keys, "flops", "epoch"], kind="stable").reset_index(drop=True)
 

@@ -3,8 +3,10 @@ neuroevo.config.discovery): loading its runs and the GA's summary, and the verdi
 is the test accuracy of the last model after max_steps; each rule (`evolved`, `evolved_prior`)
 is tested against the best default and the best tuned baseline of the task, picked on the
 validation accuracy of the last model (not the test accuracy it is then compared on), with the
-paired tests of neuroevo.analysis.verdict, Holm-corrected over the task's pairs. The section
-that shows them is neuroevo.report.discovery_section."""
+paired tests of neuroevo.analysis.verdict, Holm-corrected over the task's pairs. A diverged run
+scores 0, in what picks the reference as in the score (neuroevo.analysis.diverged: the rule of
+the equal-budget arm too), and is counted in each verdict row. The section that shows them is
+neuroevo.report.discovery_section."""
 
 from __future__ import annotations
 
@@ -12,8 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from neuroevo.analysis.diverged import score_diverged
 from neuroevo.analysis.runs import SETTING_KEYS, load_runs, only_groups, read_json_object
-from neuroevo.analysis.verdict import paired_verdicts
+from neuroevo.analysis.verdict import diverged_columns, paired_verdicts
 
 COLUMNS = (
     "status",
@@ -48,8 +51,8 @@ def best_by_validation(runs: pd.DataFrame, labels: list[str]) -> str | None:
     if not len(mine):
         return None
     # A diverged run's last scored epoch stands for it in final_val_acc: it selects as 0, as it scores.
-    mine = mine.assign(selection=mine[SELECTION].where(mine["status"] != "diverged", 0.0))
-    by = mine.groupby("label", sort=False)["selection"]
+    mine = score_diverged(mine)
+    by = mine.groupby("label", sort=False)[SELECTION]
     table = pd.DataFrame({"median": by.median(), "mean": by.mean()}).reindex(
         [x for x in labels if x in set(mine["label"])]
     )
@@ -60,8 +63,9 @@ def task_verdicts(
     runs: pd.DataFrame, task: str, defaults: list[str], tuned: list[str], margin: float, alpha: float
 ) -> list[dict]:
     """Each rule of the task's runs against its best default and its best tuned baseline, on the
-    last model's test accuracy paired by seed (neuroevo.analysis.verdict.paired_verdicts)."""
-    mine = runs[runs["task"] == task]
+    last model's test accuracy paired by seed (neuroevo.analysis.verdict.paired_verdicts), a
+    diverged run scoring 0, the diverged runs of both sides counted."""
+    mine = score_diverged(runs[runs["task"] == task])
     rules = [rule for rule in RULES if rule in set(mine["label"])]
     references = [
         (kind, best)
@@ -74,7 +78,15 @@ def task_verdicts(
     pairs = [(rule, reference) for rule in rules for _, reference in references]
     kinds = dict((reference, kind) for kind, reference in references)
     rows = paired_verdicts(by_seed, pairs, margin, alpha)
-    return [{"task": task, **row, "reference_kind": kinds[row["reference"]]} for row in rows]
+    return [
+        {
+            "task": task,
+            **row,
+            "reference_kind": kinds[row["reference"]],
+            **diverged_columns(mine, row["optimizer"], row["reference"], by="label"),
+        }
+        for row in rows
+    ]
 
 
 def load_discovery_summary(discovery_dir: str | Path) -> dict:

@@ -1,7 +1,8 @@
 """The report's answer to "is gradient-free training competitive here, at what cost?": per
 dataset, each evolutionary optimizer against the best gradient optimizer of the equal-budget
 arm (the highest median validation accuracy: the median is the location the signed-rank
-tests and the Hodges-Lehmann estimate are about), on test accuracy, paired by seed:
+tests and the Hodges-Lehmann estimate are about; never one any of whose runs diverged), on
+test accuracy, paired by seed, a diverged run scoring 0 (neuroevo.analysis.diverged):
 
 - the Hodges-Lehmann estimate of the difference (evolutionary - gradient) with its exact
   signed-rank 95% interval;
@@ -11,7 +12,12 @@ tests and the Hodges-Lehmann estimate are about), on test accuracy, paired by se
 - the verdict in words, and when inconclusive, why: the pairs, the smallest p they could
   reach, and about how many seeds would decide at the observed spread;
 - the cost ratio: aRT to the dataset's target validation accuracy, in forward-equivalent FLOPs
-  and in seconds, of the evolutionary optimizer over the gradient one's.
+  and in seconds, of the evolutionary optimizer over the gradient one's;
+- the runs of each side and how many diverged (n_runs, n_diverged, reference_n_runs,
+  reference_n_diverged), which the report writes as "k of n diverged".
+
+When every gradient optimizer diverged in some run there is no reference: each evolutionary
+optimizer gets a row saying so (NO_REFERENCE, the reason naming the divergences), no test.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from neuroevo.analysis.cost import cost_to_target
+from neuroevo.analysis.diverged import diverged_counts, diverged_text
 from neuroevo.analysis.equivalence import hl_interval, one_sided_p, smallest_p, tost
 from neuroevo.analysis.stats import holm, wilcoxon_p
 
@@ -32,21 +39,55 @@ EQUIVALENT, WORSE, BETTER, INCONCLUSIVE = (
     "better",
     "inconclusive",
 )
+NO_REFERENCE = "no reference"  # every gradient optimizer diverged in some run: nothing to compare with
 POWER = 0.8  # of the seed count that would decide
 WILCOXON_EFFICIENCY = 3 / math.pi  # the signed-rank test's efficiency against the t-test (normal data)
 MAX_SEEDS = 10_000
 
 
+def _gradient_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    return runs[runs["optimizer_kind"] == "gradient"]
+
+
 def best_gradient(runs: pd.DataFrame) -> str | None:
     """The gradient optimizer of the highest median validation accuracy (then mean, then
     order): chosen on validation, so that the test accuracy it is compared on does not also
-    pick it (a winner's curse that would tilt every verdict against the evolutionary ones)."""
-    gradient = runs[runs["optimizer_kind"] == "gradient"]
+    pick it (a winner's curse that would tilt every verdict against the evolutionary ones).
+    Never one any of whose runs diverged (`runs`' status): an optimizer that blows up on some
+    seeds is no reference, whatever its other runs score. None: no gradient optimizer is left
+    (reference_absence says why)."""
+    gradient = _gradient_runs(runs)
+    unstable = {name for name, (diverged, _) in diverged_counts(gradient).items() if diverged}
+    gradient = gradient[~gradient["optimizer"].isin(unstable)]
     if not len(gradient):
         return None
     by = gradient.groupby("optimizer", sort=False)["val_acc"]
     table = pd.DataFrame({"median": by.median(), "mean": by.mean()})
     return str(table.sort_values(["median", "mean"], ascending=False, kind="stable").index[0])
+
+
+def reference_absence(runs: pd.DataFrame, what: str = "optimizer") -> str:
+    """Why best_gradient finds no reference in `runs` ("" when it finds one); `what` names the
+    runs' optimizers (a study's are variants)."""
+    if best_gradient(runs) is not None:
+        return ""
+    gradient = _gradient_runs(runs)
+    if not len(gradient):
+        return f"no gradient {what} ran"
+    counts = ", ".join(f"{name} {diverged_text(*count)}" for name, count in diverged_counts(gradient).items())
+    return f"every gradient {what} diverged in some run ({counts}), so none can be the reference"
+
+
+def diverged_columns(runs: pd.DataFrame, optimizer: str, reference: str | None, by: str = "optimizer") -> dict:
+    """A verdict row's run counts: of each side, its runs and how many diverged (each scored 0)."""
+    counts = diverged_counts(runs, by)
+    mine, theirs = counts.get(optimizer, (0, 0)), counts.get(reference, (0, 0))
+    return {
+        "n_runs": mine[1],
+        "n_diverged": mine[0],
+        "reference_n_runs": theirs[1],
+        "reference_n_diverged": theirs[0],
+    }
 
 
 def seeds_to_decide(d: np.ndarray, margin: float, alpha: float) -> int | None:
@@ -145,19 +186,25 @@ def dataset_verdicts(
     costs: pd.DataFrame | None = None,
 ) -> list[dict]:
     """The verdict rows of one dataset (equal-budget arm runs and histories, their columns named
-    as in the early-stopping arm: neuroevo.analysis.arms)."""
+    as in the early-stopping arm: neuroevo.analysis.arms, which scores a diverged run 0), each
+    with the diverged runs of both sides counted; without a reference because every gradient
+    optimizer diverged somewhere, a NO_REFERENCE row per evolutionary optimizer."""
     reference = best_gradient(runs)
     evolutionary = list(dict.fromkeys(runs.loc[runs["optimizer_kind"] == "evolution", "optimizer"]))
-    if reference is None or not evolutionary:
+    if not evolutionary or not len(_gradient_runs(runs)):
         return []
+    budget = float(runs["training.budget_flops"].iloc[0]) if "training.budget_flops" in runs else math.nan
+    if reference is None:
+        absent = {"budget_flops": budget, "target_val_acc": target, "margin": margin, "alpha": alpha}
+        return [_no_reference_row(dataset, runs, optimizer) | absent for optimizer in evolutionary]
     if costs is None:  # else the caller's cost_to_target rows at `target`
         costs = cost_to_target(dataset, runs, histories, target)
     costs = costs.set_index("optimizer")
     by_seed = runs.pivot_table(index="seed", columns="optimizer", values="test_acc")
-    budget = float(runs["training.budget_flops"].iloc[0]) if "training.budget_flops" in runs else math.nan
     rows = []
     for row in paired_verdicts(by_seed, [(optimizer, reference) for optimizer in evolutionary], margin, alpha):
-        row = {"dataset": dataset, **row, "budget_flops": budget, "target_val_acc": target}
+        row = {"dataset": dataset, **row, **diverged_columns(runs, row["optimizer"], reference)}
+        row |= {"budget_flops": budget, "target_val_acc": target}
         for name in ("flops", "seconds"):
             if f"art_{name}" in costs:
                 row[name] = float(costs.loc[row["optimizer"], f"art_{name}"])
@@ -165,6 +212,28 @@ def dataset_verdicts(
                 row[f"{name}_ratio"] = _ratio(row[name], row[f"{name}_reference"])
         rows.append(row)
     return rows
+
+
+def _no_reference_row(dataset: str, runs: pd.DataFrame, optimizer: str) -> dict:
+    """A verdict row without a reference: the optimizer's mean score, no test, and why."""
+    nan = math.nan
+    return {
+        "dataset": dataset,
+        "optimizer": optimizer,
+        "reference": None,
+        "n": 0,
+        "n_nonzero": 0,
+        "family": 0,
+        "mean_acc": float(runs.loc[runs["optimizer"] == optimizer, "test_acc"].mean()),
+        "reference_mean_acc": nan,
+        **dict.fromkeys(("hl", "ci_low", "ci_high", "tost_low", "tost_high"), nan),
+        **dict.fromkeys(("p_equivalent", "p_worse", "p_difference"), nan),
+        **dict.fromkeys(("p_equivalent_holm", "p_worse_holm", "p_difference_holm"), nan),
+        "seeds_needed": None,
+        "verdict": NO_REFERENCE,
+        "reason": reference_absence(runs),
+        **diverged_columns(runs, optimizer, None),
+    }
 
 
 def _ratio(cost: float, reference: float) -> float:

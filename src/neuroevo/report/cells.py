@@ -8,6 +8,9 @@ import math
 
 import numpy as np
 
+from neuroevo.analysis.diverged import diverged_text
+from neuroevo.analysis.verdict import NO_REFERENCE
+
 
 def number(value: float | None, digits: int = 4) -> str:
     """`digits` significant digits; "-" for a missing value."""
@@ -56,23 +59,49 @@ def median_iqr(values: list[float]) -> str:
     return f"{compact(median)} [{compact(q25)}, {compact(q75)}]"
 
 
+def _count(row, key: str) -> int:
+    value = row.get(key) if hasattr(row, "get") else None
+    return 0 if value is None or (isinstance(value, float) and math.isnan(value)) else int(value)
+
+
+def diverged_note(row) -> str:
+    """A verdict row's diverged runs in words, each side that had some: "cmaes: 3 of 3 diverged"
+    ("" when none did; rows without the counts, as older tables, say nothing)."""
+    sides = (("optimizer", "n_diverged", "n_runs"), ("reference", "reference_n_diverged", "reference_n_runs"))
+    notes = [
+        f"{row[name]}: {diverged_text(_count(row, diverged), _count(row, runs))}"
+        for name, diverged, runs in sides
+        if _count(row, diverged) and isinstance(row[name], str)
+    ]
+    return "; ".join(notes)
+
+
 def verdict_cells(row) -> dict:
     """A verdict row's cells (neuroevo.analysis.verdict.paired_verdicts): n, the decisive test
-    and its p, delta, the effect with its interval and the verdict with its reason."""
+    and its p, delta, the effect with its interval and the verdict with its reason; the test
+    accuracies say "k of n diverged" for a side with diverged runs (each scored 0)."""
     verdict = row["verdict"] + (f" ({row['reason']})" if row["reason"] else "")
     test, p_decisive = {
         "worse by more than delta": ("Wilcoxon one-sided, against -δ", row["p_worse_holm"]),
         "better": ("Wilcoxon two-sided", row["p_difference_holm"]),
+        NO_REFERENCE: ("-", math.nan),
     }.get(row["verdict"], ("Wilcoxon TOST, ±δ", row["p_equivalent_holm"]))
+    diverged = diverged_note(row)
+    accuracy = f"{number(row['mean_acc'], 3)} vs {number(row['reference_mean_acc'], 3)}"
+    if not math.isfinite(row["hl"]):
+        effect = "-"
+    elif math.isfinite(row["ci_low"]):
+        effect = f"{row['hl']:+.3f} [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]"
+    else:
+        effect = f"{row['hl']:+.3f} [no 95% interval with {int(row['n'])} pairs]"
     return {
         "optimizer": row["optimizer"],
-        "reference": row["reference"],
+        "reference": row["reference"] if isinstance(row["reference"], str) else "-",
         "n": int(row["n"]),
         "n_nonzero": int(row["n_nonzero"]),
-        "accuracy": f"{number(row['mean_acc'], 3)} vs {number(row['reference_mean_acc'], 3)}",
-        "effect": f"{row['hl']:+.3f} [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]"
-        if math.isfinite(row["ci_low"])
-        else f"{row['hl']:+.3f} [no 95% interval with {int(row['n'])} pairs]",
+        "accuracy": accuracy + (f" ({diverged}, each scored 0)" if diverged else ""),
+        "diverged": diverged,
+        "effect": effect,
         "p_equivalent": p_value(row["p_equivalent_holm"]),
         "p_worse": p_value(row["p_worse_holm"]),
         "p_difference": p_value(row["p_difference_holm"]),

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from neuroevo.analysis.comparison import RULES, SCORE, load_comparison, load_discovery_summary, task_verdicts
+from neuroevo.analysis.diverged import is_diverged, score_diverged
 from neuroevo.analysis.runs import read_json_object, settings, write_table
 from neuroevo.config.discovery import TUNED_SUFFIX, comparison_settings, labels
 from neuroevo.discovery.ga import genome_evaluations
@@ -34,7 +35,8 @@ def _mean_std(values: pd.Series) -> str:
 def score_table(runs: pd.DataFrame, order: list[str], tasks: list[str], column: str, overall: bool) -> list[str]:
     """Markdown lines: per label and task, mean ± std over seeds of `column`, the highest mean of
     each column bold (a description; the verdicts test); with `overall`, a column of the mean
-    over the tasks per seed. Each header states the task's seeds; a diverged run scores 0."""
+    over the tasks per seed. Each header states the task's seeds; a diverged run scores 0 (the
+    caller's runs are scored by neuroevo.analysis.diverged.score_diverged) and is counted."""
     counts = {task: runs.loc[runs["task"] == task, "seed"].nunique() for task in tasks}
     columns = {
         task: {
@@ -69,7 +71,7 @@ def score_table(runs: pd.DataFrame, order: list[str], tasks: list[str], column: 
             values = columns[name][label]
             text = _mean_std(values) if len(values) else "-"
             cells.append(f"**{text}**" if len(values) and values.mean() == best[name] else text)
-        diverged = int((mine["status"] == "diverged").sum())
+        diverged = int(is_diverged(mine["status"]).sum())
         lines.append(f"| {_label(label)} | {diverged} | {' | '.join(cells)} |")
     return lines
 
@@ -189,6 +191,7 @@ def write_section(
     out.parent.mkdir(parents=True, exist_ok=True)
     runs = load_comparison(summary_paths)
     write_table(runs, out.with_name("comparison.parquet"))
+    runs = score_diverged(runs)  # a diverged run scores 0 in every table below (neuroevo.analysis.diverged)
     has_ga = "evolved" in labels(study)  # else the published rule alone: no GA ran
     summary = load_discovery_summary(discovery_dir) if has_ga else None
     genome = Genome.load(discovery_dir / "best_genome.json") if has_ga else None

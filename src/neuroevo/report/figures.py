@@ -7,7 +7,8 @@ neuroevo.report.plots. Every optimizer has one colour in all of them (plots.colo
   budget (no run drops out); without a budget, the early-stopping arm's validation accuracy
   over the runs still going;
 - boxplots of test accuracy per dataset, one panel per arm;
-- runtime ECDFs (COCO): the fraction of (run, target) pairs reached by each FLOP cost;
+- runtime ECDFs (COCO): the fraction of (run, target) pairs reached by each FLOP cost (a
+  diverged run reaches no target: neuroevo.analysis.diverged);
 - Dolan-More performance profiles across datasets (at least 3 with a budget);
 - a critical-difference diagram of mean ranks across datasets (at least 5).
 
@@ -93,9 +94,12 @@ def plot_test_accuracy_boxes(dataset: str, arms: dict[str, pd.DataFrame], out: P
     save(figure, out)
 
 
-def plot_runtime_ecdf(dataset: str, histories: pd.DataFrame, targets: list[float], out: Path) -> None:
+def plot_runtime_ecdf(
+    dataset: str, histories: pd.DataFrame, targets: list[float], out: Path, runs: pd.DataFrame | None = None
+) -> None:
+    """The runtime ECDF of each optimizer; a run that `runs` says diverged reaches no target."""
     figure, axes = plt.subplots(figsize=(6.4, 4.0), layout="constrained")
-    for optimizer, curve in runtime_ecdf(histories, targets).items():
+    for optimizer, curve in runtime_ecdf(histories, targets, runs=runs).items():
         x = np.concatenate([curve["x"], [histories["flops"].max()]])
         y = np.concatenate([curve["fraction"], [curve["fraction"].iloc[-1] if len(curve) else 0.0]])
         axes.step(x, y, where="post", label=optimizer, color=colour(optimizer))
@@ -213,7 +217,7 @@ def write_report_figures(
                 verdicts += dataset_verdicts(
                     dataset, arm_table, arm_rows, margin, alpha, target, table[table["main_target"]]
                 )
-                plot_runtime_ecdf(dataset, arm_rows, values, out_dir / f"{dataset}_ecdf.png")
+                plot_runtime_ecdf(dataset, arm_rows, values, out_dir / f"{dataset}_ecdf.png", arm_table)
         anytime = BUDGET in arms
         shown = arm_histories(by_dataset, dataset_histories, BUDGET if anytime else EARLY)
         plot_cost_curves(dataset, shown, out_dir / f"{dataset}_cost.png", anytime)

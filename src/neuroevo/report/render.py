@@ -17,25 +17,28 @@ import yaml
 
 from neuroevo.analysis.aggregate import METRICS
 from neuroevo.analysis.arms import ARM_TITLES, ARMS, BUDGET, EARLY, arm_runs, has_budget
+from neuroevo.analysis.diverged import DIVERGED, RULE, diverged_text, is_diverged
 from neuroevo.analysis.ranks import absence_reason, per_dataset_means
 from neuroevo.analysis.runs import read_json_object, read_table, settings
 from neuroevo.analysis.stats import TEST_NAMES
+from neuroevo.analysis.verdict import NO_REFERENCE
 from neuroevo.files.versions import git_commit, package_versions
 from neuroevo.report.cells import compact, marked, mean_std, number, p_value, verdict_cells
 from neuroevo.report.study_section import rebased
 
 WORK_COLUMNS = ("flops", "model_evals", "grad_evals")
 EFFECT_METRIC = "test_acc"  # the metric whose effects table sits under each dataset's table
-STATUS_WORDS = {"completed": "max epochs", "early_stopped": "patience", "budget": "budget", "diverged": "diverged"}
+STATUS_WORDS = {"completed": "max epochs", "early_stopped": "patience", "budget": "budget", DIVERGED: "diverged"}
 ARM_PROTOCOLS = {
     EARLY: (
         "each run stops when its validation loss has not improved by min_delta for `patience` epochs (or at "
-        "max_epochs); reported: the model with the best validation loss, and the work spent until the stop"
+        "max_epochs); reported: the model with the best validation loss, and the work spent until the stop (a run "
+        "that diverged first: its best model before the divergence, counted as diverged; it reaches no target)"
     ),
     BUDGET: (
         "every run goes on to the same budget of forward-equivalent FLOPs, whatever its patience; reported: the "
         "model at the end of the budget (the step that spends it; the overshoot is less than one step) and the work "
-        "spent; no early stopping"
+        f"spent; no early stopping; {RULE}, and reaches no target"
     ),
 }
 
@@ -67,7 +70,8 @@ def effects_rows(dataset_tests: pd.DataFrame) -> list[dict]:
 
 def cost_rows(costs: pd.DataFrame) -> tuple[list[float], list[dict]]:
     """The targets of an arm's cost table, and per optimizer a cell per target: seeds reaching
-    it and the aRT in FLOPs and in seconds."""
+    it and the aRT in FLOPs and in seconds; the optimizer's cell says "k of n diverged" when
+    some of its runs did (they reach no target: neuroevo.analysis.cost)."""
     targets = sorted(costs["target_val_acc"].unique())
     rows = []
     for optimizer, group in costs.groupby("optimizer", sort=False):
@@ -81,7 +85,10 @@ def cost_rows(costs: pd.DataFrame) -> tuple[list[float], list[dict]]:
                 else f"{_work(row['art_flops'])} / {number(row['art_seconds'], 3)} s"
             )
             cells.append(f"{row['n_reached']}/{row['n_seeds']}: {art}")
-        rows.append({"optimizer": optimizer, "cells": cells})
+        first = group.iloc[0]
+        diverged = int(first["n_diverged"]) if "n_diverged" in group and pd.notna(first["n_diverged"]) else 0
+        note = diverged_text(diverged, int(first["n_seeds"]))
+        rows.append({"optimizer": optimizer + (f" ({note})" if note else ""), "cells": cells})
     return targets, rows
 
 
@@ -124,13 +131,14 @@ def arm_table(rows: pd.DataFrame, tests: pd.DataFrame, costs: pd.DataFrame, arm:
 
 def verdict_rows(verdicts: pd.DataFrame) -> list[dict]:
     """The verdict tables' rows: every entry with n, the test, p, delta, the effect with its
-    interval and the cost ratios."""
+    interval ("k of n diverged" with the test accuracies of a side with diverged runs) and
+    the cost ratios."""
     return [
         {
             "dataset": row["dataset"],
             **verdict_cells(row),
-            "flops_ratio": _ratio(row.get("flops_ratio")),
-            "seconds_ratio": _ratio(row.get("seconds_ratio")),
+            "flops_ratio": "-" if row["verdict"] == NO_REFERENCE else _ratio(row.get("flops_ratio")),
+            "seconds_ratio": "-" if row["verdict"] == NO_REFERENCE else _ratio(row.get("seconds_ratio")),
             "target": number(row["target_val_acc"], 3),
             "budget": _work(row["budget_flops"]),
         }
@@ -146,10 +154,11 @@ def _ratio(value) -> str:
 
 def _best_validation(runs: pd.DataFrame | None, dataset: str, arm: str) -> list[dict]:
     """The equal-budget arm's other reading, labelled apart: per optimizer, the test accuracy
-    of the best-validation-loss model within the budget, and its epoch."""
+    of the best-validation-loss model within the budget (a diverged run's 0, as the arm scores
+    it: arm_runs), and its epoch."""
     if arm != BUDGET or runs is None or "budget_best_test_acc" not in runs:
         return []
-    mine = runs[(runs["dataset"] == dataset) & has_budget(runs)]
+    mine = arm_runs(runs[runs["dataset"] == dataset], BUDGET)
     rows = []
     for optimizer, group in mine.groupby("optimizer", sort=False):
         accuracy, epoch = group["budget_best_test_acc"].astype(float), group["budget_best_epoch"].astype(float)
@@ -304,7 +313,8 @@ def render_report(
         "versions": package_versions(),
         "devices": sorted(runs["device"].unique()),
         "n_runs": len(runs),
-        "n_diverged": int((runs["status"] == "diverged").sum()),
+        "n_diverged": int(is_diverged(runs["status"]).sum()),
+        "diverged_rule": RULE,
         "config_yaml": yaml.safe_dump(config, sort_keys=False).rstrip(),
         "config_hash": config_hash(config),
         "command": command,

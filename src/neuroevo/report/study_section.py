@@ -2,7 +2,8 @@
 question, what ran, the figures, a table of final accuracies per variant and, for a study
 with `verdict: true`, each evolutionary variant's verdict against the best gradient one.
 Runs with a FLOP budget (training.budget_flops) are read at the end of it (the equal-budget
-arm); the others at their best-validation-loss model.
+arm: a run that diverged first scores 0 and is counted, neuroevo.analysis.diverged); the others
+at their best-validation-loss model.
 
 Runs are read from the summaries passed in (a study's run folders are
 STUDY_DIR/VARIANT/SEED/summary.json, which is where the variant comes from), so runs of
@@ -18,8 +19,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from neuroevo.analysis.diverged import RULE, is_diverged, scored
 from neuroevo.analysis.runs import load_history, load_runs, run_summary
-from neuroevo.analysis.verdict import best_gradient, paired_verdicts
+from neuroevo.analysis.verdict import best_gradient, diverged_columns, paired_verdicts, reference_absence
 from neuroevo.config.defaults import ALIGNMENT_SIGMA
 from neuroevo.report.cells import compact, median_iqr, number, verdict_cells
 from neuroevo.report.plots import alignment_by_seed, plot_alignment, plot_curves
@@ -61,8 +63,12 @@ def budgeted(runs: dict[str, list[tuple[dict, pd.DataFrame]]]) -> bool:
 
 
 def _score(summary: dict, key: str, budget: bool) -> float:
-    """A run's `key` in the section's arm: at the end of its FLOP budget, or of its best model."""
-    return summary[f"budget_{key}"] if budget else summary[key]
+    """A run's `key` in the section's arm: at the end of its FLOP budget, or of its best model.
+    At the end of the budget an accuracy of a run that diverged first is 0, as the main report's
+    equal-budget arm scores it (neuroevo.analysis.diverged)."""
+    if not budget:
+        return summary[key]
+    return scored(summary[f"budget_{key}"], summary["budget_status"], key)
 
 
 def results_table(study: dict, runs: dict[str, list[tuple[dict, pd.DataFrame]]]) -> list[str]:
@@ -77,7 +83,7 @@ def results_table(study: dict, runs: dict[str, list[tuple[dict, pd.DataFrame]]])
     ]
     for label, variant in study["variants"].items():
         summaries = [summary for summary, _ in runs.get(label, [])]
-        diverged = sum(_score(summary, "status", budget) == "diverged" for summary in summaries)
+        diverged = sum(bool(is_diverged(_score(summary, "status", budget))) for summary in summaries)
         count = f"{len(summaries)}" + (f" ({diverged} diverged)" if diverged else "")
         cells = [median_iqr([_score(summary, key, budget) for summary in summaries]) for key in keys]
         lines.append(
@@ -93,38 +99,44 @@ def _results_note(runs: dict[str, list[tuple[dict, pd.DataFrame]]]) -> str:
     return (
         f"Median [interquartile range] over seeds; every run is read at the end of its budget of "
         f"{' or '.join(compact(value) for value in budgets)} forward-equivalent FLOPs (the model there, mid-epoch; "
-        "epochs are fractional), whatever its validation loss did before; a run that diverged first, at its last "
-        "model scored."
+        f"epochs are fractional), whatever its validation loss did before; {RULE}."
     )
 
 
 def verdict_lines(runs: dict[str, list[tuple[dict, pd.DataFrame]]], margin: float, alpha: float) -> list[str]:
     """Each evolutionary variant against the gradient variant of the highest median validation
-    accuracy (picked on validation, compared on test), paired by seed, as the report's datasets."""
+    accuracy (picked on validation, compared on test; never one any of whose runs diverged),
+    paired by seed, as the report's datasets: a diverged run scores 0 at the end of a budget and
+    is counted in its row ("k of n diverged")."""
     budget = budgeted(runs)
+    columns = ["optimizer", "optimizer_kind", "seed", "status", "val_acc", "test_acc"]
     rows = [
         {
             "optimizer": label,
             "optimizer_kind": summary["optimizer_kind"],
             "seed": summary["seed"],
+            "status": _score(summary, "status", budget),
             "val_acc": _score(summary, "val_acc", budget),
             "test_acc": _score(summary, "test_acc", budget),
         }
         for label, entries in runs.items()
         for summary, _ in entries
     ]
-    frame = pd.DataFrame(rows, columns=["optimizer", "optimizer_kind", "seed", "val_acc", "test_acc"])
+    frame = pd.DataFrame(rows, columns=columns)
     reference = best_gradient(frame)
     evolutionary = list(dict.fromkeys(frame.loc[frame["optimizer_kind"] == "evolution", "optimizer"]))
-    if reference is None or not evolutionary:
+    if not evolutionary or not (frame["optimizer_kind"] == "gradient").any():
         return ["No verdict: the study needs a gradient variant and an evolutionary one.", ""]
+    if reference is None:
+        return [f"No verdict: {reference_absence(frame, 'variant')}.", ""]
     by_seed = frame.pivot_table(index="seed", columns="optimizer", values="test_acc")
     verdicts = paired_verdicts(by_seed, [(label, reference) for label in evolutionary], margin, alpha)
     family = f"{len(verdicts)} variant{'s' if len(verdicts) != 1 else ''}"
     lines = [
         f"Verdicts: each evolutionary variant against `{reference}`, the gradient variant of the highest median "
-        f"validation accuracy (picked on validation, compared on test), on test accuracy"
-        f"{' at the end of the budget' if budget else ''}, paired by seed; δ = {number(margin, 3)} test accuracy; "
+        f"validation accuracy (picked on validation, compared on test; never one with a diverged run), on test "
+        f"accuracy{' at the end of the budget' if budget else ''}, paired by seed"
+        f"{' (' + RULE + ')' if budget else ''}; δ = {number(margin, 3)} test accuracy; "
         f"Holm over the {family}, α = {alpha}. The difference is the Hodges-Lehmann estimate (evolutionary − "
         "gradient) with its exact signed-rank 95% interval; the decisive test is the one the verdict rests on "
         "(TOST for equivalence, one-sided for worse by more than δ, two-sided for better).",
@@ -133,7 +145,7 @@ def verdict_lines(runs: dict[str, list[tuple[dict, pd.DataFrame]]], margin: floa
         "|---|---|---|---|---|---|---|---|",
     ]
     for row in verdicts:
-        cells = verdict_cells(row)
+        cells = verdict_cells(row | diverged_columns(frame, row["optimizer"], reference))
         lines.append(
             f"| {cells['optimizer']} | {cells['reference']} | {cells['n']} ({cells['n_nonzero']}) | {cells['accuracy']} | "
             f"{cells['effect']} | {cells['test']} | {cells['p_decisive']} | {cells['verdict']} |"
