@@ -80,7 +80,15 @@ def run_genome(wildcards):
 
 @cache
 def load_study(name):
-    """Study NAME, validated, with its schema's defaults (listed ones before any job)."""
+    """Study NAME, validated, with its schema's defaults (checked before any job). Only the
+    studies listed in `studies` are read: a target of another one is refused by name."""
+    if name not in config["studies"]:
+        listed = ", ".join(config["studies"]) or "none"
+        raise WorkflowError(
+            f"study {name!r} is not listed in the config's `studies` (listed: {listed}), and only listed "
+            f"study files are read: add it there, or run snakemake results/studies/{name}/study.md "
+            f"--config 'studies=[{name}]'"
+        )
     try:
         return specs.load_study(config, name, REPOSITORY)
     except specs.ConfigError as error:
@@ -88,13 +96,9 @@ def load_study(name):
 
 
 def study_blocks(name):
-    """Study NAME's blocks of seeds; none for an unlisted study file that does not load (a
-    target of it then fails with load_study's message, which names the file and key), nor
-    for a study whose raw data are missing (its section says so)."""
-    try:
-        study = load_study(name)
-    except WorkflowError:
-        return []
+    """Study NAME's blocks of seeds (a listed study, checked before any job); none for a
+    study whose raw data are missing (its section says so)."""
+    study = load_study(name)
     return [] if study_missing_data(name) else blocks.study_blocks(config, study)
 
 

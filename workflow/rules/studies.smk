@@ -1,9 +1,10 @@
 # Studies (config/studies/NAME.yaml): a few variants x seeds trained with the train
 # command, an optional ES gradient-alignment measurement, then results/studies/NAME/study.md
-# and its figures. The report includes the sections of the studies listed in `studies`.
+# and its figures. The report includes the sections of the studies listed in `studies`;
+# only those are read (an unlisted one is a target once listed: --config 'studies=[NAME]').
 
 
-for study_name in blocks.study_names(config, REPOSITORY):
+for study_name in blocks.study_names(config):
     for block in study_blocks(study_name):
 
         rule:

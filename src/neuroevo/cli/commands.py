@@ -73,6 +73,11 @@ def _compare(args: argparse.Namespace) -> None:
         _train_block(args, specs, out_dirs)
 
 
+def _number(value: float | None) -> str:
+    """A score for the log; a summary holds null for a non-finite one."""
+    return "null (not finite)" if value is None else f"{value:.4f}"
+
+
 def _block_runs(args: argparse.Namespace) -> list[tuple[int, Path]]:
     """(seed, run folder) of each run: --seed with --out-dir, or --seeds with --runs-dir/SEED."""
     if args.seed is not None:
@@ -163,14 +168,14 @@ def _run_training(args: argparse.Namespace, spec, out_dir: Path, data, progress)
     if summary["status"] == "diverged":
         log.warning("%s/%s/seed %d DIVERGED: %s", spec.dataset, spec.optimizer, spec.seed, summary["message"])
     log.info(
-        "%s/%s/seed %d: %s after %d epochs, test_acc %.4f, test_loss %.4f, %.1f s; peak RSS of the job so far %.0f MB",
+        "%s/%s/seed %d: %s after %d epochs, test_acc %s, test_loss %s, %.1f s; peak RSS of the job so far %.0f MB",
         spec.dataset,
         spec.optimizer,
         spec.seed,
         summary["status"],
         summary["epochs"],
-        summary["test_acc"],
-        summary["test_loss"],
+        _number(summary["test_acc"]),
+        _number(summary["test_loss"]),
         summary["wall_time_s"],
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (2**20 if sys.platform == "darwin" else 1024),
     )

@@ -4,6 +4,7 @@ value naming the flag, each command's `func` from neuroevo.cli.commands."""
 from __future__ import annotations
 
 import argparse
+import json
 import math
 from collections.abc import Callable
 
@@ -23,6 +24,7 @@ from neuroevo.cli.commands import (
 from neuroevo.cli.discovery import _discover, _discovery_report, _tune_baseline
 from neuroevo.config import defaults
 from neuroevo.config.checks import OPTIMIZERS_SCHEMA_PATH
+from neuroevo.config.limits import SEED_LIMIT
 
 
 def _number(kind: type, name: str, accept: Callable[[float], bool]) -> Callable[[str], float]:
@@ -47,6 +49,69 @@ SPLIT_FRACTION = _number(float, "a fraction above 0 and below 0.5", lambda value
 PROBABILITY = _number(float, "a number above 0 and at most 1", lambda value: 0 < value <= 1)
 
 
+def _seed(text: str) -> int:
+    """A seed: a non-negative integer below 2**32. torch takes the low 32 bits of a larger one
+    (2**32 would be seed 0's run again), numpy and pycma refuse it."""
+    value = NON_NEGATIVE_INT(text)
+    if value >= SEED_LIMIT:
+        raise argparse.ArgumentTypeError(
+            f"{value} is not below 2**32 (= {SEED_LIMIT}): seeds are 32-bit in torch, numpy and pycma, "
+            "so a larger one would repeat a smaller one's run; give a seed below 2**32"
+        )
+    return value
+
+
+def _seed_list(text: str) -> str:
+    """Comma-separated seeds (the tune command's --seeds), as given: each that is an integer must
+    be below 2**32 (the command refuses the rest: negative, repeated or not numbers)."""
+    for part in text.split(","):
+        try:
+            value = int(part)
+        except ValueError:
+            continue
+        if value >= SEED_LIMIT:
+            raise argparse.ArgumentTypeError(
+                f"{value} is not below 2**32 (= {SEED_LIMIT}): seeds are 32-bit in torch, numpy and pycma; "
+                "give seeds below 2**32"
+            )
+    return text
+
+
+def _seed_values(value: object, where: str = "") -> list[tuple[str, object]]:
+    """(key, value) of every integer under a key that names seeds (seed, seeds, study_seed, ...)
+    in a JSON value, list items by index."""
+    found = []
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        name = f"{where}.{key}" if where else str(key)
+        if isinstance(key, str) and "seed" in key:
+            seeds = enumerate(item) if isinstance(item, list) else [(None, item)]
+            found += [(name if index is None else f"{name}.{index}", seed) for index, seed in seeds]
+        found += _seed_values(item, name)
+    return found
+
+
+def _json_seeds(text: str) -> str:
+    """A JSON argument (--study-json, --settings) as given, once every seed in it is below 2**32
+    (what is not JSON, or a seed of another type, the command refuses, naming the flag)."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    for key, seed in _seed_values(value):
+        if isinstance(seed, int) and not isinstance(seed, bool) and seed >= SEED_LIMIT:
+            raise argparse.ArgumentTypeError(
+                f"{key}: {seed} is not below 2**32 (= {SEED_LIMIT}): seeds are 32-bit in torch, numpy and pycma; "
+                "give seeds below 2**32"
+            )
+    return text
+
+
+SEED = _seed  # the argparse types of seeds, named as the others
+SEED_CSV = _seed_list
+JSON_SEEDS = _json_seeds
+
+
 def _add_significance(parser: argparse.ArgumentParser) -> None:
     """--alpha and --test: how the tables' highlighting decides (config `report`)."""
     parser.add_argument("--alpha", type=PROBABILITY, default=0.05)
@@ -69,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--out", required=True)
     data.add_argument("--data-dir", default="data", help="raw data in torchvision's layout")
     data.add_argument("--download", action="store_true", help="let torchvision download missing files")
-    data.add_argument("--split-seed", type=NON_NEGATIVE_INT, default=0)
+    data.add_argument("--split-seed", type=SEED, default=0)
     data.add_argument("--val-fraction", type=SPLIT_FRACTION, default=defaults.SPLIT_FRACTION)
     data.add_argument("--test-fraction", type=SPLIT_FRACTION, default=defaults.SPLIT_FRACTION)
     data.set_defaults(func=_data)
@@ -82,9 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--dataset", required=True)
     train.add_argument("--optimizer", required=True)
     seeds = train.add_mutually_exclusive_group(required=True)
-    seeds.add_argument("--seed", type=NON_NEGATIVE_INT, help="one run, written to --out-dir")
+    seeds.add_argument("--seed", type=SEED, help="one run, written to --out-dir (below 2**32)")
     seeds.add_argument(
-        "--seeds", type=NON_NEGATIVE_INT, nargs="+", help="a block of runs, one after another, each in RUNS_DIR/SEED"
+        "--seeds", type=SEED, nargs="+", help="a block of runs, one after another, each in RUNS_DIR/SEED"
     )
     train.add_argument("--spec", default="{}", help="JSON: {model: {...}, training: {...}, hyperparameters: {...}}")
     folders = train.add_mutually_exclusive_group(required=True)
@@ -108,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     compare.add_argument("--data", required=True, help="prepared .npz of the task's dataset")
     compare.add_argument("--dataset", required=True)
-    compare.add_argument("--seeds", type=NON_NEGATIVE_INT, nargs="+", required=True)
+    compare.add_argument("--seeds", type=SEED, nargs="+", required=True)
     compare.add_argument(
         "--jobs-json",
         required=True,
@@ -126,7 +191,12 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument(
         "--search-space", required=True, help='JSON: {"lr": {"distribution": "log_uniform", "low": 1e-4, "high": 1}}'
     )
-    tune.add_argument("--seeds", default="1000,1001", help="tuning seeds, comma-separated (never the evaluation seeds)")
+    tune.add_argument(
+        "--seeds",
+        type=SEED_CSV,
+        default="1000,1001",
+        help="tuning seeds, comma-separated, each below 2**32 (never the evaluation seeds)",
+    )
     tune.add_argument(
         "--trials",
         type=POSITIVE_INT,
@@ -137,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument(
         "--startup-trials", type=NON_NEGATIVE_INT, default=4, help="random trials before TPE, and before pruning starts"
     )
-    tune.add_argument("--study-seed", type=NON_NEGATIVE_INT, default=0)
+    tune.add_argument("--study-seed", type=SEED, default=0)
     tune.add_argument(
         "--pruning", choices=("on", "off"), default="off", help="median pruning on per-epoch validation loss"
     )
@@ -198,6 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     alignment.add_argument(
         "--settings",
         required=True,
+        type=JSON_SEEDS,
         help=f'JSON: {{"hidden": [8, 32], "pairs": [1, 16], "seeds": [0, 1], "sigma": {defaults.ALIGNMENT_SIGMA}, "rank_shaping": true, '
         '"batches": 4, "batch_size": 256, "activation": "relu"}',  # sigma: the study schema's default
     )
@@ -225,7 +296,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     discover = commands.add_parser("discover", help="GA over optimizer update rules (resumes from its checkpoint)")
     discover.add_argument(
-        "--study-json", required=True, help='JSON: {"tasks": [{"dataset": ..., "model": "mlp"}], "settings": {...}}'
+        "--study-json",
+        required=True,
+        type=JSON_SEEDS,
+        help='JSON: {"tasks": [{"dataset": ..., "model": "mlp"}], "settings": {...}}',
     )
     discover.add_argument("--data", nargs="+", required=True, help="DATASET=PATH of each task's prepared .npz")
     discover.add_argument("--threads", type=POSITIVE_INT, default=1)
@@ -235,7 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
     baseline = commands.add_parser(
         "tune-baseline", help="tune a baseline on a discovery study's tasks and GA seeds (resumes from its journal)"
     )
-    baseline.add_argument("--study-json", required=True, help="the study's tasks and settings, as for discover")
+    baseline.add_argument(
+        "--study-json", required=True, type=JSON_SEEDS, help="the study's tasks and settings, as for discover"
+    )
     baseline.add_argument("--optimizer", required=True)
     baseline.add_argument(
         "--tuning-json",

@@ -93,27 +93,50 @@ def _inline(node: object, here: Path, root: Path) -> object:
     return {key: value for key, value in inlined.items() if key != "default"} | siblings
 
 
-def _strict(schema: dict):
-    """A validator of `schema` for which only ints are integers (JSON Schema calls 2.0 one, but
-    the training loop and the optimizers need real ints; bools are refused too)."""
+def strict_type_checker():
+    """JSON Schema's types with only ints as integers (JSON Schema calls 2.0 one, but the
+    training loop and the optimizers need real ints; bools are refused too)."""
     import jsonschema
 
-    strict = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
+    return jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
         "integer", lambda checker, value: isinstance(value, int) and not isinstance(value, bool)
     )
-    return jsonschema.validators.extend(jsonschema.Draft202012Validator, type_checker=strict)(schema)
 
 
-def _non_finite(value: object, where: str = "") -> str | None:
-    """The key of the first NaN or infinity in `value` (no minimum or maximum refuses them)."""
+def strict_validator(schema: dict):
+    """A validator of `schema` with strict_type_checker's integers: what the config, a spec and
+    a study file are checked with."""
+    import jsonschema
+
+    return jsonschema.validators.extend(jsonschema.Draft202012Validator, type_checker=strict_type_checker())(schema)
+
+
+def _first_non_finite(value: object, where: str = "") -> tuple[str, float] | None:
+    """The key and value of the first NaN or infinity in `value` (no minimum or maximum refuses them)."""
     if isinstance(value, float) and not math.isfinite(value):
-        return where or "the value"
+        return where or "the value", value
     items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
     for key, item in items:
-        found = _non_finite(item, f"{where}.{key}" if where else str(key))
+        found = _first_non_finite(item, f"{where}.{key}" if where else str(key))
         if found:
             return found
     return None
+
+
+def _non_finite(value: object) -> str | None:
+    """The key of the first NaN or infinity in `value`."""
+    found = _first_non_finite(value)
+    return found[0] if found else None
+
+
+def non_finite_problem(value: object) -> str | None:
+    """`training.budget_flops: inf is not a finite number (...)` for the first NaN or infinity
+    in `value` (YAML's .nan and .inf, which no schema keyword refuses), or None."""
+    found = _first_non_finite(value)
+    if found is None:
+        return None
+    where, number = found
+    return f"{where}: {number} is not a finite number (NaN and infinity are not allowed); give a finite value"
 
 
 @cache
@@ -130,7 +153,7 @@ def _validator(optimizer: str):
         "properties": {"model": model, "training": {"$ref": "#/$defs/training"}, "hyperparameters": blocks[optimizer]},
         "$defs": schema["$defs"],
     }
-    return _strict(spec_schema)
+    return strict_validator(spec_schema)
 
 
 def parse_spec(text: str, optimizer: str, flag: str = "--spec") -> dict:
@@ -180,7 +203,7 @@ def check_config(config: dict) -> None:
 
 @cache
 def _config_validator():
-    return _strict(_schema())
+    return strict_validator(_schema())
 
 
 def _raise_first_error(validator, instance: object, flag: str) -> None:

@@ -17,6 +17,7 @@ import copy
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from neuroevo.config.checks import SpecError, check_spec, check_training_budgets, parse_spec
+from neuroevo.config.limits import SEED_LIMIT
 from neuroevo.config.names import DATASET_NAMES
 
 
@@ -103,8 +104,8 @@ class RunSpec:
         blocks (neuroevo.config.checks) before any work; errors name the key."""
         if dataset not in DATASET_NAMES:
             raise SpecError(f"--dataset: unknown dataset {dataset!r}; known: {', '.join(DATASET_NAMES)}")
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise SpecError(f"--seed: must be a non-negative integer, got {seed!r}")
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < SEED_LIMIT:
+            raise SpecError(f"--seed: must be a non-negative integer below 2**32, got {seed!r}")
         spec = parse_spec(text, optimizer)
         return cls.from_dict({"dataset": dataset, "optimizer": optimizer, "seed": seed, **spec})
 

@@ -12,7 +12,7 @@ the main config already says, so the settings of a run are layered:
 
 from __future__ import annotations
 
-from neuroevo.config.checks import resolved
+from neuroevo.config.checks import resolved, strict_validator
 from neuroevo.config.defaults import ALIGNMENT_SIGMA
 
 
@@ -36,7 +36,8 @@ def check_study(study: dict, config_schema: dict) -> None:
     """What the study schema cannot say: every variant's optimizer is one the config knows,
     and its settings (the study's shared ones included) fit that optimizer's block of the
     config schema, so a misspelt hyperparameter is refused before any job. Figure names
-    are unique (each is a file). `config_schema` as read from config.schema.yaml, or resolved."""
+    are unique (each is a file). `config_schema` as read from config.schema.yaml, or resolved.
+    Integers must be ints, as in the config (2.0 is refused)."""
     import jsonschema
 
     config_schema = resolved(config_schema)  # the optimizer blocks are in optimizers.schema.yaml
@@ -50,9 +51,7 @@ def check_study(study: dict, config_schema: dict) -> None:
         if optimizer not in blocks:
             raise StudyError(f"variants.{label}.optimizer: unknown optimizer {optimizer!r}; known: {known}")
         block = blocks[optimizer] | {"$defs": config_schema.get("$defs", {})}  # the block's $refs point there
-        error = jsonschema.exceptions.best_match(
-            jsonschema.Draft202012Validator(block).iter_errors(_settings(study, label))
-        )
+        error = jsonschema.exceptions.best_match(strict_validator(block).iter_errors(_settings(study, label)))
         if error is not None:
             where = "".join(f".{part}" for part in error.absolute_path)
             raise StudyError(f"variants.{label}.settings{where} ({optimizer}): {error.message}")

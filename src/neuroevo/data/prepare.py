@@ -150,6 +150,9 @@ def load_prepared(path: str | Path, expected_name: str | None = None) -> Prepare
         raise corrupt(f"{type(error).__name__}: {error}") from error
     if prepared_checksum(name, n_classes, arrays) != stored:
         raise corrupt("checksum mismatch: its contents changed after it was written")
+    problem = _labels_problem(n_classes, arrays)
+    if problem:
+        raise corrupt(problem)
     if expected_name is not None and name != expected_name:
         raise ValueError(
             f"{path}: prepared dataset is {name!r}, not the expected {expected_name!r}; pass the file prepared for "
@@ -162,6 +165,28 @@ def load_prepared(path: str | Path, expected_name: str | None = None) -> Prepare
         y={split: arrays[f"y_{split}"] for split in SPLITS},
         checksum=stored,
     )
+
+
+def _labels_problem(n_classes: int, arrays: dict[str, np.ndarray]) -> str | None:
+    """What is wrong with a prepared file's labels, or None: each split's labels are integers, one
+    per example, each a class in [0, n_classes) (a checksum is no proof: a file written by
+    save_prepared with a bad label has a valid one, and training would fail on "Target 7 is out
+    of bounds" without naming the file)."""
+    if n_classes < 1:
+        return f"n_classes is {n_classes}; a dataset has at least one class"
+    for split in SPLITS:
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if y.dtype.kind not in "iu" or y.ndim != 1:
+            return f"y_{split} is not a vector of integer labels (dtype {y.dtype}, shape {y.shape})"
+        if x.ndim != 2 or len(x) != len(y):
+            return f"x_{split} of shape {x.shape} does not give one row of features per label of y_{split} ({len(y)})"
+        outside = y[(y < 0) | (y >= n_classes)]
+        if outside.size:
+            return (
+                f"y_{split} holds label {int(outside[0])} ({outside.size} label(s) in all) outside the "
+                f"{n_classes} classes 0..{n_classes - 1}"
+            )
+    return None
 
 
 def subsample_train(data: PreparedData, n: int, seed: int) -> PreparedData:

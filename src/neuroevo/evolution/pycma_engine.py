@@ -54,7 +54,9 @@ class PycmaEngine:
 
         settings = self.settings
         options = {
-            "seed": settings["seed"] + 1,  # pycma draws a random seed for 0
+            # pycma draws a random seed for 0 and takes seeds below 2**32 only: folded into 1 .. 2**32 - 1
+            # (seed + 1 for every seed below 2**32 - 1; layerwise CMA-ES's seed * 1000 + layer can be larger).
+            "seed": settings["seed"] % (2**32 - 1) + 1,
             "CMA_diagonal": settings["diagonal"],
             "verbose": -9,
             "verb_log": 0,

@@ -71,8 +71,12 @@ def set_aside(path: Path, reason: str, what: str = "checkpoint", restart: str = 
     return kept
 
 
-def write_json(path: str | Path, data: dict) -> None:
-    write_atomic(path, lambda partial: partial.write_text(json.dumps(data, indent=2, sort_keys=True)))
+def write_json(path: str | Path, data: dict, allow_nan: bool = True) -> None:
+    """`allow_nan=False` for files users parse with strict JSON readers (summaries: their
+    non-finite scores are null); a NaN there is then a ValueError, never a bare `NaN`."""
+    write_atomic(
+        path, lambda partial: partial.write_text(json.dumps(data, indent=2, sort_keys=True, allow_nan=allow_nan))
+    )
 
 
 @contextlib.contextmanager

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from neuroevo.config.limits import read_regular_file
 from neuroevo.files.atomic import own_folder, read_regular, remove_partials, set_aside, write_atomic, write_json
 from neuroevo.files.versions import package_versions
 
@@ -56,8 +57,10 @@ def file_digests(hyperparameters: dict) -> dict[str, str]:
     a change of settings: its checkpoint is not resumed and its kept result not restored."""
     digests = {}
     for name, value in sorted(hyperparameters.items()):
-        if name.endswith("_file") and value and Path(value).is_file():
-            digests[name] = hashlib.sha256(Path(value).read_bytes()).hexdigest()
+        if name.endswith("_file") and value and os.path.lexists(value):
+            # A device or FIFO (/dev/zero never ends) is refused by key before it is read.
+            data = read_regular_file(value, f"hyperparameters.{name}")
+            digests[name] = hashlib.sha256(data).hexdigest()
     return digests
 
 
@@ -173,7 +176,7 @@ def keep(run_dir: str | Path, summary: dict, history: pd.DataFrame) -> None:
     kept = own_folder(Path(run_dir) / KEPT_DIR)
     folder = own_folder(kept / summary["result_key"])
     write_atomic(folder / "history.parquet", lambda partial: history.to_parquet(partial, index=False))
-    write_json(folder / "summary.json", summary)
+    write_json(folder / "summary.json", summary, allow_nan=False)
     for other in kept.iterdir():
         if other == folder or ".unreadable-" in other.name:
             continue
@@ -188,6 +191,6 @@ def write_run(summary: dict, history: pd.DataFrame, out_dir: str | Path) -> None
     out_dir = Path(out_dir)
     history = history.assign(dataset=summary["dataset"], optimizer=summary["optimizer"], seed=summary["seed"])
     write_atomic(out_dir / "history.parquet", lambda partial: history.to_parquet(partial, index=False))
-    write_json(out_dir / "summary.json", summary)
+    write_json(out_dir / "summary.json", summary, allow_nan=False)  # strict JSON: run_summary writes null
     if not summary["training"]["max_seconds"]:
         keep(out_dir, summary, history)  # where a rerun's cleanup cannot delete it

@@ -53,13 +53,43 @@ def budget_summary(run: RunState) -> dict:
     }
 
 
+def nonfinite_fields(value: object, where: str = "") -> list[str]:
+    """The keys (dotted, list items by index) of the NaN and infinite floats in `value`."""
+    if isinstance(value, float):
+        return [] if math.isfinite(value) else [where or "the value"]
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, (list, tuple)) else ()
+    return [found for key, item in items for found in nonfinite_fields(item, f"{where}.{key}" if where else str(key))]
+
+
+def strict_json(value: object) -> object:
+    """`value` with every NaN and infinite float replaced by None (null), at any depth (dicts,
+    lists and tuples rebuilt as such, the rest kept): what strict JSON can hold. Python's json
+    writes a bare NaN, which strict parsers (JavaScript's, jq, Go's) refuse."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: strict_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [strict_json(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(strict_json(item) for item in value)
+    return value
+
+
 def run_summary(
     spec: RunSpec, run: RunState, problem: Problem, optimizer, hyperparameters, device: str, key: str
 ) -> dict:
     """What summary.json holds: the early-stopping arm's result (the best model's scores, the
     last model's fitness) and the work it counted, with a FLOP budget the equal-budget arm's
     (budget_* fields), and the settings that produced it (spec.to_dict's blocks, the
-    hyperparameters as the optimizer resolved them)."""
+    hyperparameters as the optimizer resolved them). Strict JSON: a score that is NaN or infinite
+    (after a divergence) is null, and `nonfinite_fields` lists those keys (absent when none)."""
+    summary = _summary(spec, run, problem, optimizer, hyperparameters, device, key)
+    nonfinite = nonfinite_fields(summary)
+    return strict_json(summary) | ({"nonfinite_fields": nonfinite} if nonfinite else {})
+
+
+def _summary(spec: RunSpec, run: RunState, problem: Problem, optimizer, hyperparameters, device: str, key: str) -> dict:
     settings, early = spec.to_dict(), run.early
     diverged = early["status"] == "diverged"
     return {

@@ -233,7 +233,7 @@ def _objective(spec: RunSpec, data: PreparedData, space: dict, seeds: list[int],
             progress.begin(trial.number * len(seeds) + index, f"trial {trial.number}, seed {seed}")
             run = replace(spec, seed=seed, hyperparameters=hyperparameters)
             summary, _ = train(run, data, on_epoch=report, progress=progress)
-            losses.append(summary["val_loss"])
+            losses.append(math.nan if summary["val_loss"] is None else summary["val_loss"])  # null: not finite
             flops[index] = summary["flops"]
         trial.set_user_attr("flops", sum(flops))
         value = sum(losses) / len(losses)

@@ -13,9 +13,11 @@ import dataclasses
 import hashlib
 import json
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from neuroevo.config.limits import GENOME_FILE_MAX_BYTES, read_regular_file
+from neuroevo.files.atomic import write_atomic
 
 TERM_TYPES = ("GRAD", "MOMENTUM", "RMS_NORM", "ADAM_TERM", "SIGN_GRAD", "SQRT_GRAD", "NESTEROV")
 
@@ -131,11 +133,9 @@ class Genome:
         return cls(**values)
 
     def save(self, path: str | Path) -> None:
-        # Written beside, then renamed: a job killed mid-write never leaves a torn genome file.
-        path = Path(path)
-        partial = path.with_name(path.name + ".partial")
-        partial.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-        os.replace(partial, path)
+        # write_atomic: a job killed mid-write never leaves a torn genome file, and a link
+        # planted at the partial's name is never written through (the partial's name is new).
+        write_atomic(path, lambda partial: partial.write_text(json.dumps(self.to_dict(), indent=2) + "\n"))
 
     @classmethod
     def load(cls, path: str | Path) -> Genome:
@@ -151,7 +151,9 @@ class Genome:
                 f"no genome file {path}; give the path of a genome JSON (a discovery study's best_genome.json)"
             )
         try:
-            data = path.read_bytes()
+            # A regular file of at most GENOME_FILE_MAX_BYTES, checked before reading: /dev/zero would
+            # fill the memory and a FIFO would wait for a writer forever.
+            data = read_regular_file(path, "genome_file", GENOME_FILE_MAX_BYTES)
             values = json.loads(data.decode("utf-8"))
         except OSError as error:
             raise GenomeError(f"{path}: the genome file cannot be read ({error.strerror or error})") from None
@@ -159,6 +161,8 @@ class Genome:
             raise GenomeError(
                 f"{path}: not a complete genome JSON ({error}); rewrite it (Genome.save), or rerun the discovery study that wrote it"
             ) from None
+        except ValueError as error:  # a special file, or too large (read_regular_file names it)
+            raise GenomeError(str(error)) from None
         if not isinstance(values, dict):
             raise GenomeError(
                 f"{path}: a genome file holds one JSON object of genome fields, got {type(values).__name__}"
