@@ -313,3 +313,138 @@ def test_a_checkpoint_of_the_same_code_still_resumes(iris_data, tmp_path):
     pd.testing.assert_frame_equal(
         history.drop(columns=["wall_s", "train_s"]), straight_history.drop(columns=["wall_s", "train_s"])
     )
+
+
+# Review round: what else a received tree held
+
+
+def test_a_run_folder_that_is_a_link_is_refused_and_its_target_untouched(iris_data, tmp_path, capsys):
+    runs_dir, outside = tmp_path / "runs", tmp_path / "outside" / "proj"
+    (outside / "finished" / "mydata").mkdir(parents=True)
+    (outside / "finished" / "mydata" / "notes.txt").write_text("mine")
+    runs_dir.mkdir()
+    (runs_dir / "0").symlink_to(outside)
+    arguments = _train_args(iris_data, runs_dir)
+    arguments[arguments.index("--seed") : arguments.index("--seed") + 2] = ["--seeds", "0", "1"]
+    arguments[arguments.index("--out-dir")] = "--runs-dir"
+    assert main(arguments) == 1
+    assert "0: a symbolic link where a run's folder belongs" in capsys.readouterr().err
+    assert (outside / "finished" / "mydata" / "notes.txt").read_text() == "mine"
+    assert sorted(path.name for path in outside.iterdir()) == ["finished"]
+
+
+def _encoded_tensor_index(encoded, name):
+    """The tensor-table index of the entry `name` in a checkpoint's encoded state."""
+    if isinstance(encoded, (list, tuple)):
+        if len(encoded) == 2 and encoded[0] == name and isinstance(encoded[1], dict):
+            return encoded[1]["index"]
+        items = encoded
+    elif isinstance(encoded, dict):
+        items = encoded.values()
+    else:
+        return None
+    for item in items:
+        found = _encoded_tensor_index(item, name)
+        if found is not None:
+            return found
+    return None
+
+
+def test_a_checkpoint_whose_adam_moments_are_too_short_is_set_aside_not_run(iris_data, tmp_path, caplog):
+    """A fused Adam step on a shortened exp_avg corrupted the heap (malloc_consolidate)."""
+    spec = RunSpec("iris", "adam", 0, hidden=8, training=TrainingSettings(max_epochs=4, patience=10))
+    _killed_run(spec, iris_data, tmp_path / "run", epochs=2)
+    record = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    index = _encoded_tensor_index(record["state"], "exp_avg")
+    record["tensors"][index] = record["tensors"][index][:-1].clone()
+    torch.save(record, tmp_path / "run" / "checkpoint.pt")
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="neuroevo"):
+        summary, _ = train(spec, iris_data, tmp_path / "run" / "checkpoint.pt")
+    assert not summary["resumed"] and "exp_avg is not of its parameters' shape" in caplog.text
+
+
+@pytest.mark.parametrize("kind", ["zip bomb", "fifo", "folder", "link"])
+def test_a_checkpoint_that_is_no_file_or_a_bomb_is_set_aside_unread(kind, iris_data, tmp_path, caplog):
+    import os
+    import zipfile
+
+    spec = RunSpec("iris", "sgd", 0, hidden=8, training=TrainingSettings(max_epochs=2, patience=10))
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    checkpoint = run_dir / "checkpoint.pt"
+    if kind == "zip bomb":  # 10 MB of zeros in a few kilobytes: torch.save never compresses
+        with zipfile.ZipFile(checkpoint, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("archive/data/0", bytes(10_000_000))
+    elif kind == "fifo":
+        os.mkfifo(checkpoint)  # read, it would wait for a writer forever
+    elif kind == "folder":
+        checkpoint.mkdir()
+    else:
+        (tmp_path / "secret").write_text("outside")
+        checkpoint.symlink_to(tmp_path / "secret")
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="neuroevo"):
+        summary, _ = train(spec, iris_data, checkpoint)
+    assert not summary["resumed"] and "not a checkpoint of this program" in caplog.text
+    why = {"zip bomb": "compressed entries", "fifo": "not a regular file", "folder": "not a regular file"}
+    assert why.get(kind, "symbolic link") in caplog.text  # refused before torch.load read it
+    assert list(run_dir.glob("checkpoint.pt.unreadable-*"))
+
+
+def test_a_kept_history_that_would_decode_to_gigabytes_is_set_aside_undecoded(iris_data, tmp_path, caplog):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    spec, summary, kept = _finished_run(iris_data, tmp_path / "run")
+    pq.write_table(pa.table({"epoch": pa.array([0] * 2_000_000, pa.int8())}), kept / "history.parquet")
+    assert (kept / "history.parquet").stat().st_size < 100_000
+    again, _, restored, text = _retrained(spec, iris_data, tmp_path / "run", caplog)
+    assert not restored and "2,000,000 rows" in text and again["test_acc"] == summary["test_acc"]
+
+
+def test_the_aggregate_refuses_a_summary_linked_to_a_device(tmp_path):
+    from neuroevo.analysis.runs import load_summary
+    from neuroevo.files.errors import CorruptFileError
+
+    (tmp_path / "summary.json").symlink_to("/dev/zero")
+    with pytest.raises(CorruptFileError, match="summary.json: .*not a regular file"):
+        load_summary(tmp_path / "summary.json")
+
+
+def test_a_layerwise_kept_result_is_restored(iris_data, tmp_path, caplog):
+    """Its summary holds per-layer lists (mirrored, engine) where the settings hold one value."""
+    spec = RunSpec("iris", "layerwise_cmaes", 0, hidden=8, training=TrainingSettings(max_epochs=2, patience=10))
+    summary, history = train(spec, iris_data, tmp_path / "run" / "checkpoint.pt")
+    write_run(summary, history, tmp_path / "run")
+    again, _, restored, _ = _retrained(spec, iris_data, tmp_path / "run", caplog)
+    assert restored and again == json.loads((tmp_path / "run" / "summary.json").read_text())
+
+
+def test_a_file_where_finished_belongs_is_set_aside_not_fatal(iris_data, tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "finished").write_text("not a folder")
+    assert main(_train_args(iris_data, run_dir)) == 0
+    assert list((run_dir / "finished").glob("*/summary.json"))
+    assert [path.read_text() for path in run_dir.glob("finished.unreadable-*")] == ["not a folder"]
+
+
+def test_a_journal_line_of_deeply_nested_brackets_is_refused_naming_the_file(iris_data, tmp_path, capsys):
+    folder = tmp_path / "tuning"
+    folder.mkdir()
+    (folder / "sgd.journal").write_bytes(b"[" * 200_000 + b"\n")
+    assert main(_tune_args(iris_data, folder)) == 1
+    assert "sgd.journal: line 1 is not a complete Optuna journal record" in capsys.readouterr().err
+
+
+def test_a_lock_file_hard_linked_elsewhere_is_refused(iris_data, tmp_path, capsys):
+    import os
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    os.link(victim, run_dir / ".lock")
+    assert main(_train_args(iris_data, run_dir)) == 1
+    assert "hard link" in capsys.readouterr().err and victim.read_text() == "precious\n"

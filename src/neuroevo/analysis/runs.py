@@ -16,7 +16,11 @@ import pandas as pd
 import pyarrow
 import pyarrow.parquet
 
+from neuroevo.files.atomic import UnsafePathError, read_regular
 from neuroevo.files.errors import CorruptFileError
+from neuroevo.files.tables import read_parquet_bounded
+
+JSON_LIMIT = 1 << 28  # a summary or tuning result is kilobytes
 
 
 def read_json_object(path: str | Path, required: Iterable[str] = (), what: str = "JSON file", remedy: str = "") -> dict:
@@ -29,8 +33,9 @@ def read_json_object(path: str | Path, required: Iterable[str] = (), what: str =
     path = Path(path)
     remedy = remedy or f"delete it and rerun snakemake, or run snakemake --forcerun {path}"
     try:
-        value = json.loads(path.read_bytes())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:  # a truncated or overwritten file
+        # A regular file of a sane size: a summary linked to /dev/zero (a received tree) never ends.
+        value = json.loads(read_regular(path, JSON_LIMIT, follow_links=True))
+    except (json.JSONDecodeError, UnicodeDecodeError, UnsafePathError, RecursionError) as error:
         raise CorruptFileError(f"{path}: corrupt {what} ({error}); {remedy}") from error
     if not isinstance(value, dict):
         raise CorruptFileError(f"{path}: corrupt {what} (a JSON {type(value).__name__}, not an object); {remedy}")
@@ -53,7 +58,7 @@ def load_history(summary_path: str | Path):
     """The per-epoch history.parquet beside a run's summary, refused by name like the summary."""
     path = Path(summary_path).with_name("history.parquet")
     try:
-        return pd.read_parquet(path)
+        return read_parquet_bounded(path)  # a regular file whose metadata promise a sane size
     except (pyarrow.ArrowException, OSError, ValueError) as error:
         if isinstance(error, FileNotFoundError):
             raise

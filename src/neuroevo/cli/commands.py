@@ -10,6 +10,8 @@ import resource
 import sys
 from pathlib import Path
 
+from neuroevo.files.atomic import UnsafePathError
+
 log = logging.getLogger("neuroevo")
 
 
@@ -63,7 +65,7 @@ def _compare(args: argparse.Namespace) -> None:
             tuned = _tuned_values(job["tuned"])
             mine = [spec.with_tuned(tuned, f"--jobs-json[{index}] with tuned {job['tuned']}") for spec in mine]
         specs += mine
-        out_dirs += [Path(args.runs_dir) / job["label"] / str(seed) for seed in args.seeds]
+        out_dirs += [_run_folder(_run_folder(Path(args.runs_dir) / job["label"]) / str(seed)) for seed in args.seeds]
     if len(set(out_dirs)) != len(out_dirs):
         raise ValueError("--jobs-json: a label appears twice")
     with contextlib.ExitStack() as locks:
@@ -88,7 +90,19 @@ def _block_runs(args: argparse.Namespace) -> list[tuple[int, Path]]:
         raise ValueError("--seeds needs --runs-dir, the folder of the run folders (one --seed takes --out-dir)")
     if len(set(args.seeds)) != len(args.seeds):
         raise ValueError(f"--seeds: each seed once, got {' '.join(map(str, args.seeds))}")
-    return [(seed, Path(args.runs_dir) / str(seed)) for seed in args.seeds]
+    return [(seed, _run_folder(Path(args.runs_dir) / str(seed))) for seed in args.seeds]
+
+
+def _run_folder(path: Path) -> Path:
+    """A run folder the job makes below the folder it was given (RUNS_DIR/SEED): refused when
+    a link stands there (a received results tree), which would put the run's writes and its
+    cleanup of older kept results outside the tree. The folders a user names are followed."""
+    if path.is_symlink():
+        raise UnsafePathError(
+            f"{path}: a symbolic link where a run's folder belongs (a received results tree?); "
+            "remove the link (rm, not rm -r: its target is not this run's) and run again"
+        )
+    return path
 
 
 def _train_block(args: argparse.Namespace, specs: list, out_dirs: list[Path]) -> None:

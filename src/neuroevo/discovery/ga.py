@@ -182,7 +182,7 @@ def load_state(path: Path, settings: DiscoverySettings, fingerprint: str) -> dic
         return None
     try:
         state = json.loads(read_regular(path))  # never through a link, nor from a device or FIFO
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         _set_aside(path, f"unreadable: {str(error)[:200]}")
         return None
     if not isinstance(state, dict) or not isinstance(state.get("fingerprint"), str):

@@ -98,12 +98,20 @@ def folder_lock(folder: str | Path, name: str = ".lock") -> Iterator[Path]:
                 f"{folder / name}: the lock file is a symbolic link, which neuroevo never makes; "
                 "remove it (rm, which deletes the link, not its target) and run again"
             ) from None
+        if os.path.isdir(folder / name):
+            raise UnsafePathError(f"{folder / name}: the lock file is a folder; move it aside and run again") from None
         raise PermissionError(
-            f"{folder}: cannot write there ({error.strerror}); fix its permissions or choose another folder"
+            f"{folder}: cannot write there ({error.strerror}, lock file {folder / name}); "
+            "fix its permissions or choose another folder"
         ) from None
-    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+    status = os.fstat(descriptor)
+    # A hard link would let the truncation below reach another name of the same file.
+    if not stat.S_ISREG(status.st_mode) or status.st_nlink != 1:
         os.close(descriptor)
-        raise UnsafePathError(f"{folder / name}: the lock file is not a regular file; remove it and run again")
+        raise UnsafePathError(
+            f"{folder / name}: the lock file is not a regular file of its own (a device, FIFO or hard link); "
+            "remove it and run again"
+        )
     handle = os.fdopen(descriptor, "r+")
     with handle:
         try:
@@ -156,7 +164,8 @@ def remove_partials(folder: str | Path, names: tuple[str, ...]) -> None:
 def own_folder(path: str | Path) -> Path:
     """`path` as a real folder, created if missing: a symbolic link found there (a received
     results tree) is removed with a warning, never followed, so nothing written or deleted
-    below `path` lands outside. The caller holds the lock of the folder above."""
+    below `path` lands outside; a file there is set aside. The caller holds the lock of the
+    folder above."""
     path = Path(path)
     if path.is_symlink():
         log.warning(
@@ -164,26 +173,28 @@ def own_folder(path: str | Path) -> Path:
         )
         path.unlink()
     elif path.exists() and not path.is_dir():
-        raise UnsafePathError(f"{path}: expected a folder, found a file; move it aside and run again")
+        set_aside(path, "a file where neuroevo keeps a folder", what="entry", restart="a folder takes its place")
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
-def read_regular(path: str | Path, limit: int = 1 << 30) -> bytes:
-    """The bytes of the regular file `path`, never through a symbolic link and never from a
-    device or FIFO (which could block or never end), and at most `limit` bytes: anything else
-    is an UnsafePathError naming the file."""
+def read_regular(path: str | Path, limit: int = 1 << 30, follow_links: bool = False) -> bytes:
+    """The bytes of the regular file `path`, never from a device or FIFO (which could block or
+    never end), at most `limit` bytes, and (unless `follow_links`: a file a user may link to)
+    never through a symbolic link: anything else is an UnsafePathError naming the file."""
     path = Path(path)
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow_links else os.O_NOFOLLOW)
     try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        descriptor = os.open(path, flags)
     except OSError as error:
-        if os.path.islink(path):
+        if not follow_links and os.path.islink(path):
             raise UnsafePathError(f"{path}: a symbolic link where neuroevo keeps a file of its own") from None
         raise error from None
-    with os.fdopen(descriptor, "rb") as handle:
-        status = os.fstat(handle.fileno())
+    status = os.fstat(descriptor)
+    if not stat.S_ISREG(status.st_mode) or status.st_size > limit:
+        os.close(descriptor)
         if not stat.S_ISREG(status.st_mode):
             raise UnsafePathError(f"{path}: not a regular file")
-        if status.st_size > limit:
-            raise UnsafePathError(f"{path}: {status.st_size} bytes, more than the {limit} such a file can hold")
+        raise UnsafePathError(f"{path}: {status.st_size} bytes, more than the {limit} such a file can hold")
+    with os.fdopen(descriptor, "rb") as handle:
         return handle.read(limit + 1)

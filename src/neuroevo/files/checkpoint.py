@@ -21,15 +21,18 @@ fingerprint, of the settings in their old layout, differs, so it is ignored and 
 from __future__ import annotations
 
 import collections
+import io
 import json
 import logging
+import os
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from neuroevo.files.atomic import set_aside, write_atomic
+from neuroevo.files.atomic import UnsafePathError, read_regular, set_aside, write_atomic
 
 log = logging.getLogger("neuroevo")
 
@@ -192,6 +195,23 @@ def fingerprint(settings: dict) -> str:
     return json.dumps(settings, sort_keys=True, default=str)
 
 
+MAX_CHECKPOINT_BYTES = 1 << 34  # 16 GiB: far above any model here
+
+
+def _checked_bytes(path: Path) -> bytes:
+    """The checkpoint file's bytes, read only from a regular file (not through a link, a device
+    or a FIFO) and only when its zip archive stores what it holds uncompressed, as torch.save
+    does: a small crafted file cannot then inflate to gigabytes inside torch.load."""
+    data = read_regular(path, MAX_CHECKPOINT_BYTES)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        entries = archive.infolist()
+        if any(entry.compress_type != zipfile.ZIP_STORED for entry in entries):
+            raise CheckpointError("it holds compressed entries, which torch.save never writes")
+        if sum(entry.file_size for entry in entries) > len(data):
+            raise CheckpointError("its entries claim more bytes than the file holds")
+    return data
+
+
 def save_checkpoint(path: str | Path, settings: dict, payload: dict) -> None:
     encoder = _Encoder()
     # pycma samples from numpy's global generator, so its state is part of the run's state.
@@ -204,11 +224,16 @@ def load_checkpoint(path: str | Path, settings: dict, required: tuple[str, ...] 
     """The payload of a matching checkpoint (numpy's global RNG restored), else None; one
     lacking a `required` key is malformed."""
     path = Path(path)
-    if not path.exists():
+    if not os.path.lexists(path):
+        return None
+    try:
+        data = _checked_bytes(path)
+    except (UnsafePathError, CheckpointError, zipfile.BadZipFile) as error:
+        set_aside(path, f"not a checkpoint of this program: {error}")
         return None
     try:
         # weights_only: tensors and plain data only; a pickled payload is refused, not run.
-        record = torch.load(path, weights_only=True)
+        record = torch.load(io.BytesIO(data), weights_only=True)
     except TRANSIENT:
         raise  # a read error or a full GPU says nothing about the file: never set a good checkpoint aside
     except Exception as error:

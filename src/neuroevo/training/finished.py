@@ -13,7 +13,6 @@ timings aside); any change, a code edit included, trains anew. Delete the folder
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
 import math
@@ -26,6 +25,7 @@ import pandas as pd
 
 from neuroevo.config.limits import read_regular_file
 from neuroevo.files.atomic import own_folder, read_regular, remove_partials, set_aside, write_atomic, write_json
+from neuroevo.files.tables import read_parquet_bounded
 from neuroevo.files.versions import package_versions
 
 log = logging.getLogger("neuroevo")
@@ -105,7 +105,7 @@ def _check_kept(summary: object, history: pd.DataFrame, key: str, expected: dict
         raise KeptResultError("its summary's hyperparameters are not a mapping")
     for name, value in expected["hyperparameters"].items():
         # None and "auto" are decided when the run starts (popsize, diagonal): the summary holds the decision.
-        if value is not None and value != "auto" and _plain(kept_hyperparameters.get(name, _MISSING)) != _plain(value):
+        if value is not None and value != "auto" and not _same_setting(kept_hyperparameters.get(name, _MISSING), value):
             raise KeptResultError(f"its summary's hyperparameters.{name} is not this run's")
     for column, value in (
         ("seed", summary["seed"]),
@@ -128,6 +128,15 @@ def _check_kept(summary: object, history: pd.DataFrame, key: str, expected: dict
     for name in BEST_SCORES:
         if not _same_number(row.get(name), summary[name]):
             raise KeptResultError(f"its summary's {name} {summary[name]!r} is not its history's at epoch {best}")
+
+
+def _same_setting(kept: object, value: object) -> bool:
+    """A summary's hyperparameter against the run's: equal, or a per-layer list of it
+    (layerwise CMA-ES records `mirrored`, `diagonal`, `engine` per layer)."""
+    kept, value = _plain(kept), _plain(value)
+    if kept == value:
+        return True
+    return isinstance(kept, list) and not isinstance(value, list) and bool(kept) and all(item == value for item in kept)
 
 
 def _plain(value: object) -> object:
@@ -159,7 +168,7 @@ def restore(run_dir: str | Path, key: str, expected: dict) -> tuple[dict, pd.Dat
         if folder.is_symlink():
             raise KeptResultError("its folder is a symbolic link")
         summary = json.loads(read_regular(folder / "summary.json", KEPT_LIMIT))
-        history = pd.read_parquet(io.BytesIO(read_regular(folder / "history.parquet", KEPT_LIMIT)))
+        history = read_parquet_bounded(folder / "history.parquet", follow_links=False)
         _check_kept(summary, history, key, expected)
     except Exception as error:  # never trusted, never fatal: the run trains again
         set_aside(folder, str(error)[:300], what="kept result", restart="training again")

@@ -16,7 +16,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +178,36 @@ def _check_resumed(resumed: dict, optimizer, problem: Problem, settings: Trainin
         raise CheckpointError("its best epoch is not one of its history's")
     if not isinstance(resumed["counter"], type(problem.counter)):
         raise CheckpointError("its work counter is not one")
+    for torch_optimizer in _torch_optimizers(resumed["state"]):
+        _check_torch_optimizer(torch_optimizer, shape)
+
+
+def _torch_optimizers(value, depth: int = 0):
+    """The torch.optim optimizers an optimizer's state holds (Adam's, ES's inner one)."""
+    if isinstance(value, torch.optim.Optimizer):
+        yield value
+    elif depth < 4:
+        if is_dataclass(value) and not isinstance(value, type):
+            children = [getattr(value, item.name) for item in fields(value)]
+        else:
+            children = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
+        for child in children:
+            yield from _torch_optimizers(child, depth + 1)
+
+
+def _check_torch_optimizer(optimizer: torch.optim.Optimizer, shape: tuple[int, ...]) -> None:
+    """Its parameters are the model's, and each per-parameter buffer (Adam's moments) has its
+    parameter's shape and dtype: a fused kernel handed a shorter buffer would write past it."""
+    params = [param for group in optimizer.param_groups for param in group["params"]]
+    if not params or any(not isinstance(param, torch.Tensor) or tuple(param.shape) != shape for param in params):
+        raise CheckpointError(f"its {type(optimizer).__name__}'s parameters are not the model's {shape[0]}")
+    for param, buffers in optimizer.state.items():
+        if not any(param is known for known in params) or not isinstance(buffers, dict):
+            raise CheckpointError(f"its {type(optimizer).__name__}'s state is not of its parameters")
+        for name, buffer in buffers.items():
+            if isinstance(buffer, torch.Tensor) and buffer.numel() != 1:
+                if buffer.shape != param.shape or buffer.dtype != param.dtype or buffer.device != param.device:
+                    raise CheckpointError(f"its {type(optimizer).__name__}'s {name} is not of its parameters' shape")
 
 
 def _start(
@@ -193,8 +223,8 @@ def _start(
     if resumed is not None:
         try:
             _check_resumed(resumed, optimizer, problem, spec.training)
-        except CheckpointError as error:
-            set_aside(Path(checkpoint_path), f"it does not fit this run: {error}")
+        except Exception as error:  # whatever a crafted state trips: set aside, never resumed
+            set_aside(Path(checkpoint_path), f"it does not fit this run: {str(error)[:300]}")
             resumed = None
     if resumed is not None:
         problem.counter = resumed["counter"]

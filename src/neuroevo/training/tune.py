@@ -31,7 +31,7 @@ import pandas as pd
 from neuroevo.config.run_spec import RunSpec
 from neuroevo.config.search_space import suggest
 from neuroevo.data.prepare import PreparedData, load_prepared
-from neuroevo.files.atomic import UnsafePathError, read_regular, write_atomic
+from neuroevo.files.atomic import UnsafePathError, read_regular, set_aside, write_atomic
 from neuroevo.files.progress import Progress
 from neuroevo.training.finished import file_digests
 from neuroevo.training.loop import train
@@ -100,8 +100,8 @@ def _repair_journal(path: Path) -> None:
     """A job killed while appending leaves a last line without its newline; Optuna skips it
     on reading, but its next append would glue a record onto it and strand the study
     ("Expecting ',' delimiter"). Cut the file back to its last complete record, keeping the
-    original beside it. Never through a link: the backup is written by write_atomic (a new
-    file, renamed over whatever had its name) and the cut opens the journal with O_NOFOLLOW."""
+    original beside it. Never through a link: the backup and the cut journal are written by
+    write_atomic (a new file, renamed over whatever had its name)."""
     try:
         data = read_regular(path) if os.path.lexists(path) else b""
     except UnsafePathError as error:
@@ -117,11 +117,8 @@ def _repair_journal(path: Path) -> None:
         backup = path.with_name(f"{path.name}.bak.{number}")
     write_atomic(backup, lambda partial: partial.write_bytes(data))  # the whole original is safe before anything is cut
     keep = data.rfind(b"\n") + 1
-    descriptor = os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    try:
-        os.ftruncate(descriptor, keep)
-    finally:
-        os.close(descriptor)
+    # A new file renamed over the journal, not a cut in place: nothing linked to it is touched.
+    write_atomic(path, lambda partial: partial.write_bytes(data[:keep]))
     log.warning(
         "%s: its last record was cut off (a killed job); cut the file back to its last complete record "
         "(%d of %d bytes kept); the original is %s",
@@ -142,7 +139,7 @@ def _check_journal(path: Path) -> None:
             record = json.loads(line)
             if not isinstance(record, dict) or "op_code" not in record:
                 raise ValueError("not an Optuna journal record")
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:  # RecursionError: a line of 200,000 nested brackets
             raise JournalError(
                 f"{path}: line {number} is not a complete Optuna journal record ({str(error)[:200]}); "
                 f"to keep the trials recorded before it, cut the file back to its first {number - 1} lines "
@@ -155,7 +152,9 @@ def _open_journal(path: Path) -> optuna.storages.JournalStorage:
     # The journal belongs to one tuning job (Snakemake runs one per output): a lock file found
     # now was left by a killed job, and Optuna would wait 30 s before breaking it.
     lock = path.with_name(path.name + ".lock")
-    if lock.is_symlink() or lock.exists():
+    if lock.is_dir() and not lock.is_symlink():  # not Optuna's: kept for inspection, out of its way
+        set_aside(lock, "a folder where Optuna keeps its lock file", what="entry", restart="tuning goes on")
+    elif lock.is_symlink() or lock.exists():
         log.warning("%s: removing the lock file a killed tuning job left", lock)
         lock.unlink()
     _repair_journal(path)
