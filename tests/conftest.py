@@ -36,6 +36,29 @@ def snakemake(
     return result
 
 
+def train_arguments(data, out_dir, spec, optimizer="sgd", seed="0", dataset="iris", extra=()) -> list[str]:
+    """The `train` command's arguments for one run in `out_dir` (`spec` a dict or JSON text)."""
+    import json
+
+    spec_text = spec if isinstance(spec, str) else json.dumps(spec)
+    return [
+        "train",
+        "--data",
+        str(data),
+        "--dataset",
+        dataset,
+        "--optimizer",
+        optimizer,
+        "--seed",
+        str(seed),
+        "--spec",
+        spec_text,
+        "--out-dir",
+        str(out_dir),
+        *extra,
+    ]
+
+
 @pytest.fixture(scope="session")
 def iris_data(tmp_path_factory) -> Path:
     from neuroevo.data.prepare import prepare, save_prepared

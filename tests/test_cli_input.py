@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import tool_environment
+from conftest import tool_environment, train_arguments
 
 from neuroevo.cli import main
 from neuroevo.files.atomic import folder_lock, write_atomic
@@ -17,23 +17,7 @@ GOOD_SPEC = {"model": {"hidden": 8}, "training": {"max_epochs": 2, "patience": 1
 
 
 def _train_args(data, out_dir, spec=GOOD_SPEC, optimizer="sgd", seed="0", dataset="iris", extra=()):
-    spec_text = spec if isinstance(spec, str) else json.dumps(spec)
-    return [
-        "train",
-        "--data",
-        str(data),
-        "--dataset",
-        dataset,
-        "--optimizer",
-        optimizer,
-        "--seed",
-        seed,
-        "--spec",
-        spec_text,
-        "--out-dir",
-        str(out_dir),
-        *extra,
-    ]
+    return train_arguments(data, out_dir, spec, optimizer, seed, dataset, extra)
 
 
 @pytest.mark.parametrize(

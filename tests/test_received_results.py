@@ -8,6 +8,7 @@ import logging
 import pandas as pd
 import pytest
 import torch
+from conftest import train_arguments
 
 from neuroevo.cli import main
 from neuroevo.config.run_spec import RunSpec, TrainingSettings
@@ -19,21 +20,7 @@ SPEC = {"model": {"hidden": 8}, "training": {"max_epochs": 3, "patience": 10}, "
 
 
 def _train_args(data, out_dir, seed=0, spec=SPEC):
-    return [
-        "train",
-        "--data",
-        str(data),
-        "--dataset",
-        "iris",
-        "--optimizer",
-        "sgd",
-        "--seed",
-        str(seed),
-        "--spec",
-        json.dumps(spec),
-        "--out-dir",
-        str(out_dir),
-    ]
+    return train_arguments(data, out_dir, spec, seed=seed)
 
 
 def _tune_args(data, folder):

@@ -36,8 +36,6 @@ def is_accuracy(column: str) -> bool:
 
 def is_diverged(status) -> pd.Series | bool:
     """Per run (a Series of statuses) or of one run (a status), whether it diverged."""
-    if isinstance(status, pd.Series):
-        return status == DIVERGED
     return status == DIVERGED
 
 

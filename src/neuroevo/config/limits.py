@@ -14,6 +14,7 @@ import stat
 from pathlib import Path
 
 from neuroevo.config.defaults import SPLIT_FRACTION
+from neuroevo.files.atomic import UnsafePathError, read_regular
 
 # torch, numpy and pycma seed from 32 bits: torch takes the low 32 bits of a larger seed (so
 # 2**32 and 2**63 give seed 0's run again), numpy and pycma refuse it. Every seed is below this
@@ -94,23 +95,15 @@ def _problem(info: os.stat_result, max_bytes: int) -> str | None:
 
 
 def read_regular_file(path: str | Path, key: str, max_bytes: int = GENOME_FILE_MAX_BYTES) -> bytes:
-    """The bytes of the regular file at `path`, refused (ValueError naming `key` and the file)
-    when it is a special file or larger than `max_bytes`, before anything is read: the file is
-    opened without blocking (a FIFO would wait for a writer) and checked by the descriptor
-    opened, so a file swapped after a check is caught too. FileNotFoundError when missing."""
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
-    descriptor = os.open(path, flags)
+    """The bytes of the regular file at `path` (a link to one is followed: a user's input),
+    refused (ValueError naming `key` and the file) when it is a special file or larger than
+    `max_bytes`, before anything is read: neuroevo.files.atomic.read_regular opens it without
+    blocking (a FIFO would wait for a writer) and checks the descriptor it opened.
+    FileNotFoundError when missing."""
     try:
-        problem = _problem(os.fstat(descriptor), max_bytes)
-        if problem:
-            raise ValueError(refusal(path, key, problem))
-        with os.fdopen(descriptor, "rb", closefd=False) as handle:
-            data = handle.read(max_bytes + 1)
-    finally:
-        os.close(descriptor)
-    if len(data) > max_bytes:  # grew since the check
-        raise ValueError(refusal(path, key, f"more than the {max_bytes:,} bytes allowed"))
-    return data
+        return read_regular(path, max_bytes, follow_links=True)
+    except UnsafePathError:
+        raise ValueError(refusal(path, key, special_file_problem(path, max_bytes) or "not a regular file")) from None
 
 
 def refusal(path: str | Path, key: str, problem: str) -> str:

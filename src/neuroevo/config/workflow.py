@@ -17,9 +17,8 @@ from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
-from neuroevo.config import checks, discovery
-from neuroevo.config.defaults import MIN_PROFILE_DATASETS, MIN_RANK_DATASETS, SPLIT_FRACTION
-from neuroevo.config.limits import DATASET_EXAMPLES, check_input_file, training_examples
+from neuroevo.config import checks, discovery, inputs
+from neuroevo.config.defaults import MIN_PROFILE_DATASETS, MIN_RANK_DATASETS
 from neuroevo.config.search_space import SearchSpaceError, check_search_space, check_tuning_seeds
 from neuroevo.config.studies import StudyError, alignment_settings, check_study, study_seeds
 from neuroevo.config.studies import run_spec as study_run_settings
@@ -50,7 +49,11 @@ def check_config(config: dict, root: Path) -> None:
             check_tuning_seeds(config["tuning"]["seeds"], study_seeds(config))
     except (checks.SpecError, SearchSpaceError) as error:
         raise ConfigError(str(error)) from None
-    _check_main_runs_inputs(config)
+    subsamples = {dataset: training_settings(config, dataset).get("subsample") for dataset in config["datasets"]}
+    try:
+        inputs.check_main_runs_inputs(config, subsamples, tuned(config, "deep_ga"))
+    except ValueError as error:
+        raise ConfigError(f"config: {error}") from None
     for name, study in config["discovery"].items():
         try:
             discovery.check_comparison(study, checks.config_schema())
@@ -58,53 +61,6 @@ def check_config(config: dict, root: Path) -> None:
             raise ConfigError(f"discovery.{name}: {error}") from None
     for name in config["studies"]:
         load_study(config, name, root)
-
-
-def fitness_batch_problem(fitness_batch: object, dataset: str, data: dict, subsample: int | None) -> str | None:
-    """Why deep_ga's `fitness_batch` cannot be drawn from the training set of `dataset` (its size
-    known without reading it: neuroevo.config.limits.training_examples, with the config's
-    `data` fractions and the run's training.subsample), or None. The run would fail when it
-    starts; the workflow refuses it when it builds the DAG."""
-    if isinstance(fitness_batch, bool) or not isinstance(fitness_batch, int) or dataset not in DATASET_EXAMPLES:
-        return None  # minibatch, full: always fine (a wrong type is the schema's to refuse)
-    val, test = data.get("val_fraction", SPLIT_FRACTION), data.get("test_fraction", SPLIT_FRACTION)
-    n_train = training_examples(dataset, val, test, subsample)
-    if fitness_batch <= n_train:
-        return None
-    cut = f", training.subsample {subsample}" if subsample and n_train == subsample else ""
-    return (
-        f"{fitness_batch} is larger than the training set of {dataset} ({n_train} examples{cut}); use 'full' for "
-        f"all of them, or a size of at most {n_train}"
-    )
-
-
-def _check_main_runs_inputs(config: dict) -> None:
-    """The main runs' settings that need the data's size or the file system: deep_ga's
-    fitness_batch (and its search space's values) against each dataset's training set, and
-    `evolved`'s genome_file, which must be a regular file when it exists (a rule may make it)."""
-    optimizers = config["optimizers"]
-    if "deep_ga" in optimizers:
-        batch = config["optimizer_settings"].get("deep_ga", {}).get("fitness_batch")
-        space = config["tuning"]["search_spaces"].get("deep_ga", {}) if tuned(config, "deep_ga") else {}
-        tried = space.get("fitness_batch", {})
-        candidates = [("optimizer_settings.deep_ga.fitness_batch", batch)]
-        candidates += [("tuning.search_spaces.deep_ga.fitness_batch.high", tried.get("high"))]
-        candidates += [
-            ("tuning.search_spaces.deep_ga.fitness_batch.choices", value) for value in tried.get("choices", [])
-        ]
-        for dataset in config["datasets"]:
-            subsample = training_settings(config, dataset).get("subsample")
-            for key, value in candidates:
-                problem = fitness_batch_problem(value, dataset, config["data"], subsample)
-                if problem:
-                    raise ConfigError(f"config: {key}: {problem}")
-    if "evolved" in optimizers:
-        genome_file = config["optimizer_settings"].get("evolved", {}).get("genome_file")
-        if genome_file:
-            try:
-                check_input_file(genome_file, "optimizer_settings.evolved.genome_file")
-            except ValueError as error:
-                raise ConfigError(f"config: {error}") from None
 
 
 def to_json(value: object) -> str:
@@ -185,32 +141,10 @@ def load_study(config: dict, name: str, root: Path) -> dict:
             raise StudyError(problem)
         _fill_and_validate(study)
         check_study(study, checks.config_schema())
-        _check_study_inputs(config, study)
+        inputs.check_study_inputs(config, study)
     except StudyError as error:
         raise ConfigError(f"invalid study file {path}: {error}") from None
     return study
-
-
-def _check_study_inputs(config: dict, study: dict) -> None:
-    """What a study's runs need of the data and the file system, as for the main runs: each
-    deep_ga variant's fitness_batch against the study dataset's training set (after the run's
-    training.subsample), and the files its settings name (genome_file) regular files."""
-    for label, variant in study["variants"].items():
-        settings = study_run_settings(study, label, config)
-        hyperparameters = settings["hyperparameters"]
-        if variant["optimizer"] == "deep_ga":
-            subsample = settings["training"].get("subsample")
-            problem = fitness_batch_problem(
-                hyperparameters.get("fitness_batch"), study["dataset"], config.get("data", {}), subsample
-            )
-            if problem:
-                raise StudyError(f"variants.{label}.settings.fitness_batch (deep_ga): {problem}")
-        for key, value in sorted(hyperparameters.items()):
-            if key.endswith("_file") and isinstance(value, str) and value:
-                try:
-                    check_input_file(value, f"variants.{label}.settings.{key}")
-                except ValueError as error:
-                    raise StudyError(str(error)) from None
 
 
 def study_missing_data(config: dict, study: dict, present: Callable[[str], bool]) -> str | None:

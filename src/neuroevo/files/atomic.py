@@ -197,4 +197,7 @@ def read_regular(path: str | Path, limit: int = 1 << 30, follow_links: bool = Fa
             raise UnsafePathError(f"{path}: not a regular file")
         raise UnsafePathError(f"{path}: {status.st_size} bytes, more than the {limit} such a file can hold")
     with os.fdopen(descriptor, "rb") as handle:
-        return handle.read(limit + 1)
+        data = handle.read(limit + 1)
+    if len(data) > limit:  # grew since the check
+        raise UnsafePathError(f"{path}: more than the {limit} bytes such a file can hold")
+    return data
