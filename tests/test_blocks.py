@@ -20,6 +20,7 @@ from neuroevo.config.blocks import block_name, seed_blocks
 from neuroevo.config.run_spec import RunSpec
 from neuroevo.files.progress import Progress
 from neuroevo.training.loop import train
+from neuroevo.training.summary import without_timings
 
 
 def test_seeds_are_cut_into_consecutive_blocks_and_added_seeds_form_new_ones():
@@ -55,7 +56,7 @@ CONFIG = {
 def _summaries(workdir):
     return {
         path.relative_to(workdir).as_posix(): {
-            key: value for key, value in json.loads(path.read_text()).items() if key not in TIMING_KEYS
+            key: value for key, value in without_timings(json.loads(path.read_text())).items() if key not in TIMING_KEYS
         }
         for path in sorted((workdir / "results" / "runs").glob("*/*/*/summary.json"))
     }
@@ -124,7 +125,7 @@ def test_a_killed_block_keeps_its_finished_runs_and_resumes_the_one_in_flight(di
         resumed, uninterrupted = (
             {
                 key: value
-                for key, value in json.loads((folder / str(seed) / "summary.json").read_text()).items()
+                for key, value in without_timings(json.loads((folder / str(seed) / "summary.json").read_text())).items()
                 if key not in TIMING_KEYS
             }
             for folder in (killed, fresh)

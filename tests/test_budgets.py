@@ -35,7 +35,7 @@ def test_a_flop_budget_adds_the_equal_budget_arm_and_leaves_early_stopping_as_it
     without, short_history = train(spec, iris_data)
     budget = 4.0e6
     with_budget, history = train(replace(spec, training=replace(early, budget_flops=budget)), iris_data)
-    budget_keys = [key for key in with_budget if key.startswith("budget_")]
+    budget_keys = [key for key in with_budget if key.startswith("budget_")] + ["rungs"]
     assert {
         key: value
         for key, value in with_budget.items()
@@ -43,6 +43,10 @@ def test_a_flop_budget_adds_the_equal_budget_arm_and_leaves_early_stopping_as_it
     } == {key: value for key, value in without.items() if key not in [*TIMING_KEYS, "training", "result_key"]}
     step = 3 * 16 * with_budget["forward_flops"]  # a gradient step on a full minibatch: three forwards
     assert with_budget["budget_status"] == "reached" and budget <= with_budget["budget_flops"] < budget + step
+    assert [(rung["multiple"], rung["mark_flops"], rung["flops"]) for rung in with_budget["rungs"]] == [
+        (1.0, budget, with_budget["budget_flops"])
+    ]
+    assert "rungs" not in without
     assert with_budget["status"] == "early_stopped" and len(history) > len(short_history)
     assert history["flops"].iloc[-1] == with_budget["budget_flops"]  # the run ends where the budget does
     best = history[history["flops"] <= with_budget["budget_flops"]]["val_loss"].min()

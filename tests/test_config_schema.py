@@ -203,7 +203,10 @@ def test_each_optimizer_block_mirrors_its_hyperparameters_dataclass(name):
 
 def test_training_block_mirrors_training_settings():
     block = _properties(SCHEMA["properties"]["training"])
-    defaults = {field.name: field.default for field in dataclasses.fields(TrainingSettings)}
+    defaults = {
+        field.name: field.default_factory() if field.default is dataclasses.MISSING else field.default
+        for field in dataclasses.fields(TrainingSettings)
+    }
     assert {key: value["default"] for key, value in block.items()} == defaults
 
 

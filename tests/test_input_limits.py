@@ -448,20 +448,20 @@ def test_a_fitness_batch_larger_than_the_training_set_is_refused_while_the_dag_i
 
 
 def test_a_fitness_batch_is_checked_with_the_config_fractions_subsample_and_search_space(tmp_path):
-    config = _config(datasets=["iris"], optimizers=["deep_ga"])
+    config = _config(datasets=["iris"], optimizers=["sgd", "deep_ga"])  # sgd: the budget rule's pilot
     config["optimizer_settings"]["deep_ga"]["fitness_batch"] = 90
     specs.check_config(config, REPOSITORY)
     config["data"]["val_fraction"] = 0.3  # 150 - 30 test - 45 validation: 75
     with pytest.raises(specs.ConfigError, match=r"fitness_batch: 90 is larger than the training set of iris \(75"):
         specs.check_config(config, REPOSITORY)
-    config = _config(datasets=["digits"], optimizers=["deep_ga"])
+    config = _config(datasets=["digits"], optimizers=["sgd", "deep_ga"])
     config["optimizer_settings"]["deep_ga"]["fitness_batch"] = 600
     config["dataset_overrides"]["digits"]["subsample"] = 500
     with pytest.raises(
         specs.ConfigError, match=r"600 is larger than the training set of digits \(500 examples, training"
     ):
         specs.check_config(config, REPOSITORY)
-    config = _config(datasets=["iris"], optimizers=["deep_ga"])
+    config = _config(datasets=["iris"], optimizers=["sgd", "deep_ga"])
     config["tuning"]["search_spaces"]["deep_ga"] = {"fitness_batch": {"distribution": "int", "low": 10, "high": 200}}
     with pytest.raises(specs.ConfigError, match=r"config: tuning.search_spaces.deep_ga.fitness_batch.high: 200 is"):
         specs.check_config(config, REPOSITORY)

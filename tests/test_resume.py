@@ -11,6 +11,7 @@ import pytest
 from conftest import tool_environment
 
 from neuroevo.training import summary as loop
+from neuroevo.training.summary import without_timings
 
 TIMING_KEYS = {*loop.TIMING_KEYS, "resumed"}
 
@@ -39,8 +40,9 @@ def _command(data, dataset, optimizer, spec, out_dir):
 
 
 def _summary(out_dir):
+    """A run's summary without its timings (its rungs' too) and whether it was resumed."""
     summary = json.loads((out_dir / "summary.json").read_text())
-    return {key: value for key, value in summary.items() if key not in TIMING_KEYS}, summary["resumed"]
+    return {key: value for key, value in without_timings(summary).items() if key != "resumed"}, summary["resumed"]
 
 
 # The discovery comparison's kind of run: a CNN on a subsample, augmented, under a step

@@ -10,8 +10,8 @@ from conftest import REPOSITORY, TINY_CONFIG, snakemake
 
 
 def block_kind(rule: str) -> str:
-    """The kind of a block rule's name (train, study_run, compare_run), else the name itself."""
-    for kind in ("train", "study_run", "compare_run"):
+    """The kind of a block rule's name (train, pilot, study_run, compare_run), else the name itself."""
+    for kind in ("train", "pilot", "study_run", "compare_run"):
         if rule == kind or rule.startswith(f"{kind}_") and "_seeds_" in rule:
             return kind
     return rule
@@ -43,15 +43,18 @@ def tiny_study(tmp_path_factory):
     return workdir
 
 
-FIGURES = ("iris_cost.png", "iris_test_acc.png", "iris_ecdf.png")
+FIGURES = ("iris_cost.png", "iris_test_acc.png", "iris_ecdf.png", "iris_ladder.png")
 
 
 def test_tiny_study_runs_end_to_end_and_reports_a_highlighted_table(tiny_study):
     report = (tiny_study / "results" / "report" / "report.md").read_text()
-    assert report.index("## Verdict") < report.index("## Setup")  # the report opens with the verdict
+    # The report opens with the primary endpoint, the answer in words and the verdict by budget.
+    opening = [report.index(heading) for heading in ("## Primary endpoint", "## The answer", "## Verdict by budget")]
+    assert opening == sorted(opening) and opening[-1] < report.index("## Setup")
+    assert "On iris (B = 1M FLOPs per run, set by hand" in report
     assert "## iris" in report
     lines = report.splitlines()
-    for title in ("### iris: Early stopping", "### iris: Equal budget (1M FLOPs per run)"):
+    for title in ("### iris: Early stopping (secondary)", "### iris: Equal budget, top rung (1x B = 1M FLOPs per run)"):
         start = lines.index(
             next(line for line in lines[lines.index(title) :] if line.startswith("| optimizer | runs |"))
         )
@@ -61,8 +64,10 @@ def test_tiny_study_runs_end_to_end_and_reports_a_highlighted_table(tiny_study):
         assert all(cell.count("**") == 0 for line in table[2:] for cell in line.split("|")[4:6])  # epochs, time
     rows = [line for line in lines if line.startswith("| ")]
     assert "(untestable)" in report and not any(" †" in line for line in rows)  # 3 seed pairs cannot reach p < 0.05
-    verdicts = [line for line in lines if line.startswith("| cmaes | adam |") or line.startswith("| iris | cmaes |")]
+    verdicts = [line for line in lines if line.startswith("| 1x | cmaes | adam |")]  # the dataset's ladder rows
     assert verdicts and all("inconclusive (n = 3 seed pairs" in line for line in verdicts)
+    compact = [line for line in lines if line.startswith("| iris | cmaes | adam |")]  # the verdict by budget
+    assert compact and all("| incon. " in line and "not within 1x" in line for line in compact)
     for heading in (
         "Effects on test accuracy",
         "| optimizer | seed pairs | p Wilcoxon | p Mann-Whitney | A12 |",
@@ -91,6 +96,7 @@ def test_snakemakes_own_report_registers_the_figures_and_tables(tiny_study):
         "tests.csv",
         "cost_to_target.csv",
         "verdicts.csv",
+        "parity.csv",
         *FIGURES,
     } <= names
 
@@ -120,7 +126,9 @@ def test_editing_one_optimizer_block_reruns_only_that_optimizers_jobs(tiny_study
     edited = tmp_path / "edited.yaml"
     edited.write_text(TINY_CONFIG.read_text() + "optimizer_settings:\n  adam:\n    lr: 0.02\n")
     planned = planned_jobs(tiny_study, configfile=edited)
-    assert planned == {"train": 1, "aggregate": 1, "report_figures": 1, "report": 1, "all": 1}  # adam's block
+    # adam's block, its pilot runs and the budget job (the report shows what the rule gives beside
+    # iris's B set by hand, which the other runs read from their specs: none of them reruns)
+    assert planned == {"train": 1, "pilot": 1, "budget": 1, "aggregate": 1, "report_figures": 1, "report": 1, "all": 1}
 
 
 def test_snakefmt_is_clean():

@@ -9,6 +9,7 @@ rule aggregate:
         histories="results/summary/histories.parquet",
         metrics="results/summary/metrics.parquet",
         tests="results/summary/tests.parquet",
+        rungs="results/summary/rungs.parquet",
         metrics_csv=report(
             "results/summary/metrics.csv",
             caption="../../report/captions/metrics.rst",

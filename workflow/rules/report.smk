@@ -2,6 +2,8 @@ rule report_figures:
     input:
         runs="results/summary/runs.parquet",
         histories="results/summary/histories.parquet",
+        rungs="results/summary/rungs.parquet",
+        budgets=all_budgets(),
     output:
         figures=[
             report(
@@ -24,6 +26,12 @@ rule report_figures:
             category="Tables",
         ),
         verdict_table="results/summary/verdicts.parquet",
+        parity=report(
+            "results/summary/parity.csv",
+            caption="../../report/captions/parity.rst",
+            category="Tables",
+        ),
+        parity_table="results/summary/parity.parquet",
         ranks="results/summary/ranks.parquet",
     log:
         "results/logs/report_figures.log",
@@ -40,7 +48,7 @@ rule report_figures:
     shell:
         "python -m neuroevo report-figures --summary-dir {params.summary_dir:q} --out-dir {params.out_dir:q} "
         "--alpha {params.alpha:q} --target-fraction {params.target_fraction:q} --targets {params.targets:q} "
-        "--margin {params.margin:q} --runtime-targets {params.runtime_targets:q} > {log:q} 2>&1"
+        "--margin {params.margin:q} --runtime-targets {params.runtime_targets:q} --budgets {input.budgets:q} > {log:q} 2>&1"
 
 
 rule report:
@@ -50,7 +58,9 @@ rule report:
         tests="results/summary/tests.parquet",
         costs="results/summary/cost_to_target.parquet",
         verdicts="results/summary/verdicts.parquet",
+        parity="results/summary/parity.parquet",
         ranks="results/summary/ranks.parquet",
+        budget_files=all_budgets(),
         figures=report_figures(),
         tuning=all_tuning_results(),
         studies=[f"results/studies/{name}/study.md" for name in config["studies"]]
@@ -81,4 +91,4 @@ rule report:
     shell:
         "python -m neuroevo report --summary-dir {params.summary_dir:q} --template {input.template:q} "
         "--tuning {input.tuning:q} --studies {input.studies:q} --config-json {params.config:q} --source-dir {params.source_dir:q} "
-        "--figures-dir {params.figures_dir:q} --command {params.command:q} --out {output:q} > {log:q} 2>&1"
+        "--figures-dir {params.figures_dir:q} --budgets {input.budget_files:q} --command {params.command:q} --out {output:q} > {log:q} 2>&1"

@@ -11,6 +11,7 @@ for block in blocks.main_blocks(config):
             data="resources/data/{dataset}.npz",
             tuned=tuning_results,
             genome=run_genome,
+            budget=run_budget,
         output:
             summaries=block_files(
                 "results/runs/{dataset}/{optimizer}", block, "summary.json"
@@ -40,10 +41,13 @@ for block in blocks.main_blocks(config):
             tuned=lambda wildcards, input: (
                 ["--tuned", input.tuned] if input.tuned else []
             ),
+            budget=lambda wildcards, input: (
+                ["--budget", input.budget] if input.budget else []
+            ),
             tracking=config["tracking"],
             tracking_project=config["tracking_project"],
         shell:
             "python -m neuroevo train --data {input.data:q} --dataset {wildcards.dataset:q} "
             "--optimizer {wildcards.optimizer:q} --seeds {params.seeds:q} --spec {params.spec:q} "
-            "{params.tuned:q} --tracking {params.tracking:q} --tracking-project {params.tracking_project:q} "
+            "{params.tuned:q} {params.budget:q} --tracking {params.tracking:q} --tracking-project {params.tracking_project:q} "
             "--runs-dir {params.runs_dir:q} > {log:q} 2>&1"

@@ -13,7 +13,10 @@ rule tune:
     resources:
         runtime=config["cluster"]["run_minutes"],  # a study cut off resumes when resubmitted
     params:
-        spec=run_spec,
+        # Trials follow the early-stopping protocol: never the equal-budget arm's B.
+        spec=lambda wildcards: specs.early_stopping_spec(
+            config, wildcards.dataset, wildcards.optimizer
+        ),
         search_space=lambda wildcards: specs.search_space_spec(
             config, wildcards.optimizer
         ),

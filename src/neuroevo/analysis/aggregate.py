@@ -3,7 +3,8 @@
 Only the summaries passed in are read (the rule passes the runs of the current config),
 so runs left over from an earlier config never mix in. The tables keep a run's settings as
 columns (hyperparameters.lr, training.batch_size, versions.torch: neuroevo.analysis.runs);
-read them with read_table, which gives every value back as it was.
+read them with read_table, which gives every value back as it was. The ladder's rungs (a
+summary's `rungs`) go to a table of their own, rungs.parquet (neuroevo.analysis.ladder).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import pandas as pd
 
 from neuroevo.analysis.arms import ARMS, arm_runs
 from neuroevo.analysis.diverged import DIVERGED, is_diverged
-from neuroevo.analysis.runs import SETTING_KEYS, load_histories, load_runs, settings_frame, write_table
+from neuroevo.analysis.ladder import rung_table
+from neuroevo.analysis.runs import SETTING_KEYS, load_histories, load_summary, runs_table, settings_frame, write_table
 from neuroevo.analysis.stats import compare_with_best
 
 
@@ -117,8 +119,10 @@ def aggregate(
 ) -> None:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    runs = load_runs(summary_paths, RUN_KEYS)
+    summaries = [load_summary(path, RUN_KEYS) for path in summary_paths]
+    runs = runs_table(summaries)
     write_table(runs, out_dir / "runs.parquet")
+    rung_table(summaries, summary_paths).to_parquet(out_dir / "rungs.parquet", index=False)
     load_histories(summary_paths).to_parquet(out_dir / "histories.parquet", index=False)
     metrics, tests = [], []
     for arm in ARMS:  # each arm's rows, an `arm` column telling them apart

@@ -5,10 +5,16 @@ the same forward-equivalent FLOP budget, no early stopping). `arm_runs` and `arm
 give either arm in the early-stopping arm's column names, so one set of tables serves both.
 In the equal-budget arm a run that diverged before the budget's end scores 0 (every accuracy)
 and is counted as diverged: the rule of neuroevo.analysis.diverged, the discovery comparison's.
+
+With a ladder of budgets (training.budget_multiples), training.budget_flops is the base budget B
+and a run goes on to B x the top multiple: the arm's budget_* values are the top rung's, and its
+end (budget_end) is what a run that diverged before it is charged. The rungs below are read from
+the aggregate's rungs table (neuroevo.analysis.ladder).
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from neuroevo.analysis.diverged import DIVERGED, DIVERGED_SCORE, is_accuracy, score_diverged
@@ -40,6 +46,19 @@ def has_budget(runs: pd.DataFrame) -> pd.Series:
     return runs["budget_status"].notna()
 
 
+def budget_end(runs: pd.DataFrame) -> np.ndarray:
+    """Per run, the FLOPs its equal-budget arm goes on to: training.budget_flops (B) x the top
+    multiple of training.budget_multiples (1 without a ladder); NaN without a budget."""
+    base = pd.to_numeric(runs["training.budget_flops"], errors="coerce").to_numpy(float)
+    if "training.budget_multiples" not in runs:
+        return base
+    top = [
+        max(multiples) if isinstance(multiples, (list, tuple, np.ndarray)) and len(multiples) else 1.0
+        for multiples in runs["training.budget_multiples"]
+    ]
+    return base * np.asarray(top, dtype=float)
+
+
 def arm_runs(runs: pd.DataFrame, arm: str) -> pd.DataFrame:
     """The runs table as `arm` sees it: the early-stopping arm is the table itself; the
     equal-budget arm keeps the runs with a budget, its budget_* values under the plain names,
@@ -63,7 +82,7 @@ def arm_histories(runs: pd.DataFrame, histories: pd.DataFrame, arm: str) -> pd.D
     run may have gone on to its FLOP budget); of the equal-budget arm those within the budget,
     then a row at the budget's end (the model read there, mid-epoch; for a run that diverged,
     its last model's losses with accuracies of 0, as arm_runs scores it, charged the whole
-    budget in FLOPs)."""
+    budget in FLOPs: with a ladder, B x the top multiple, budget_end)."""
     keys = ["dataset", "optimizer", "seed"]
     if arm == EARLY:
         ends = runs[keys + ["epochs"]]
@@ -86,8 +105,7 @@ def arm_histories(runs: pd.DataFrame, histories: pd.DataFrame, arm: str) -> pd.D
     # without reaching a target is: stopping by diverging must not look cheap.
     diverged = (budgeted["budget_status"] == DIVERGED).to_numpy()
     if "training.budget_flops" in budgeted and diverged.any():
-        budgets = budgeted["training.budget_flops"].astype(float).to_numpy()
-        ends.loc[diverged, "flops"] = budgets[diverged]
+        ends.loc[diverged, "flops"] = budget_end(budgeted)[diverged]
     for name in [name for name in SCORES if is_accuracy(name)]:
         ends[name] = ends[name].astype(float).where(~diverged, DIVERGED_SCORE)
     rows = pd.concat([within, ends], ignore_index=True)

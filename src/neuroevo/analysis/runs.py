@@ -73,6 +73,9 @@ def load_history(summary_path: str | Path):
 # A summary's nested settings; in a table each entry is a column GROUP.KEY (pandas.json_normalize's
 # names, one level deep), so `runs["hyperparameters.lr"]` is a plain column.
 SETTING_GROUPS = ("hyperparameters", "model", "training", "versions")
+# A summary's entries that are tables of their own, not a run's values: the ladder's rungs
+# (a list of dicts, one per rung: neuroevo.analysis.ladder.rung_table) stay out of the runs table.
+NESTED_TABLES = ("rungs",)
 # Per row, the GROUP.KEY names that run's summary has, in its order. Optimizers have different
 # keys and a setting may be null (cmaes popsize: null): both leave the cell null, this tells them apart.
 SETTING_KEYS = "setting_keys"
@@ -103,9 +106,12 @@ def settings_frame(rows: list[dict]) -> pd.DataFrame:
 
 
 def flat_row(summary: dict) -> dict:
-    """A summary with its settings groups spread into GROUP.KEY entries, and SETTING_KEYS."""
+    """A summary with its settings groups spread into GROUP.KEY entries, and SETTING_KEYS; its
+    nested tables (NESTED_TABLES) left out."""
     row, names = {}, []
     for key, value in summary.items():
+        if key in NESTED_TABLES:
+            continue
         if key in SETTING_GROUPS:
             for name, setting in (value or {}).items():
                 row[f"{key}.{name}"] = setting

@@ -25,13 +25,15 @@ def _data(args: argparse.Namespace) -> None:
 
 
 def _train(args: argparse.Namespace) -> None:
+    from neuroevo.cli.budget import with_budget
     from neuroevo.config.run_spec import RunSpec
     from neuroevo.files.atomic import folder_lock
     from neuroevo.training.finished import remove_run_partials
 
     runs = _block_runs(args)
+    spec_text = with_budget(args.spec, args.budget)  # B from the budget job's file, when the spec has the arm
     # Every run's spec is checked before any work (a block's differ only by seed).
-    specs = [RunSpec.from_json(args.dataset, args.optimizer, seed, args.spec) for seed, _ in runs]
+    specs = [RunSpec.from_json(args.dataset, args.optimizer, seed, spec_text) for seed, _ in runs]
     if args.tuned:  # the tuning stage's best values replace the config's
         tuned = _tuned_values(args.tuned)
         specs = [spec.with_tuned(tuned, f"--spec with --tuned {args.tuned}") for spec in specs]
@@ -275,10 +277,12 @@ def _report(args: argparse.Namespace) -> None:
         args.studies,
         args.figures_dir,
         args.command,
+        budget_paths=args.budgets,
     )
 
 
 def _report_figures(args: argparse.Namespace) -> None:
+    from neuroevo.cli.budget import load_budgets
     from neuroevo.report.figures import write_report_figures
 
     write_report_figures(
@@ -289,6 +293,7 @@ def _report_figures(args: argparse.Namespace) -> None:
         _json_argument(args.targets, "--targets"),
         args.margin,
         args.runtime_targets,
+        budgets=load_budgets(args.budgets),
     )
 
 

@@ -8,6 +8,7 @@ import json
 import math
 from collections.abc import Callable
 
+from neuroevo.cli.budget import _budget
 from neuroevo.cli.commands import (
     _aggregate,
     _audit,
@@ -157,6 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
     folders.add_argument("--runs-dir", help="the folder of the block's run folders, RUNS_DIR/SEED (with --seeds)")
     train.add_argument("--tuned", help="JSON written by the tune command; its tuned values override --spec's")
     train.add_argument(
+        "--budget",
+        help="the budget command's JSON (results/budget/DATASET.json): B, which replaces --spec's training.budget_flops",
+    )
+    train.add_argument(
         "--checkpoint-seconds",
         type=NON_NEGATIVE_FLOAT,
         default=60.0,
@@ -231,6 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--studies", nargs="*", default=[], help="study.md files to include as sections")
     report.add_argument("--figures-dir", help="the report's figures (report-figures); linked where present")
     report.add_argument("--command", default="", help="the command that regenerates the report, for its header")
+    report.add_argument(
+        "--budgets", nargs="*", default=[], help="the budget command's JSON files (how each dataset's B was set)"
+    )
     report.add_argument("--out", required=True)
     report.set_defaults(func=_report)
 
@@ -259,7 +267,26 @@ def build_parser() -> argparse.ArgumentParser:
         default=[0.8, 0.9, 0.95, 0.98],
         help="the runtime ECDF's and aRT table's targets: fractions of the best median final val accuracy",
     )
+    figures.add_argument(
+        "--budgets",
+        nargs="*",
+        default=[],
+        help="the budget command's JSON files (B and the rule's numbers per dataset)",
+    )
     figures.set_defaults(func=_report_figures)
+
+    budget = commands.add_parser(
+        "budget", help="a dataset's base budget B from its pilot runs (the rule's, or the hand-set one beside it)"
+    )
+    budget.add_argument("--dataset", required=True)
+    budget.add_argument("--pilot", nargs="+", required=True, help="summary.json files of the pilot runs")
+    budget.add_argument(
+        "--settings",
+        required=True,
+        help='JSON: {"fraction": 0.5, "margin": 0.01, "multiples": [0.25, 1, 4], "hand_flops": null, "run_minutes": 10}',
+    )
+    budget.add_argument("--out", required=True, help="the budget file (JSON)")
+    budget.set_defaults(func=_budget)
 
     alignment = commands.add_parser(
         "study-alignment", help="cosine similarity of ES gradient estimates to the true gradient"

@@ -183,14 +183,36 @@ def check_spec(spec: object, optimizer: str, flag: str = "--spec") -> None:
 RUN_ENDING_BUDGETS = ("max_steps", "max_sample_evals", "max_seconds")
 
 
+MAX_BUDGET_FLOPS = 1e16  # the schema's bound on budget_flops, also on the ladder's top rung
+
+
 def check_training_budgets(training: dict, where: str) -> None:
-    """SpecError when a training block gives budget_flops with a budget that would end its runs
-    before it (`where` names the block)."""
-    clashing = [key for key in RUN_ENDING_BUDGETS if training.get(key) is not None]
-    if training.get("budget_flops") is not None and clashing:
+    """SpecError when a training block's ladder (budget_multiples) is not strictly increasing and
+    positive, or gives budget_flops (or a ladder) with a budget that would end its runs before
+    the top rung, or a top rung beyond MAX_BUDGET_FLOPS (`where` names the block)."""
+    multiples = training.get("budget_multiples", [1])
+    if multiples is None or not isinstance(multiples, (list, tuple)) or not multiples:
+        raise SpecError(f"{where}: budget_multiples must be a non-empty list of positive numbers, got {multiples!r}")
+    for value in multiples:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
+            raise SpecError(f"{where}: budget_multiples must be positive finite numbers, got {value!r}")
+    if any(later <= earlier for earlier, later in zip(multiples, multiples[1:], strict=False)):
         raise SpecError(
-            f"{where}: budget_flops (the equal-budget arm) cannot be combined with {', '.join(clashing)}, which "
-            f"would end runs before it; set {' and '.join(clashing)} to null, or budget_flops to null"
+            f"{where}: budget_multiples must be strictly increasing (each rung above the one before), got {list(multiples)}"
+        )
+    clashing = [key for key in RUN_ENDING_BUDGETS if training.get(key) is not None]
+    ladder = list(multiples) != [1]
+    if (training.get("budget_flops") is not None or ladder) and clashing:
+        what = "budget_flops (the equal-budget arm)" if training.get("budget_flops") is not None else "budget_multiples"
+        raise SpecError(
+            f"{where}: {what} cannot be combined with {', '.join(clashing)}, which would end runs before the "
+            f"top rung; set {' and '.join(clashing)} to null, or budget_flops to null and budget_multiples to [1]"
+        )
+    budget = training.get("budget_flops")
+    if isinstance(budget, (int, float)) and not isinstance(budget, bool) and budget * max(multiples) > MAX_BUDGET_FLOPS:
+        raise SpecError(
+            f"{where}: budget_flops x the top rung of budget_multiples is {budget * max(multiples):.3g} FLOPs per run, "
+            f"more than {MAX_BUDGET_FLOPS:.0e} (a bound against typos); lower budget_flops or the top multiple"
         )
 
 

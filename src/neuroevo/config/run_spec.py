@@ -28,7 +28,9 @@ class TrainingSettings:
     max_steps: int | None = None  # budget in minibatch steps (None: none)
     max_sample_evals: int | None = None  # None: no budget besides max_epochs
     max_seconds: float | None = None  # wall-time budget (benchmarks; makes results machine-dependent)
-    budget_flops: float | None = None  # the equal-budget arm: forward-equivalent FLOPs per run
+    budget_flops: float | None = None  # the equal-budget arm's base budget B: forward-equivalent FLOPs per run
+    # The ladder: rungs as multiples of B, strictly increasing; a run goes on to B x the last.
+    budget_multiples: list[float] = field(default_factory=lambda: [1.0])
     patience: int = 3
     min_delta: float = 1e-4
     threads: int = 1
@@ -39,6 +41,22 @@ class TrainingSettings:
 
     def __post_init__(self):
         check_training_budgets(asdict(self), "training")
+        if self.budget_flops is not None and not isinstance(self.budget_flops, (int, float)):
+            raise SpecError(
+                f"training.budget_flops: {self.budget_flops!r} is not a number of FLOPs here; a run is given its "
+                'base budget as a number ("rule" is resolved by the budget job: the train command\'s --budget)'
+            )
+        self.budget_multiples = [float(value) for value in self.budget_multiples]
+
+    @property
+    def budget_marks(self) -> list[float]:
+        """The FLOPs at which the equal-budget arm scores the model: B x each multiple (none without B)."""
+        return [] if self.budget_flops is None else [self.budget_flops * value for value in self.budget_multiples]
+
+    @property
+    def budget_end(self) -> float | None:
+        """The FLOPs a run with an equal-budget arm goes on to: B x the top rung (None without B)."""
+        return self.budget_marks[-1] if self.budget_flops is not None else None
 
 
 # The model block of to_dict: its key -> RunSpec's field (the spec calls the model's kind "kind").

@@ -55,6 +55,15 @@ def check_study(study: dict, config_schema: dict) -> None:
         if error is not None:
             where = "".join(f".{part}" for part in error.absolute_path)
             raise StudyError(f"variants.{label}.settings{where} ({optimizer}): {error.message}")
+    # A study's runs take their budget as a number: the rule and the ladder are the main runs'.
+    blocks_training = [("training", study.get("training", {}))] + [
+        (f"variants.{label}.training", variant.get("training", {})) for label, variant in study["variants"].items()
+    ]
+    for where, training in blocks_training:
+        if training.get("budget_flops") == "rule":
+            raise StudyError(f'{where}.budget_flops: "rule" is for the main runs; give a study\'s budget as a number')
+        if list(training.get("budget_multiples", [1])) != [1]:
+            raise StudyError(f"{where}.budget_multiples: a study's runs have one budget; remove the key")
     if study.get("verdict"):  # the verdicts compare variants at one budget
         for label, variant in study["variants"].items():
             clashing = sorted(
@@ -71,6 +80,10 @@ def check_study(study: dict, config_schema: dict) -> None:
         raise StudyError(f"figures: name(s) used more than once: {', '.join(repeated)}")
 
 
+# The main runs' equal-budget arm and ladder, which a study's runs never take from the config.
+MAIN_RUNS_ONLY = ("budget_flops", "budget_multiples")
+
+
 def run_spec(study: dict, label: str, config: dict) -> dict:
     """The spec of one run of variant `label`, in the train command's --spec format."""
     variant = study["variants"][label]
@@ -78,8 +91,8 @@ def run_spec(study: dict, label: str, config: dict) -> dict:
     dataset_overrides = config.get("dataset_overrides", {}).get(study["dataset"], {})
     # A study compares its variants under its own protocol: the main runs' equal-budget arm
     # stays theirs (a study's training block may give budget_flops itself).
-    dataset_overrides = {key: value for key, value in dataset_overrides.items() if key != "budget_flops"}
-    base_training = {key: value for key, value in config.get("training", {}).items() if key != "budget_flops"}
+    dataset_overrides = {key: value for key, value in dataset_overrides.items() if key not in MAIN_RUNS_ONLY}
+    base_training = {key: value for key, value in config.get("training", {}).items() if key not in MAIN_RUNS_ONLY}
     return {
         "model": config.get("model", {}) | study.get("model", {}),
         "training": base_training | dataset_overrides | study.get("training", {}) | variant.get("training", {}),

@@ -38,6 +38,7 @@ def check_config(config: dict, root: Path) -> None:
     file (study_dir is relative to `root`, the checkout; only listed study files are read)."""
     try:
         checks.check_config(config)
+        checks.check_training_budgets(config["training"], "training")  # also where every dataset overrides it
         for dataset in config["datasets"]:
             where = (
                 f"training with dataset_overrides.{dataset}" if dataset in config["dataset_overrides"] else "training"
@@ -49,6 +50,7 @@ def check_config(config: dict, root: Path) -> None:
             check_tuning_seeds(config["tuning"]["seeds"], study_seeds(config))
     except (checks.SpecError, SearchSpaceError) as error:
         raise ConfigError(str(error)) from None
+    check_ladder(config)
     subsamples = {dataset: training_settings(config, dataset).get("subsample") for dataset in config["datasets"]}
     try:
         inputs.check_main_runs_inputs(config, subsamples, tuned(config, "deep_ga"))
@@ -115,6 +117,75 @@ def genome_inputs(settings: dict) -> list[str]:
     that a changed genome reruns exactly the runs that train with it."""
     genome_file = settings["hyperparameters"].get("genome_file", "")
     return [genome_file] if genome_file else []
+
+
+# The equal-budget ladder: per dataset with a budget_flops, pilot runs of the gradient optimizers
+# (early stopping only) -> the budget job (B by budget_rule, or the hand-set one beside what the
+# rule gives) -> every main run's rung marks, read from results/budget/DATASET.json.
+
+
+def gradient_optimizers(config: dict) -> list[str]:
+    """The configured optimizers of kind gradient (the registry's, as optimizers.schema.yaml has them)."""
+    names = checks.optimizers_schema()["$defs"]["gradient_optimizer"]["enum"]
+    return [optimizer for optimizer in config["optimizers"] if optimizer in names]
+
+
+def rule_budget(config: dict, dataset: str) -> bool:
+    """Whether the dataset's B comes from the rule (budget_flops: rule), so that its main runs
+    read it from the budget job's file."""
+    return training_settings(config, dataset)["budget_flops"] == "rule"
+
+
+def budget_multiples(config: dict, dataset: str) -> list[float]:
+    """The dataset's ladder: its rungs as multiples of B."""
+    return [float(value) for value in training_settings(config, dataset).get("budget_multiples", [1])]
+
+
+def early_stopping_settings(config: dict, dataset: str, optimizer: str) -> dict:
+    """A run's settings without the equal-budget arm: what pilot runs and tuning trials train
+    under (the early-stopping protocol), so neither depends on B."""
+    settings = run_settings(config, dataset, optimizer)
+    training = settings["training"] | {"budget_flops": None, "budget_multiples": [1]}
+    return settings | {"training": training}
+
+
+def early_stopping_spec(config: dict, dataset: str, optimizer: str) -> str:
+    return to_json(early_stopping_settings(config, dataset, optimizer))
+
+
+def budget_job_spec(config: dict, dataset: str) -> str:
+    """What the budget job of a dataset reads besides the pilot runs: the rule's fraction, the
+    margin, the ladder, the hand-set B (null: the rule's) and a run's cluster time limit."""
+    budget = training_settings(config, dataset)["budget_flops"]
+    return to_json(
+        {
+            "fraction": config["budget_rule"]["fraction"],
+            "margin": config["report"]["equivalence_margin"],
+            "multiples": budget_multiples(config, dataset),
+            "hand_flops": None if budget == "rule" else budget,
+            "run_minutes": run_minutes(config, dataset),
+        }
+    )
+
+
+def check_ladder(config: dict) -> None:
+    """ConfigError, naming the key, for a ladder that cannot run: budget_flops "rule" without a
+    gradient optimizer to derive B from, or a primary endpoint rung that a dataset's ladder lacks."""
+    gradient = gradient_optimizers(config)
+    primary = config["report"].get("primary_endpoint", "parity")
+    for dataset in budget_datasets(config):
+        where = f"dataset_overrides.{dataset}" if dataset in config["dataset_overrides"] else "training"
+        if training_settings(config, dataset)["budget_flops"] == "rule" and not gradient:
+            raise ConfigError(
+                f'{where}.budget_flops: "rule" derives B from the gradient optimizers\' runs, and `optimizers` '
+                "has none; add one (sgd, adam, ...) or give budget_flops as a number"
+            )
+        multiples = budget_multiples(config, dataset)
+        if primary != "parity" and float(primary) not in multiples:
+            raise ConfigError(
+                f"report.primary_endpoint: {primary} is not a rung of {dataset}'s ladder "
+                f"({where}.budget_multiples: {multiples}); name one of them, or parity"
+            )
 
 
 # Studies (config/studies/NAME.yaml; see neuroevo.config.studies for how settings are layered).
@@ -306,17 +377,18 @@ def discovery_gpus(config: dict, name: str) -> int:
 
 
 def budget_datasets(config: dict) -> list[str]:
-    """The datasets whose runs have the equal-budget arm (a budget_flops)."""
-    return [dataset for dataset in config["datasets"] if training_settings(config, dataset)["budget_flops"]]
+    """The datasets whose runs have the equal-budget arm (a budget_flops: a number or "rule")."""
+    return [dataset for dataset in config["datasets"] if training_settings(config, dataset)["budget_flops"] is not None]
 
 
 def report_figure_names(config: dict) -> list[str]:
     """The report-figures command's files for this config: per dataset its anytime curves and
-    boxplots, per dataset with a FLOP budget its runtime ECDF, performance profiles with
+    boxplots, per dataset with a FLOP budget its runtime ECDF and its ladder (test accuracy by
+    rung), performance profiles with
     MIN_PROFILE_DATASETS of those, the critical-difference diagram with MIN_RANK_DATASETS datasets."""
     datasets, budgeted = config["datasets"], budget_datasets(config)
     names = [f"{dataset}_{kind}.png" for dataset in datasets for kind in ("cost", "test_acc")]
-    names += [f"{dataset}_ecdf.png" for dataset in budgeted]
+    names += [f"{dataset}_{kind}.png" for dataset in budgeted for kind in ("ecdf", "ladder")]
     if len(budgeted) >= MIN_PROFILE_DATASETS:
         names.append("performance_profile.png")
     if len(datasets) >= MIN_RANK_DATASETS:

@@ -10,11 +10,14 @@ neuroevo.report.plots. Every optimizer has one colour in all of them (plots.colo
 - runtime ECDFs (COCO): the fraction of (run, target) pairs reached by each FLOP cost (a
   diverged run reaches no target: neuroevo.analysis.diverged);
 - Dolan-More performance profiles across datasets (at least 3 with a budget);
-- a critical-difference diagram of mean ranks across datasets (at least 5).
+- a critical-difference diagram of mean ranks across datasets (at least 5);
+- per dataset with a budget ladder, test accuracy at each rung against the rung's multiple of
+  B, with each evolutionary optimizer's equal-budget parity rung and the plateau reference's
+  plateau +- delta marked.
 
 The command also writes the tables these figures come with, computed in neuroevo.analysis:
-cost to target at several targets (analysis.cost), the verdicts (analysis.verdict) and the
-Friedman ranks (analysis.ranks).
+cost to target at several targets (analysis.cost), the ladder verdicts and the parity
+multiples (analysis.ladder) and the Friedman ranks (analysis.ranks).
 """
 
 from __future__ import annotations
@@ -26,14 +29,15 @@ import pandas as pd
 
 from neuroevo.analysis.arms import BUDGET, EARLY, arm_histories, arm_runs, best_so_far, has_budget
 from neuroevo.analysis.cost import cost_to_target, dataset_target, runtime_ecdf
+from neuroevo.analysis.ladder import ladder_verdicts, parity_table
 from neuroevo.analysis.ranks import rank_tests, ranks_table
 from neuroevo.analysis.runs import read_table
-from neuroevo.analysis.verdict import dataset_verdicts
 from neuroevo.config.defaults import MIN_PROFILE_DATASETS, MIN_RANK_DATASETS
 from neuroevo.report.plots import colour, curve_points, median_band, plt, save
 
 ANYTIME_AXES = (("flops", "forward-equivalent FLOPs"), ("train_s", "seconds in optimizer steps"))
 EARLY_AXES = (("flops", "forward-equivalent FLOPs"), ("wall_s", "wall time (s)"))
+PARITY_MARKS = ("dataset", "optimizer", "parity_multiple", "plateau_reference", "plateau_test_acc")
 
 
 def _carried(run: pd.DataFrame, x: str, end: float) -> pd.DataFrame:
@@ -178,6 +182,74 @@ def plot_critical_difference(
     save(figure, out)
 
 
+def _rung_quartiles(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per rung (index: multiple) the 25th, 50th and 75th percentile of test accuracy over seeds."""
+    quartiles = rows.groupby("multiple")["test_acc"].quantile([0.25, 0.5, 0.75]).unstack()
+    return quartiles.sort_index()
+
+
+def plot_ladder(dataset: str, rungs: pd.DataFrame, parity: pd.DataFrame, margin: float, out: Path) -> None:
+    """Test accuracy along the budget ladder (x: the rung's multiple of B, log): per optimizer
+    the median over seeds at each rung (markers) and the interquartile band (gradient ones
+    dashed), the rungs as vertical lines, each evolutionary optimizer's equal-budget parity rung
+    as a star, and the plateau reference's median plateau test accuracy +- delta as a grey band."""
+    figure, axes = plt.subplots(figsize=(7.0, 4.2), layout="constrained")
+    multiples = sorted(float(value) for value in rungs["multiple"].unique())
+    for multiple in multiples:
+        axes.axvline(multiple, color="0.8", linewidth=0.8, zorder=0)
+    plateau = parity.dropna(subset=["plateau_reference"]).head(1)
+    if len(plateau):
+        reference, level = plateau["plateau_reference"].iloc[0], float(plateau["plateau_test_acc"].iloc[0])
+        label = f"{reference}'s plateau {level:.3f} ± δ"
+        axes.axhspan(level - margin, level + margin, color="0.5", alpha=0.25, linewidth=0, label=label, zorder=0)
+    parity_rungs = dict(zip(parity["optimizer"], parity["parity_multiple"], strict=True))
+    starred = False
+    for optimizer, rows in rungs.groupby("optimizer", sort=False):
+        quartiles, tint = _rung_quartiles(rows), colour(optimizer)
+        style = "--" if (rows["optimizer_kind"] == "gradient").all() else "-"
+        axes.plot(quartiles.index, quartiles[0.5], style, marker="o", markersize=4, label=optimizer, color=tint)
+        axes.fill_between(quartiles.index, quartiles[0.25], quartiles[0.75], color=tint, alpha=0.2, linewidth=0)
+        if len(quartiles) == 1:  # no band to draw from one rung: its interquartile range as a bar
+            axes.vlines(quartiles.index, quartiles[0.25], quartiles[0.75], color=tint, alpha=0.5)
+        at = parity_rungs.get(optimizer)
+        if at is not None and np.isfinite(at) and float(at) in quartiles.index:
+            axes.plot([at], [quartiles.loc[float(at), 0.5]], "*", markersize=15, color=tint, markeredgecolor="black")
+            starred = True
+    if starred:  # one legend entry for every star
+        axes.plot([], [], "*", markersize=12, color="white", markeredgecolor="black", label="equal-budget parity")
+    axes.set_xscale("log")
+    axes.set_xticks(multiples, [f"{value:g}x" for value in multiples])
+    axes.xaxis.set_minor_locator(plt.NullLocator())
+    if len(multiples) == 1:
+        axes.set_xlim(multiples[0] / 2, multiples[0] * 2)
+    base = float((rungs["mark_flops"] / rungs["multiple"]).iloc[0])
+    axes.set(
+        xlabel=f"budget as a multiple of B (B = {base:.3g} forward-equivalent FLOPs per run)", ylabel="test accuracy"
+    )
+    axes.set_title(
+        f"{dataset}: test accuracy at each rung of the budget ladder; median and interquartile range over seeds",
+        fontsize="small",
+    )
+    axes.grid(alpha=0.3, axis="y")
+    axes.legend(fontsize="small")
+    save(figure, out)
+
+
+def ladder_tables(
+    rungs: pd.DataFrame, margin: float, alpha: float, budgets: dict[str, dict], costs: pd.DataFrame | None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ladder verdicts and the parity table (neuroevo.analysis.ladder); both empty without rungs."""
+    if not len(rungs):
+        return pd.DataFrame(), pd.DataFrame()
+    verdicts = ladder_verdicts(rungs, margin, alpha, budgets, costs)
+    return verdicts, parity_table(rungs, verdicts, budgets, margin, alpha)
+
+
+def _write(table: pd.DataFrame, summary_dir: Path, name: str) -> None:
+    table.to_parquet(summary_dir / f"{name}.parquet", index=False)
+    table.to_csv(summary_dir / f"{name}.csv", index=False)  # for Snakemake's HTML report
+
+
 def write_report_figures(
     summary_dir: str | Path,
     out_dir: str | Path,
@@ -186,13 +258,18 @@ def write_report_figures(
     targets: dict | None = None,
     margin: float = 0.01,
     runtime_targets: list[float] = (0.8, 0.9, 0.95, 0.98),
+    budgets: dict[str, dict] | None = None,
 ) -> None:
     """Figures in out_dir (neuroevo.config.workflow.report_figure_names says which), and in
-    summary_dir cost_to_target, verdicts and ranks (.parquet; the first two also .csv)."""
+    summary_dir cost_to_target, verdicts (the ladder's, from rungs.parquet), parity (.parquet
+    and .csv each) and ranks (.parquet). `budgets`: dataset -> its budget file's dict
+    (neuroevo.analysis.budget_rule), for how B was set and the reference's own cost to its plateau."""
     summary_dir, out_dir = Path(summary_dir), Path(out_dir)
     runs = read_table(summary_dir / "runs.parquet")
     histories = pd.read_parquet(summary_dir / "histories.parquet")
-    costs, verdicts, main_costs = [], [], []
+    rungs_path = summary_dir / "rungs.parquet"
+    rungs = pd.read_parquet(rungs_path) if rungs_path.exists() else pd.DataFrame(columns=["dataset"])
+    costs, main_costs = [], []
     for dataset, by_dataset in runs.groupby("dataset", sort=False):
         dataset_histories = histories[histories["dataset"] == dataset]
         arms = {EARLY: by_dataset}
@@ -214,19 +291,18 @@ def write_report_figures(
             costs.append(table)
             if arm == BUDGET:
                 main_costs.append(table[table["main_target"]])
-                verdicts += dataset_verdicts(
-                    dataset, arm_table, arm_rows, margin, alpha, target, table[table["main_target"]]
-                )
                 plot_runtime_ecdf(dataset, arm_rows, values, out_dir / f"{dataset}_ecdf.png", arm_table)
         anytime = BUDGET in arms
         shown = arm_histories(by_dataset, dataset_histories, BUDGET if anytime else EARLY)
         plot_cost_curves(dataset, shown, out_dir / f"{dataset}_cost.png", anytime)
-    costs = pd.concat(costs, ignore_index=True)
-    costs.to_parquet(summary_dir / "cost_to_target.parquet", index=False)
-    costs.to_csv(summary_dir / "cost_to_target.csv", index=False)  # for Snakemake's HTML report
-    verdict_table = pd.DataFrame(verdicts)
-    verdict_table.to_parquet(summary_dir / "verdicts.parquet", index=False)
-    verdict_table.to_csv(summary_dir / "verdicts.csv", index=False)
+    _write(pd.concat(costs, ignore_index=True), summary_dir, "cost_to_target")
+    art = pd.concat(main_costs, ignore_index=True) if main_costs else None
+    verdicts, parity = ladder_tables(rungs, margin, alpha, budgets or {}, art)
+    _write(verdicts, summary_dir, "verdicts")
+    _write(parity, summary_dir, "parity")
+    for dataset, dataset_rungs in rungs.groupby("dataset", sort=False):
+        mine = parity[parity["dataset"] == dataset] if len(parity) else pd.DataFrame(columns=PARITY_MARKS)
+        plot_ladder(dataset, dataset_rungs, mine, margin, out_dir / f"{dataset}_ladder.png")
     if len(main_costs) >= MIN_PROFILE_DATASETS:
         plot_performance_profile(pd.concat(main_costs, ignore_index=True), out_dir / "performance_profile.png")
     ranked = arm_runs(runs, BUDGET) if has_budget(runs).all() else runs

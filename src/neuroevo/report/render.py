@@ -17,12 +17,14 @@ import yaml
 
 from neuroevo.analysis.aggregate import METRICS
 from neuroevo.analysis.arms import ARM_TITLES, ARMS, BUDGET, EARLY, arm_runs, has_budget
+from neuroevo.analysis.budget_rule import read_budget
 from neuroevo.analysis.diverged import DIVERGED, RULE, diverged_text, is_diverged
 from neuroevo.analysis.ranks import absence_reason, per_dataset_means
 from neuroevo.analysis.runs import read_json_object, read_table, settings
 from neuroevo.analysis.stats import TEST_NAMES
 from neuroevo.analysis.verdict import NO_REFERENCE
 from neuroevo.files.versions import git_commit, package_versions
+from neuroevo.report.answer import answers, ladder_table, primary_endpoint, rung
 from neuroevo.report.cells import compact, marked, mean_std, number, p_value, verdict_cells
 from neuroevo.report.study_section import rebased
 
@@ -130,12 +132,13 @@ def arm_table(rows: pd.DataFrame, tests: pd.DataFrame, costs: pd.DataFrame, arm:
 
 
 def verdict_rows(verdicts: pd.DataFrame) -> list[dict]:
-    """The verdict tables' rows: every entry with n, the test, p, delta, the effect with its
-    interval ("k of n diverged" with the test accuracies of a side with diverged runs) and
-    the cost ratios."""
+    """The verdict tables' rows: every entry with its rung (a ladder verdict's multiple of B,
+    "-" for a table without), n, the test, p, delta, the effect with its interval ("k of n
+    diverged" with the test accuracies of a side with diverged runs) and the cost ratios."""
     return [
         {
             "dataset": row["dataset"],
+            "rung": rung(row["multiple"]) if "multiple" in row else "-",
             **verdict_cells(row),
             "flops_ratio": "-" if row["verdict"] == NO_REFERENCE else _ratio(row.get("flops_ratio")),
             "seconds_ratio": "-" if row["verdict"] == NO_REFERENCE else _ratio(row.get("seconds_ratio")),
@@ -174,7 +177,37 @@ def _dataset_budget(runs: pd.DataFrame | None, dataset: str) -> str | None:
     if runs is None or "training.budget_flops" not in runs:
         return None
     budgets = runs.loc[runs["dataset"] == dataset, "training.budget_flops"].dropna()
-    return _work(float(budgets.iloc[0])) if len(budgets) else None
+    if not len(budgets):
+        return None
+    try:
+        return _work(float(budgets.iloc[0]))
+    except (TypeError, ValueError):  # "rule": the number is the budget file's
+        return None
+
+
+def arm_title(arm: str, budget: str | None, verdicts: pd.DataFrame) -> str:
+    """An arm's heading: the early-stopping arm is secondary; the equal-budget arm's tables
+    describe its top rung, "Equal budget, top rung (64x B = 1.6G FLOPs per run)" (from the
+    dataset's ladder verdicts; the budget alone without them)."""
+    if arm == EARLY:
+        return f"{ARM_TITLES[EARLY]} (secondary)"
+    if len(verdicts) and "multiple" in verdicts:
+        top = verdicts.loc[verdicts["multiple"].idxmax()]
+        return f"{ARM_TITLES[BUDGET]}, top rung ({rung(top['multiple'])} B = {_work(top['mark_flops'])} FLOPs per run)"
+    return ARM_TITLES[BUDGET] + (f" ({budget} FLOPs per run)" if budget else "")
+
+
+def art_rows(verdicts: pd.DataFrame) -> list[dict]:
+    """The secondary cost ratios of a dataset's evolutionary optimizers: aRT to the dataset's
+    target validation accuracy over the whole ladder, against the top rung's reference."""
+    if not len(verdicts) or "multiple" not in verdicts:
+        return []
+    top = verdicts[verdicts["multiple"] == verdicts["multiple"].max()]
+    return [
+        {"optimizer": row["optimizer"], "reference": row["reference"], "target": row["target"]}
+        | {"flops_ratio": row["flops_ratio"], "seconds_ratio": row["seconds_ratio"]}
+        for row in verdict_rows(top)
+    ]
 
 
 def dataset_tables(
@@ -184,11 +217,16 @@ def dataset_tables(
     verdicts: pd.DataFrame | None = None,
     runs: pd.DataFrame | None = None,
 ) -> list[dict]:
-    """Per dataset: its verdicts, a table per arm (arm_table), and the hyperparameters used."""
+    """Per dataset: its ladder verdicts (by rung), the secondary aRT ratios, a table per arm
+    (arm_table) and the hyperparameters used."""
     tables = []
     costs = costs if costs is not None else pd.DataFrame(columns=["dataset", "arm"])
     verdicts = verdicts if verdicts is not None and len(verdicts) else pd.DataFrame(columns=["dataset"])
     for dataset, by_dataset in metrics.groupby("dataset", sort=False):
+        mine = verdicts[verdicts["dataset"] == dataset]
+        if "multiple" in mine:
+            mine = mine.sort_values("multiple", kind="stable")
+        budget = _dataset_budget(runs, dataset)
         arms = []
         for arm in ARMS:
             rows = by_dataset[by_dataset["arm"] == arm]
@@ -197,7 +235,8 @@ def dataset_tables(
             arm_tests = tests[(tests["dataset"] == dataset) & (tests["arm"] == arm)].set_index(["metric", "optimizer"])
             arm_costs = costs[(costs["dataset"] == dataset) & (costs["arm"] == arm)]
             arms.append(
-                arm_table(rows, arm_tests, arm_costs, arm) | {"best_validation": _best_validation(runs, dataset, arm)}
+                arm_table(rows, arm_tests, arm_costs, arm)
+                | {"best_validation": _best_validation(runs, dataset, arm), "title": arm_title(arm, budget, mine)}
             )
         early = by_dataset[by_dataset["arm"] == EARLY]
         tables.append(
@@ -205,8 +244,10 @@ def dataset_tables(
                 "dataset": dataset,
                 "header": [metric.label for metric in METRICS],
                 "arms": arms,
-                "verdicts": verdict_rows(verdicts[verdicts["dataset"] == dataset]),
-                "budget": _dataset_budget(runs, dataset),
+                "verdicts": verdict_rows(mine),
+                "family": int(mine["family"].max()) if len(mine) and "family" in mine else 0,
+                "art": art_rows(mine),
+                "budget": budget,
                 "hyperparameters": [
                     {"optimizer": row["optimizer"], "values": dict(sorted(settings(row, "hyperparameters").items()))}
                     for _, row in early.iterrows()
@@ -281,19 +322,25 @@ def render_report(
     study_paths: list[str | Path] = (),
     figures_dir: str | Path | None = None,
     command: str = "",
+    budget_paths: list[str | Path] = (),
 ) -> None:
     """`study_paths`: study.md sections, included in order with their links made relative to
     `out`; `figures_dir`: the report's figures (report_figures), linked when present;
-    `command`: the command that regenerates the report, printed in its header."""
+    `command`: the command that regenerates the report, printed in its header; `budget_paths`:
+    the datasets' budget files (results/budget/{dataset}.json), which say how each B was set.
+    Nothing is computed here: the verdicts and parity multiples are read from their tables."""
     summary_dir, out = Path(summary_dir), Path(out)
     runs = read_table(summary_dir / "runs.parquet")
     metrics = read_table(summary_dir / "metrics.parquet")
     tests = pd.read_parquet(summary_dir / "tests.parquet")
     costs_path, ranks_path = summary_dir / "cost_to_target.parquet", summary_dir / "ranks.parquet"
-    verdicts_path = summary_dir / "verdicts.parquet"
+    verdicts_path, parity_path = summary_dir / "verdicts.parquet", summary_dir / "parity.parquet"
     costs = pd.read_parquet(costs_path) if costs_path.exists() else None
     ranks = pd.read_parquet(ranks_path) if ranks_path.exists() else pd.DataFrame()
     verdicts = pd.read_parquet(verdicts_path) if verdicts_path.exists() else pd.DataFrame()
+    parity = pd.read_parquet(parity_path) if parity_path.exists() else pd.DataFrame()
+    budgets = {budget["dataset"]: budget for budget in map(read_budget, budget_paths)}
+    ladder = len(verdicts) > 0 and "multiple" in verdicts
     ranked = arm_runs(runs, BUDGET) if has_budget(runs).all() else runs
 
     def figure(name):
@@ -319,7 +366,9 @@ def render_report(
         "config_hash": config_hash(config),
         "command": command,
         "tables": dataset_tables(metrics, tests, costs, verdicts, runs),
-        "verdicts": verdict_rows(verdicts),
+        "endpoint": primary_endpoint(config, verdicts) if ladder else None,
+        "answers": answers(verdicts, parity, budgets, config) if ladder and len(parity) else [],
+        "ladder": ladder_table(verdicts, parity, config) if ladder else None,
         "margin": number(float(config.get("report", {}).get("equivalence_margin", 0.01)), 3),
         "alpha": float(config.get("report", {}).get("alpha", 0.05)),
         "figure": figure,

@@ -5,7 +5,9 @@ parameters, the distribution mean for CMA-ES) is scored on train/val/test; early
 on validation loss with patience and a minimum improvement, under a budget of epochs,
 minibatch steps, sample evaluations and seconds. The model with the best validation loss
 is the one reported; the summary also scores the last model by the optimizer-discovery
-write-up's fitness (its 1000-step comparison runs through this loop).
+write-up's fitness (its 1000-step comparison runs through this loop). With a FLOP budget the
+run also goes on to the top of the budget ladder (TrainingSettings.budget_end), scoring the
+model at the step that spends each rung's mark (the equal-budget arm).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from neuroevo.models.problem import Problem, layer_count
 from neuroevo.optimizers import get_optimizer
 from neuroevo.training.finished import file_digests, restore, result_key
 from neuroevo.training.fitness import LAST_STEPS
-from neuroevo.training.stopping import EpochOutcome, progress_detail, step_outcome, stop_reason
+from neuroevo.training.stopping import EpochOutcome, progress_detail, record_rungs, step_outcome, stop_reason
 from neuroevo.training.summary import SCORE_KEYS, run_summary, scores
 
 log = logging.getLogger("neuroevo")
@@ -114,15 +116,27 @@ AUGMENT_SEED_OFFSET = 1_000_003
 
 
 # A checkpoint's payload: the RunState fields it stores, then the counter and the wall time so far.
-CHECKPOINTED = ("state", "order_generator", "history", "stopping", "step_log", "train_seconds", "early", "budget")
+CHECKPOINTED = (
+    "state",
+    "order_generator",
+    "history",
+    "stopping",
+    "step_log",
+    "train_seconds",
+    "early",
+    "budget",
+    "rungs",
+)
 
 
 @dataclass
 class RunState:
     """Everything a run carries from epoch to epoch (what a checkpoint holds, with the
     problem's work counter). With a FLOP budget one run serves two arms: `early` is set when
-    the early-stopping rule ends its arm (how, and the work spent by then), `budget` when the
-    budget is spent (the model's scores there and the work); the run ends when both are."""
+    the early-stopping rule ends its arm (how, and the work spent by then); `rungs` gets one
+    entry per mark of the budget ladder the run spends (the model's scores there and the
+    work), and `budget` is the top one's; the run ends when the early arm has and every rung
+    is recorded."""
 
     state: Any  # the optimizer's
     order_generator: torch.Generator  # the data order
@@ -134,6 +148,7 @@ class RunState:
     resumed: bool = False
     early: dict | None = None
     budget: dict | None = None
+    rungs: list[dict] = field(default_factory=list)
 
     def payload(self, problem: Problem) -> dict:
         return {name: getattr(self, name) for name in CHECKPOINTED} | {
@@ -156,7 +171,9 @@ def _check_resumed(resumed: dict, optimizer, problem: Problem, settings: Trainin
     """A CheckpointError unless the checkpoint's state fits the run at hand: its parameters and
     best model have the model's shape, its history is epochs 0..n with n within max_epochs
     (a run with a FLOP budget may go past max_epochs), and its work counter is one. A
-    fingerprint can be copied; this is what the state itself must say."""
+    fingerprint can be copied; this is what the state itself must say. Its rungs are the
+    ladder's first ones (multiples and marks in order) and the equal-budget arm's end is
+    recorded if and only if they are all there."""
     shape = (problem.n_parameters,)
     try:
         params = optimizer.parameters(resumed["state"])
@@ -172,14 +189,31 @@ def _check_resumed(resumed: dict, optimizer, problem: Problem, settings: Trainin
     if [row.get("epoch") for row in history] != list(range(len(history))):
         raise CheckpointError("its history's epochs are not 0, 1, 2, ... in order")
     last = history[-1]
-    if not settings.budget_flops and last["epoch"] > settings.max_epochs:
+    if not settings.budget_end and last["epoch"] > settings.max_epochs:
         raise CheckpointError(f"its history has {last['epoch']} epochs, more than max_epochs {settings.max_epochs}")
     if not 0 <= stopping.best_epoch <= last["epoch"]:
         raise CheckpointError("its best epoch is not one of its history's")
     if not isinstance(resumed["counter"], type(problem.counter)):
         raise CheckpointError("its work counter is not one")
+    _check_rungs(resumed["rungs"], resumed["budget"], settings)
     for torch_optimizer in _torch_optimizers(resumed["state"]):
         _check_torch_optimizer(torch_optimizer, shape)
+
+
+def _check_rungs(rungs, budget, settings: TrainingSettings) -> None:
+    """A CheckpointError unless `rungs` is a list of dicts, one per mark of the settings'
+    ladder from the first, no more than the marks, each of its multiple and mark, and the
+    end of the budget (`budget`) is recorded exactly when the last one is."""
+    marks = settings.budget_marks
+    if not isinstance(rungs, list) or not all(isinstance(rung, dict) for rung in rungs):
+        raise CheckpointError("its rungs are not a list of the budget ladder's rungs")
+    if len(rungs) > len(marks):
+        raise CheckpointError(f"it has {len(rungs)} rungs, more than the ladder's {len(marks)} marks")
+    ladder = list(zip(settings.budget_multiples, marks, strict=False))[: len(rungs)]
+    if [(rung.get("multiple"), rung.get("mark_flops")) for rung in rungs] != ladder:
+        raise CheckpointError("its rungs' multiples and marks are not the ladder's in order")
+    if (budget is not None) != (bool(marks) and len(rungs) == len(marks)):
+        raise CheckpointError("its end of the budget disagrees with its rungs")
 
 
 def _torch_optimizers(value, depth: int = 0):
@@ -287,12 +321,13 @@ def _train_epochs(
         if stop and run.early is None:
             last = {f"last_{key}": run.history[-1][key] for key in ("val_acc", "test_acc")}
             run.early = asdict(stop) | run.cost(problem) | {"final_loss": run.step_log.final_loss(), **last}
-        if diverged and settings.budget_flops and run.budget is None:  # the last model scored stands for it
+        if diverged and run.budget is None:  # the last model scored stands for every rung not reached
             last = {key: run.history[-1][key] for key in SCORE_KEYS}
-            run.budget = {"status": "diverged", "epoch": run.history[-1]["epoch"], **run.cost(problem), **last}
+            reading = {"status": "diverged", "epoch": run.history[-1]["epoch"], **run.cost(problem), **last}
+            record_rungs(run, settings, reading, math.inf)
         if on_epoch and not diverged:
             on_epoch(run.history[-1])
-        if run.early is not None and (run.budget is not None or not settings.budget_flops):
+        if run.early is not None and len(run.rungs) == len(settings.budget_marks):
             return
         if checkpoint_path and time.perf_counter() - last_save >= checkpoint_seconds:
             save_checkpoint(checkpoint_path, run_settings, run.payload(problem))

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Literal
 from neuroevo.config.run_spec import TrainingSettings
 from neuroevo.models.problem import Problem
 from neuroevo.training.fitness import divergence
-from neuroevo.training.summary import scores
+from neuroevo.training.summary import RUNG_KEYS, scores
 
 if TYPE_CHECKING:  # the loop's state, read and marked here, never built
     from neuroevo.training.loop import RunState
@@ -77,18 +77,46 @@ def step_outcome(
     run: RunState, problem: Problem, optimizer, settings: TrainingSettings, epoch: float, seconds: float
 ) -> EpochOutcome:
     """After a minibatch step (`seconds` in steps so far, `epoch` fractional): "budget" when a
-    budget ends the epoch. The step that spends the FLOP budget is where the equal-budget arm
-    reads its model (the overshoot is less than one step); the run goes on while the
-    early-stopping arm has not ended."""
+    budget ends the epoch. Each rung mark of the ladder the step spends is where the
+    equal-budget arm reads its model (the overshoot is less than one step); the run goes on
+    past the top mark while the early-stopping arm has not ended."""
     if settings.max_sample_evals and problem.counter.sample_evals >= settings.max_sample_evals:
         return "budget"
     if settings.max_steps and run.step_log.steps >= settings.max_steps:
         return "budget"
-    if settings.budget_flops and run.budget is None and problem.counter.flops >= settings.budget_flops:
-        model = scores(problem, optimizer.parameters(run.state))
-        run.budget = {"status": "reached", "epoch": epoch, **run.cost(problem, seconds), **model}
+    if reach_marks(run, problem, optimizer, settings, epoch, seconds):
         return "budget" if run.early is not None else ""
     return ""
+
+
+def reach_marks(
+    run: RunState, problem: Problem, optimizer, settings: TrainingSettings, epoch: float, seconds: float
+) -> bool:
+    """Records a rung for every mark of the ladder not yet recorded that the FLOPs counted so
+    far have reached, all read from one scoring of the model (the step that spends them);
+    True when that completes the ladder, whose top rung then is the equal-budget arm's end
+    (`run.budget`). Scoring draws no random numbers, so the run goes on as it would unread."""
+    marks = settings.budget_marks
+    if len(run.rungs) == len(marks) or problem.counter.flops < marks[len(run.rungs)]:
+        return False
+    model = scores(problem, optimizer.parameters(run.state))
+    reading = {"status": "reached", "epoch": epoch, **run.cost(problem, seconds), **model}
+    record_rungs(run, settings, reading, problem.counter.flops)
+    return run.budget is not None
+
+
+def record_rungs(run: RunState, settings: TrainingSettings, reading: dict, flops: float) -> None:
+    """Appends to `run.rungs` the ladder's next rungs whose marks are at most `flops` (every
+    one left for math.inf: a diverged run's), each with the model and work of `reading`
+    (status, epoch, the cost and the scores); the one that completes the ladder also sets
+    `run.budget` to `reading`, as the equal-budget arm's end."""
+    marks = settings.budget_marks
+    values = {key: reading[key] for key in RUNG_KEYS if key in reading} | {"epoch": float(reading["epoch"])}
+    while len(run.rungs) < len(marks) and marks[len(run.rungs)] <= flops:
+        index = len(run.rungs)
+        run.rungs.append({"multiple": settings.budget_multiples[index], "mark_flops": marks[index]} | values)
+    if marks and len(run.rungs) == len(marks) and run.budget is None:
+        run.budget = reading
 
 
 def progress_detail(run: RunState, problem: Problem, settings: TrainingSettings, epoch: int, share: float):
@@ -102,10 +130,10 @@ def progress_detail(run: RunState, problem: Problem, settings: TrainingSettings,
         spent.append(problem.counter.sample_evals / settings.max_sample_evals)
     if settings.max_seconds:
         spent.append((time.perf_counter() - run.start) / settings.max_seconds)
-    if settings.budget_flops:
-        spent = [min(spent), problem.counter.flops / settings.budget_flops]
+    if settings.budget_end:
+        spent = [min(spent), problem.counter.flops / settings.budget_end]
     best = max(row["val_acc"] for row in run.history)
-    of = f"{problem.counter.flops:.3g} of {settings.budget_flops:.3g} FLOPs" if settings.budget_flops else ""
+    of = f"{problem.counter.flops:.3g} of {settings.budget_end:.3g} FLOPs" if settings.budget_end else ""
     text = (
         f"epoch {epoch}{'' if of else f' of {settings.max_epochs}'}, step {run.step_log.steps}{', ' + of if of else ''}"
     )

@@ -1,6 +1,7 @@
 """What a finished run's summary.json holds (run_summary): the early-stopping arm's result
-and work, the equal-budget arm's (budget_* fields) when the run had a FLOP budget, and the
-settings that produced them; and the scores every history row and summary share."""
+and work, the equal-budget arm's (budget_* fields, its top rung, and `rungs`, every rung of
+the budget ladder) when the run had a FLOP budget, and the settings that produced them; and
+the scores every history row and summary share."""
 
 from __future__ import annotations
 
@@ -25,6 +26,22 @@ if TYPE_CHECKING:  # the loop's state, read here, never built
 TIMING_KEYS = ("wall_time_s", "train_time_s", "run_wall_time_s", "budget_train_time_s", "budget_wall_time_s")
 TIMING_COLUMNS = ("wall_s", "train_s")
 SCORE_KEYS = tuple(f"{split}_{measure}" for split in SPLITS for measure in ("loss", "acc"))
+# A rung of the budget ladder in summary.json's `rungs`: its multiple of the base budget and its mark
+# (FLOPs), "reached" or "diverged", the fractional epoch and the work at the step that spent the mark
+# (a diverged rung's: at the divergence, with the last scored model), and that model's scores.
+WORK_KEYS = ("steps", "flops", "sample_evals", "model_evals", "grad_evals", "train_s", "wall_s")
+RUNG_KEYS = ("multiple", "mark_flops", "status", "epoch", *WORK_KEYS, *SCORE_KEYS)
+
+
+def without_timings(summary: dict) -> dict:
+    """`summary` without what two runs of the same settings never share: its TIMING_KEYS and
+    each rung's TIMING_COLUMNS (what a resumed and an uninterrupted run are compared by)."""
+    kept = {key: value for key, value in summary.items() if key not in TIMING_KEYS}
+    if isinstance(kept.get("rungs"), list):
+        kept["rungs"] = [
+            {key: value for key, value in rung.items() if key not in TIMING_COLUMNS} for rung in kept["rungs"]
+        ]
+    return kept
 
 
 def scores(problem: Problem, params: torch.Tensor) -> dict[str, float]:
@@ -35,8 +52,9 @@ def scores(problem: Problem, params: torch.Tensor) -> dict[str, float]:
 
 
 def budget_summary(run: RunState) -> dict:
-    """The equal-budget arm's part of a summary: the model at the end of the budget, its work,
-    and, labelled as such, the best-validation-loss model within the budget."""
+    """The equal-budget arm's part of a summary: the model at the end of the budget (the
+    ladder's top rung), its work, and, labelled as such, the best-validation-loss model within
+    the budget; and `rungs`, the model and work at every rung of the ladder, in order."""
     end = run.budget
     within = [row for row in run.history if row["flops"] <= end["flops"]] + [end]
     best = min(within, key=lambda row: row["val_loss"] if math.isfinite(row["val_loss"]) else math.inf)
@@ -50,6 +68,7 @@ def budget_summary(run: RunState) -> dict:
         **{f"budget_{key}": end[key] for key in SCORE_KEYS},
         "budget_best_epoch": best["epoch"],
         **{f"budget_best_{key}": best[key] for key in ("val_loss", "val_acc", "test_loss", "test_acc")},
+        "rungs": [dict(rung) for rung in run.rungs],
     }
 
 
@@ -81,8 +100,8 @@ def run_summary(
 ) -> dict:
     """What summary.json holds: the early-stopping arm's result (the best model's scores, the
     last model's fitness) and the work it counted, with a FLOP budget the equal-budget arm's
-    (budget_* fields), and the settings that produced it (spec.to_dict's blocks, the
-    hyperparameters as the optimizer resolved them). Strict JSON: a score that is NaN or infinite
+    (budget_* fields at the ladder's top rung, `rungs` at each), and the settings that produced
+    it (spec.to_dict's blocks, the hyperparameters as the optimizer resolved them). Strict JSON: a score that is NaN or infinite
     (after a divergence) is null, and `nonfinite_fields` lists those keys (absent when none)."""
     summary = _summary(spec, run, problem, optimizer, hyperparameters, device, key)
     nonfinite = nonfinite_fields(summary)
