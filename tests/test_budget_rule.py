@@ -107,7 +107,11 @@ def test_the_rule_gives_the_hand_computed_budget_and_leaves_out_an_optimizer_tha
     assert budget["multiples"] == MULTIPLES and budget["marks"] == [62.5, 250.0, 1000.0]
     assert (budget["fraction"], budget["margin"], budget["dataset"]) == (FRACTION, MARGIN, "toy")
     rule = budget["rule"]
-    assert "0.5 x delta = 0.05" in rule and "sgd's, within at 250 FLOPs" in rule and "rmsprop left out" in rule
+    assert (
+        "0.5 x delta = 0.05" in rule
+        and "sgd's median comes within it at 250 FLOPs" in rule
+        and "rmsprop left out" in rule
+    )
     assert rule.endswith(".") and rule.count(". ") == 0  # one sentence
     # Without the divergence rmsprop is usable and the cheapest.
     runs, histories = _pilots(rmsprop_diverged=False)

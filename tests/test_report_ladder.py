@@ -179,8 +179,8 @@ def test_a_tiny_study_opens_with_the_endpoint_the_answer_the_table_and_the_figur
     answer = report.split("## The answer")[1].split("## Verdict by budget")[0]
     assert "On toy (B = 1M FLOPs per run by the rule, from sgd's pilot runs; rungs 1x, 4x, 16x B)" in answer
     assert "cmaes matches sgd at 16x B (equiv. " in answer
-    assert "deep_ga does not match the gradient reference within 16x (at 16x: worse " in answer
-    assert "does not reach sgd's plateau (test acc 0.9" in answer and "within δ by 16x" in answer
+    assert "deep_ga is shown equivalent to the gradient reference at no rung up to 16x (at 16x: worse " in answer
+    assert "is not shown to reach sgd's best on the ladder (test acc 0.9" in answer and "within δ by 16x" in answer
     assert "The rule: B is where sgd comes within 0.005 of its plateau." in answer
     lines = report.splitlines()
     assert "| dataset | optimizer | vs | 1x B | 4x B | 16x B | parity | cost to parity |" in lines
@@ -271,7 +271,7 @@ def test_one_rung_renders_one_column_and_a_rung_endpoint_its_verdicts(tmp_path):
         in (report)
     )
     assert (
-        "cmaes beats sgd at 1x B (better +0.030), and reaches sgd's plateau (test acc 0.900 at 1x) within δ at 1x B"
+        "cmaes beats sgd at 1x B (better +0.030), and reaches sgd's best on the ladder (test acc 0.900 at 1x) within δ at 1x B"
         in report
     )
     assert "2x sgd's own FLOPs to reach it." in report  # no seconds ratio in the table: none written
@@ -304,7 +304,10 @@ def test_the_answer_and_the_cells_say_what_the_tables_hold():
     parity["multiples"], parity["top_multiple"], parity["budget_source"] = [[1.0, 4.0]] * 2, 4.0, "rule"
     (answer,) = answers(verdicts, parity, {}, CONFIG)
     assert answer["text"].startswith("On toy (B = 1M FLOPs per run by the rule; rungs 1x, 4x B): ")
-    assert "cmaes matches sgd at 4x B (equiv. +0.002), and does not reach sgd's plateau" in answer["text"]
+    assert (
+        "cmaes matches sgd at 4x B (equiv. +0.002), and is not shown to reach sgd's best on the ladder"
+        in answer["text"]
+    )
     assert "es has no gradient reference at 4x" in answer["text"]
     table = ladder_table(verdicts, parity, CONFIG)
     assert table["columns"] == ["1x B", "4x B"]
@@ -340,7 +343,7 @@ def test_the_ladder_figure_marks_the_rungs_the_parity_rung_and_the_plateau(tmp_p
     assert stars[0].get_ydata()[0] == pytest.approx(0.901)  # its median at 16x
     assert lines["sgd"].get_linestyle() == "--" and lines["cmaes"].get_linestyle() == "-"
     assert sum(1 for line in axes.get_lines() if list(line.get_xdata()) in ([1.0, 1.0], [4.0, 4.0])) == 2  # rungs
-    (band,) = [patch for patch in axes.patches if "plateau" in patch.get_label()]
-    assert band.get_label() == "sgd's plateau 0.900 ± δ"
+    (band,) = [patch for patch in axes.patches if "best on the ladder" in patch.get_label()]
+    assert band.get_label() == "sgd's best on the ladder 0.900 ± δ"
     low, high = band.get_y(), band.get_y() + band.get_height()  # the band is 0.9 +- 0.01
     assert (low, high) == (pytest.approx(0.89), pytest.approx(0.91))

@@ -52,20 +52,24 @@ def test_tiny_study_runs_through_slurm_with_groups_and_gpus_in_their_partition(s
     assert set(accounting) == set(logs)  # every job Snakemake submitted is known to SLURM
     assert all(entry["state"] == "COMPLETED" for entry in accounting.values())
 
-    # Blocks and groups: each optimizer's runs are one block (seeds 0 and 1); the two short
-    # Iris blocks went in one submission, each digits block in one of its own.
+    # Blocks and groups: each optimizer's runs are one block (seeds 0 and 1); the short Iris
+    # blocks (the runs and the gradient optimizers' pilot runs) went in one submission, each
+    # digits block in one of its own.
     folders = sorted(logs.values())
-    assert folders.count("group_short_runs_train_seeds_0_to_1") == 1, folders
+    grouped = [folder for folder in folders if folder.startswith("group_short_runs_")]
+    assert len(grouped) == 1 and "train_seeds_0_to_1" in grouped[0], folders
     assert not any(folder.startswith("rule_train_seeds_0_to_1/iris") for folder in folders)
     digits_jobs = [job for job, folder in logs.items() if folder.startswith("rule_train_seeds_0_to_1/digits")]
     assert len(digits_jobs) == 2
+    # The digits pilot runs (its gradient optimizers', before its budget job) ask for a GPU too.
+    pilot_jobs = [job for job, folder in logs.items() if folder.startswith("rule_pilot_seeds_0_to_1/digits")]
     assert {"rule_data/iris", "rule_data/digits", "rule_aggregate", "rule_report"} <= set(folders)
 
     # GPUs: each digits run asked for one and was granted a (fake) one, in the config's
     # cluster.gpu_partition and gpu_account; every other job kept the profile's partition.
     assert all("gres/gpu=1" in accounting[job]["tres"] for job in digits_jobs)
     for job, entry in accounting.items():
-        assert entry["partition"] == ("gpu" if job in digits_jobs else "main"), (logs[job], entry)
+        assert entry["partition"] == ("gpu" if job in digits_jobs + pilot_jobs else "main"), (logs[job], entry)
     assert all(accounting[job]["account"] == "proj1" for job in digits_jobs)  # the others: the user's default
     for summary_path in (tmp_path / "results" / "runs" / "digits").rglob("summary.json"):
         summary = json.loads(summary_path.read_text())

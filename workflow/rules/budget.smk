@@ -1,38 +1,7 @@
 # The equal-budget ladder's base budget B, per dataset with a budget_flops: pilot runs of the
 # gradient optimizers under early stopping (blocks of seeds, as the main runs), then the budget
-# job, whose file every main run of the dataset reads its rung marks from.
-
-
-def pilot_summaries(dataset):
-    return [
-        f"results/pilot/{dataset}/{optimizer}/{seed}/summary.json"
-        for optimizer in specs.gradient_optimizers(config)
-        for seed in study_seeds(config)
-    ]
-
-
-def pilot_inputs(wildcards):
-    summaries = pilot_summaries(wildcards.dataset)
-    return {
-        "summaries": summaries,
-        "histories": [
-            path.replace("summary.json", "history.parquet") for path in summaries
-        ],
-    }
-
-
-def run_budget(wildcards):
-    """The budget file a main run reads B from, when the rule gives its dataset's B (a B set by
-    hand is in the run's spec: its runs never wait for, or rerun after, the pilot)."""
-    if not specs.rule_budget(config, wildcards.dataset):
-        return []
-    return f"results/budget/{wildcards.dataset}.json"
-
-
-def all_budgets():
-    return [
-        f"results/budget/{dataset}.json" for dataset in specs.budget_datasets(config)
-    ]
+# job, whose file every main run of the dataset reads its rung marks from (input functions:
+# common.smk).
 
 
 for block in blocks.main_blocks(config):

@@ -205,3 +205,38 @@ def report_figures():
     return [
         f"results/report/figures/{name}" for name in specs.report_figure_names(config)
     ]
+
+
+# The equal-budget ladder's pilot runs and budget files (budget.smk).
+
+
+def pilot_summaries(dataset):
+    return [
+        f"results/pilot/{dataset}/{optimizer}/{seed}/summary.json"
+        for optimizer in specs.gradient_optimizers(config)
+        for seed in study_seeds(config)
+    ]
+
+
+def pilot_inputs(wildcards):
+    summaries = pilot_summaries(wildcards.dataset)
+    return {
+        "summaries": summaries,
+        "histories": [
+            path.replace("summary.json", "history.parquet") for path in summaries
+        ],
+    }
+
+
+def run_budget(wildcards):
+    """The budget file a main run reads B from, when the rule gives its dataset's B (a B set by
+    hand is in the run's spec: its runs never wait for, or rerun after, the pilot)."""
+    if not specs.rule_budget(config, wildcards.dataset):
+        return []
+    return f"results/budget/{wildcards.dataset}.json"
+
+
+def all_budgets():
+    return [
+        f"results/budget/{dataset}.json" for dataset in specs.budget_datasets(config)
+    ]

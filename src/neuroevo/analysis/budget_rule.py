@@ -3,11 +3,13 @@ instead of set by hand so that the study fits its time.
 
 B is the forward-equivalent FLOPs at which the cheapest gradient optimizer's median validation
 accuracy over seeds first comes within `fraction` x delta (the equivalence margin) of its own
-plateau, the highest value of that median curve. Within delta/2 (fraction 0.5) of its best, a
-gradient optimizer has done what it will do, so at B the gradient side of every verdict is
-essentially converged and a larger budget helps only the side still improving: rungs above B
-then ask how much more the evolutionary optimizers need. The curves are those of pilot runs
-under early stopping only (no FLOP budget), so that B does not depend on itself.
+plateau, the highest value of that median curve. Within delta/2 (fraction 0.5) of its best,
+that optimizer has done, by its pilot runs, all but half a margin of what it will do; the
+other gradient optimizers may need more (their own points are in the file) and may plateau
+higher, so B is where gradient training first gets done, not where every gradient optimizer
+is: rungs above B ask how much more the evolutionary optimizers need. The curves are those of
+pilot runs under early stopping only (no FLOP budget), so that B does not depend on itself;
+pilot runs that ended at max_epochs are named in the rule's sentence (their plateau may lie later).
 
 An optimizer with a pilot run that diverged is listed with its counts but left out of the rule
 (neuroevo.analysis.diverged: an optimizer that blows up on some seeds is no reference). The
@@ -150,7 +152,8 @@ def derive_budget(
     base = float(hand_flops) if hand_flops is not None else float(rule_flops)
     return {
         "dataset": dataset,
-        "rule": _rule_text(optimizers, cheapest, rule_flops, margin, fraction, hand_flops, why_none),
+        "rule": _rule_text(optimizers, cheapest, rule_flops, margin, fraction, hand_flops, why_none)
+        + _capped_text(gradient),
         "fraction": float(fraction),
         "margin": float(margin),
         "source": "hand" if hand_flops is not None else "rule",
@@ -183,6 +186,22 @@ def _why_no_rule(optimizers: dict, rule_flops: float | None) -> str:
     return ""
 
 
+def _capped_text(runs: pd.DataFrame) -> str:
+    """A caveat per gradient optimizer some of whose pilot runs ran out of max_epochs (status
+    "completed") rather than patience: its curve may still rise past the pilot's end, so its
+    plateau, and B when it is the cheapest, are the pilot's, not a converged run's."""
+    if "status" not in runs or not len(runs):
+        return ""
+    capped = [
+        f"{name}'s in {int((group['status'] == 'completed').sum())} of {len(group)}"
+        for name, group in runs.groupby("optimizer", sort=False)
+        if (group["status"] == "completed").any()
+    ]
+    if not capped:
+        return ""
+    return f". Pilot runs that ended at max_epochs, not by patience (their plateau may lie later): {', '.join(capped)}"
+
+
 def _rule_text(optimizers, cheapest, rule_flops, margin, fraction, hand_flops, why_none) -> str:
     """The rule in one sentence, with its numbers."""
     rule = (
@@ -194,9 +213,16 @@ def _rule_text(optimizers, cheapest, rule_flops, margin, fraction, hand_flops, w
         rule += f"; here it gives none ({why_none})"
     else:
         entry = optimizers[cheapest]
+        others = ", ".join(
+            f"{name}'s at {other['reach_flops']:.3g}"
+            for name, other in optimizers.items()
+            if name != cheapest and other["reach_flops"] is not None
+        )
         rule += (
-            f": {cheapest}'s, within at {rule_flops:.3g} FLOPs (plateau {entry['plateau_val_acc']:.4f} over "
-            f"{entry['n_runs']} runs)"
+            f": {cheapest}'s median comes within it at {rule_flops:.3g} FLOPs ("
+            + (f"epoch {entry['reach_epoch']:g}, " if entry["reach_epoch"] is not None else "")
+            + f"plateau {entry['plateau_val_acc']:.4f}, {entry['n_runs']} runs)"
+            + (f"; {others}" if others else "")
         )
     excluded = [name for name, entry in optimizers.items() if entry["n_diverged"]]
     if excluded and not why_none:

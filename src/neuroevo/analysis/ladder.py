@@ -13,7 +13,8 @@ and is scored at each rung's mark (B x a multiple); this module reads those rung
   best gradient optimizer's plateau (the test accuracy per seed at its rung of highest median
   validation accuracy; a gradient optimizer that ever diverged is never this reference), by the
   same tests, Holm over the dataset's evolutionary optimizers x rungs; in FLOPs, seconds, and as
-  a multiple of the reference's own cost to reach its plateau (its pilot runs: the budget file).
+  a multiple of the reference's own cost to reach its plateau (the smallest rung at which the
+  reference itself is equivalent to it, by the same test, in the same family).
   Neither is ever extrapolated: without a rung that decides, "not within {top}x".
 """
 
@@ -61,13 +62,14 @@ RUNG_MEASURES = (
     "test_acc",
 )
 RUNG_STATUSES = ("reached", DIVERGED)
-RUN_COLUMNS = ("dataset", "optimizer", "optimizer_kind", "seed")
+RUN_COLUMNS = ("dataset", "optimizer", "optimizer_kind", "seed", "n_test")
 RUNG_COLUMNS = (*RUN_COLUMNS, *RUNG_MEASURES, "diverged")
 PARITY = (EQUIVALENT, BETTER)  # the verdicts that count as parity
 VERDICT_COLUMNS = (
     "dataset",
     "multiple",
     "mark_flops",
+    "overshoot",
     "optimizer",
     "reference",
     "n",
@@ -135,6 +137,7 @@ PARITY_COLUMNS = (
     "cost_ratio_seconds",
     "cost_p",
     "cost_text",
+    "test_resolution",
 )
 
 
@@ -291,13 +294,15 @@ def _dataset_ladder(dataset, rungs, margin, alpha, budgets, costs) -> list[dict]
         return []
     budget = _budget_fields(budgets, dataset, rungs)
     by_seed = _by_seed(rungs)
+    # A gradient optimizer that diverged at any rung is no reference at any rung (as the plateau's).
+    unstable = _unstable(rungs)
     pairs, rows, references = [], {}, {}
     for multiple in _multiples(rungs):
         at_rung = rungs[rungs["multiple"] == multiple]
-        reference = references[multiple] = best_gradient(at_rung)
+        reference = references[multiple] = best_gradient(at_rung[~at_rung["optimizer"].isin(unstable)])
         for optimizer in evolutionary:
             if reference is None:
-                rows[(multiple, optimizer)] = _no_reference_row(dataset, at_rung, optimizer) | {
+                rows[(multiple, optimizer)] = _no_reference_row(dataset, rungs, optimizer) | {
                     "median_acc": float(at_rung.loc[at_rung["optimizer"] == optimizer, "test_acc"].median()),
                     "reference_median_acc": math.nan,
                     "margin": margin,
@@ -326,10 +331,26 @@ def _dataset_ladder(dataset, rungs, margin, alpha, budgets, costs) -> list[dict]
                 continue
             row = rows[(multiple, optimizer)]
             row |= {"dataset": dataset, "multiple": multiple, "mark_flops": _mark(rungs, multiple)}
+            row["overshoot"] = _overshoot(rungs, multiple, [optimizer, row.get("reference")])
             row |= {"budget_flops": budget["base_flops"], "budget_source": budget["budget_source"]}
             row |= _cost_fields(costs, dataset, optimizer, row["reference"])
             out.append({column: row.get(column, math.nan) for column in VERDICT_COLUMNS})
     return out
+
+
+def _unstable(rungs: pd.DataFrame) -> set[str]:
+    """The gradient optimizers with a diverged rung anywhere on the ladder."""
+    gradient = rungs[rungs["optimizer_kind"] == "gradient"]
+    return {name for name, (diverged, _) in diverged_counts(gradient).items() if diverged}
+
+
+def _overshoot(rungs: pd.DataFrame, multiple: float, optimizers: list) -> float:
+    """The largest FLOPs spent at a rung over its mark among the runs of `optimizers` there: a
+    rung is read at the step that spends its mark, and an evolutionary generation on a small
+    dataset can be a large share of a low rung (1.0: exactly at the mark)."""
+    mine = rungs[(rungs["multiple"] == multiple) & rungs["optimizer"].isin([name for name in optimizers if name])]
+    reached = mine[mine["status"] != DIVERGED]
+    return float((reached["flops"] / reached["mark_flops"]).max()) if len(reached) else math.nan
 
 
 # --- Parity multiples ---------------------------------------------------------------------------
@@ -360,8 +381,7 @@ def plateau_reference(rungs: pd.DataFrame) -> tuple[str | None, float, float]:
     order); with that rung (the smallest of its highest median) and its median test accuracy
     there. (None, NaN, NaN) without one."""
     gradient = rungs[rungs["optimizer_kind"] == "gradient"]
-    unstable = {name for name, (diverged, _) in diverged_counts(gradient).items() if diverged}
-    gradient = gradient[~gradient["optimizer"].isin(unstable)]
+    gradient = gradient[~gradient["optimizer"].isin(_unstable(rungs))]
     if not len(gradient):
         return None, math.nan, math.nan
     by = gradient.groupby(["optimizer", "multiple"], sort=False)
@@ -384,8 +404,9 @@ def parity_table(
     columns PARITY_COLUMNS. Equal-budget parity from `verdicts` (ladder_verdicts); cost to
     parity tested here against the plateau reference's per-seed test accuracy at its plateau
     rung (paired_verdicts: TOST, one-sided and two-sided Wilcoxon, Holm over the dataset's
-    evolutionary optimizers x rungs; "equivalent" or "better" counts); `budgets` (dataset ->
-    budget file) give B, its source, the rule's B and the reference's own cost to its plateau."""
+    evolutionary optimizers and the reference x rungs; "equivalent" or "better" counts; the
+    reference's own cost to its plateau is its smallest rung equivalent to it); `budgets`
+    (dataset -> budget file) give B, its source and the rule's B."""
     rows = []
     rungs = score_diverged(rungs)
     for dataset, mine in rungs.groupby("dataset", sort=False):
@@ -402,11 +423,13 @@ def _dataset_parity(dataset, rungs, verdicts, budgets, margin, alpha) -> list[di
     budget = _budget_fields(budgets, dataset, rungs)
     reference, plateau_multiple, plateau_test = plateau_reference(rungs)
     costs = _cost_tests(rungs, evolutionary, multiples, reference, plateau_multiple, margin, alpha)
-    reach = ((budgets or {}).get(dataset) or {}).get("optimizers", {}).get(reference) or {}
+    reach = _reference_cost(rungs, costs, reference, multiples, plateau_multiple)
+    n_test = rungs["n_test"].dropna() if "n_test" in rungs else pd.Series(dtype=float)
+    resolution = 1 / float(n_test.median()) if len(n_test) else math.nan
     rows = []
     for optimizer in evolutionary:
         row = {"dataset": dataset, "optimizer": optimizer, "multiples": multiples, "top_multiple": multiples[-1]}
-        row |= budget | {"margin": margin, "alpha": alpha, "family": len(costs)}
+        row |= budget | {"margin": margin, "alpha": alpha, "family": len(costs), "test_resolution": resolution}
         row |= _equal_budget_parity(verdicts, optimizer, multiples)
         row |= {"plateau_reference": reference, "plateau_multiple": plateau_multiple, "plateau_test_acc": plateau_test}
         row |= _cost_to_parity(rungs, costs, optimizer, multiples, reference, reach, absence=reference_absence(rungs))
@@ -447,16 +470,32 @@ def _cost_tests(rungs, evolutionary, multiples, reference, plateau_multiple, mar
         return {}
     by_seed = _by_seed(rungs)
     plateau = _key(reference, plateau_multiple)
-    keys = [(optimizer, multiple) for optimizer in evolutionary for multiple in multiples]
-    keys = [key for key in keys if _key(*key) in by_seed]
+    # The reference's own rungs are tested against its plateau too (in the same Holm family):
+    # its cost to the plateau is the smallest rung at which it is equivalent to it, so that both
+    # sides of the cost ratio are measured by one test on the ladder.
+    keys = [(optimizer, multiple) for optimizer in [*evolutionary, reference] for multiple in multiples]
+    keys = [key for key in keys if _key(*key) in by_seed and key != (reference, plateau_multiple)]
     tested = paired_verdicts(by_seed, [(_key(*key), plateau) for key in keys], margin, alpha)
     return dict(zip(keys, tested, strict=True))
 
 
+def _reference_cost(rungs, costs, reference, multiples, plateau_multiple) -> dict:
+    """The plateau reference's own cost to its plateau: the smallest rung at which its test
+    accuracy is equivalent to (or better than) the plateau's by the same test (its plateau rung
+    itself, untested: no difference), its mark and its runs' median seconds in steps there; {}
+    without a reference."""
+    if reference is None:
+        return {}
+    tested = [m for m in multiples if costs.get((reference, m), {}).get("verdict") in PARITY]
+    first = min([*tested, plateau_multiple])
+    at_rung = rungs[(rungs["optimizer"] == reference) & (rungs["multiple"] == first)]
+    return {"reach_flops": _mark(rungs, first), "reach_train_s": float(at_rung["train_s"].median())}
+
+
 def _cost_to_parity(rungs, costs, optimizer, multiples, reference, reach, absence) -> dict:
     """The smallest rung at which `optimizer` is equivalent to or better than the plateau, with
-    its cost, the reference's own cost to its plateau (the budget file's reach) and their
-    ratios; NaN and "not within {top}x" when no rung is."""
+    its cost, the reference's own cost to its plateau (its smallest rung equivalent to it, by
+    the same test) and their ratios; NaN and "not within {top}x" when no rung is."""
     reference_flops, reference_seconds = _finite(reach.get("reach_flops")), _finite(reach.get("reach_train_s"))
     fields = {"reference_cost_flops": reference_flops, "reference_cost_seconds": reference_seconds}
     found = [m for m in multiples if costs.get((optimizer, m), {}).get("verdict") in PARITY]

@@ -200,7 +200,7 @@ def plot_ladder(dataset: str, rungs: pd.DataFrame, parity: pd.DataFrame, margin:
     plateau = parity.dropna(subset=["plateau_reference"]).head(1)
     if len(plateau):
         reference, level = plateau["plateau_reference"].iloc[0], float(plateau["plateau_test_acc"].iloc[0])
-        label = f"{reference}'s plateau {level:.3f} ± δ"
+        label = f"{reference}'s best on the ladder {level:.3f} ± δ"
         axes.axhspan(level - margin, level + margin, color="0.5", alpha=0.25, linewidth=0, label=label, zorder=0)
     parity_rungs = dict(zip(parity["optimizer"], parity["parity_multiple"], strict=True))
     starred = False
