@@ -199,7 +199,7 @@ def _capped_text(runs: pd.DataFrame) -> str:
     ]
     if not capped:
         return ""
-    return f". Pilot runs that ended at max_epochs, not by patience (their plateau may lie later): {', '.join(capped)}"
+    return f" Pilot runs that ended at max_epochs, not by patience (their plateau may lie later): {', '.join(capped)}."
 
 
 def _rule_text(optimizers, cheapest, rule_flops, margin, fraction, hand_flops, why_none) -> str:
