@@ -130,10 +130,16 @@ def progress_detail(run: RunState, problem: Problem, settings: TrainingSettings,
         spent.append(problem.counter.sample_evals / settings.max_sample_evals)
     if settings.max_seconds:
         spent.append((time.perf_counter() - run.start) / settings.max_seconds)
-    if settings.budget_end:
+    of = ""
+    if settings.budget_end and run.budget is None:
         spent = [min(spent), problem.counter.flops / settings.budget_end]
+        of = f"{problem.counter.flops:.3g} of {settings.budget_end:.3g} FLOPs"
+    elif settings.budget_end:  # the top rung is read: only the early-stopping arm goes on
+        spent = [min(spent)]
+        of = (
+            f"{problem.counter.flops:.3g} FLOPs, past the top rung's {settings.budget_end:.3g} (early stopping goes on)"
+        )
     best = max(row["val_acc"] for row in run.history)
-    of = f"{problem.counter.flops:.3g} of {settings.budget_end:.3g} FLOPs" if settings.budget_end else ""
     text = (
         f"epoch {epoch}{'' if of else f' of {settings.max_epochs}'}, step {run.step_log.steps}{', ' + of if of else ''}"
     )
