@@ -18,7 +18,8 @@ from conftest import tool_environment, train_arguments
 from neuroevo.cli import main
 from neuroevo.config.run_spec import RunSpec, TrainingSettings
 from neuroevo.files.checkpoint import CheckpointError, _Decoder
-from neuroevo.training.loop import _check_rungs, train
+from neuroevo.training.loop import train
+from neuroevo.training.resumed import check_rungs
 from neuroevo.training.summary import RUNG_KEYS, SCORE_KEYS, TIMING_COLUMNS, without_timings
 
 # Everything of a rung but its timings: what two runs of one seed share.
@@ -204,6 +205,6 @@ def test_a_checkpoint_whose_rungs_are_not_the_ladders_is_set_aside_not_resumed(i
 def test_rungs_that_do_not_fit_the_ladder_are_refused(rungs, budget, message):
     settings = _training(1.0e5, [0.5, 1, 4])
     with pytest.raises(CheckpointError, match=message):
-        _check_rungs(rungs, budget, settings)
-    _check_rungs([{"multiple": 0.5, "mark_flops": 5e4}], None, settings)  # a ladder's first rung fits
-    _check_rungs([], None, _training(None, [1.0]))  # a run without a budget has none
+        check_rungs(rungs, budget, settings)
+    check_rungs([{"multiple": 0.5, "mark_flops": 5e4}], None, settings)  # a ladder's first rung fits
+    check_rungs([], None, _training(None, [1.0]))  # a run without a budget has none

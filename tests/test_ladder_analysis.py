@@ -11,7 +11,8 @@ import pytest
 
 from neuroevo.analysis.aggregate import aggregate
 from neuroevo.analysis.arms import BUDGET, arm_histories
-from neuroevo.analysis.ladder import RUNG_COLUMNS, ladder_verdicts, parity_table, rung_table
+from neuroevo.analysis.ladder import RUNG_COLUMNS, ladder_verdicts, rung_table
+from neuroevo.analysis.parity import parity_table
 from neuroevo.analysis.runs import read_table
 from neuroevo.analysis.verdict import EQUIVALENT, NO_REFERENCE, WORSE
 from neuroevo.files.errors import CorruptFileError

@@ -17,7 +17,7 @@ neuroevo.report.plots. Every optimizer has one colour in all of them (plots.colo
 
 The command also writes the tables these figures come with, computed in neuroevo.analysis:
 cost to target at several targets (analysis.cost), the ladder verdicts and the parity
-multiples (analysis.ladder) and the Friedman ranks (analysis.ranks).
+multiples (analysis.ladder, analysis.parity) and the Friedman ranks (analysis.ranks).
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ import pandas as pd
 
 from neuroevo.analysis.arms import BUDGET, EARLY, arm_histories, arm_runs, best_so_far, has_budget
 from neuroevo.analysis.cost import cost_to_target, dataset_target, runtime_ecdf
-from neuroevo.analysis.ladder import ladder_verdicts, parity_table
+from neuroevo.analysis.ladder import ladder_verdicts
+from neuroevo.analysis.parity import parity_table
 from neuroevo.analysis.ranks import rank_tests, ranks_table
 from neuroevo.analysis.runs import read_table
 from neuroevo.config.defaults import MIN_PROFILE_DATASETS, MIN_RANK_DATASETS
@@ -238,7 +239,7 @@ def plot_ladder(dataset: str, rungs: pd.DataFrame, parity: pd.DataFrame, margin:
 def ladder_tables(
     rungs: pd.DataFrame, margin: float, alpha: float, budgets: dict[str, dict], costs: pd.DataFrame | None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The ladder verdicts and the parity table (neuroevo.analysis.ladder); both empty without rungs."""
+    """The ladder verdicts and the parity table (neuroevo.analysis.ladder, .parity); both empty without rungs."""
     if not len(rungs):
         return pd.DataFrame(), pd.DataFrame()
     verdicts = ladder_verdicts(rungs, margin, alpha, budgets, costs)
