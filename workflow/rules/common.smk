@@ -64,7 +64,7 @@ def block_files(runs_dir, block, name):
 
 def tuning_results(wildcards):
     """The train job's tuned values, when its optimizer is tuned."""
-    if not specs.tuned(config, wildcards.optimizer):
+    if not specs.tuned(config, wildcards.optimizer, wildcards.dataset):
         return []
     return f"results/tuning/{wildcards.dataset}/{wildcards.optimizer}.json"
 
@@ -196,7 +196,7 @@ def all_tuning_results():
         f"results/tuning/{dataset}/{optimizer}.json"
         for dataset in config["datasets"]
         for optimizer in config["optimizers"]
-        if specs.tuned(config, optimizer)
+        if specs.tuned(config, optimizer, dataset)
     ]
 
 

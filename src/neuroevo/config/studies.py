@@ -5,7 +5,7 @@ Imports nothing heavy (no torch, no pandas): the workflow uses it while it build
 to check a study before any job and to give every run its spec. A study leaves out what
 the main config already says, so the settings of a run are layered:
 
-    model:           config model <- study model
+    model:           config model <- model_overrides[dataset] <- study model
     training:        config training <- dataset_overrides[dataset] <- study training <- variant training
     hyperparameters: config optimizer_settings[optimizer] <- study optimizer_settings[optimizer] <- variant settings
 """
@@ -84,6 +84,12 @@ def check_study(study: dict, config_schema: dict) -> None:
 MAIN_RUNS_ONLY = ("budget_flops", "budget_multiples")
 
 
+def study_model(study: dict, config: dict) -> dict:
+    """The config's model, with its overrides for the study's dataset, then the study's own."""
+    overrides = config.get("model_overrides", {}).get(study["dataset"], {})
+    return config.get("model", {}) | overrides | study.get("model", {})
+
+
 def run_spec(study: dict, label: str, config: dict) -> dict:
     """The spec of one run of variant `label`, in the train command's --spec format."""
     variant = study["variants"][label]
@@ -94,7 +100,7 @@ def run_spec(study: dict, label: str, config: dict) -> dict:
     dataset_overrides = {key: value for key, value in dataset_overrides.items() if key not in MAIN_RUNS_ONLY}
     base_training = {key: value for key, value in config.get("training", {}).items() if key not in MAIN_RUNS_ONLY}
     return {
-        "model": config.get("model", {}) | study.get("model", {}),
+        "model": study_model(study, config),
         "training": base_training | dataset_overrides | study.get("training", {}) | variant.get("training", {}),
         "hyperparameters": config.get("optimizer_settings", {}).get(optimizer, {}) | _settings(study, label),
     }
@@ -104,5 +110,5 @@ def alignment_settings(study: dict, config: dict) -> dict:
     """The alignment block with defaults, the study's seeds and the model's activation:
     everything that shapes the measurement (the study-alignment command's --settings)."""
     block = {"sigma": ALIGNMENT_SIGMA, "rank_shaping": True, "batches": 4, "batch_size": 256} | study["alignment"]
-    activation = (config.get("model", {}) | study.get("model", {})).get("activation", "relu")
+    activation = study_model(study, config).get("activation", "relu")
     return block | {"seeds": study_seeds(study), "activation": activation}

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from neuroevo.config import checks, discovery, inputs
 from neuroevo.config.defaults import MIN_PROFILE_DATASETS, MIN_RANK_DATASETS
+from neuroevo.config.names import IMAGE_DATASETS
 from neuroevo.config.search_space import SearchSpaceError, check_search_space, check_tuning_seeds
 from neuroevo.config.studies import StudyError, alignment_settings, check_study, study_seeds
 from neuroevo.config.studies import run_spec as study_run_settings
@@ -51,6 +52,7 @@ def check_config(config: dict, root: Path) -> None:
     except (checks.SpecError, SearchSpaceError) as error:
         raise ConfigError(str(error)) from None
     check_ladder(config)
+    check_models(config)
     subsamples = {dataset: training_settings(config, dataset).get("subsample") for dataset in config["datasets"]}
     try:
         inputs.check_main_runs_inputs(config, subsamples, tuned(config, "deep_ga"))
@@ -79,10 +81,15 @@ def training_settings(config: dict, dataset: str) -> dict:
     return {**config["training"], **config["dataset_overrides"].get(dataset, {})}
 
 
+def model_settings(config: dict, dataset: str) -> dict:
+    """The model block with the dataset's overrides applied."""
+    return {**config["model"], **config.get("model_overrides", {}).get(dataset, {})}
+
+
 def run_settings(config: dict, dataset: str, optimizer: str) -> dict:
     """Everything that shapes one main run's result, in the --spec layout of train and tune."""
     return {
-        "model": config["model"],
+        "model": model_settings(config, dataset),
         "training": training_settings(config, dataset),
         "hyperparameters": config["optimizer_settings"][optimizer],
     }
@@ -98,9 +105,14 @@ def run_spec(config: dict, dataset: str, optimizer: str) -> str:
     return to_json(run_settings(config, dataset, optimizer))
 
 
-def tuned(config: dict, optimizer: str) -> bool:
-    """Whether an optimizer is tuned: tuning is on and it has a non-empty search space."""
-    return config["tuning"]["enabled"] and bool(config["tuning"]["search_spaces"].get(optimizer))
+def tuned(config: dict, optimizer: str, dataset: str | None = None) -> bool:
+    """Whether an optimizer is tuned (on `dataset`, or on some dataset): tuning is on, it has a
+    non-empty search space, and tuning.datasets (null: all) holds the dataset."""
+    tuning = config["tuning"]
+    datasets = tuning.get("datasets")
+    if dataset is not None and datasets is not None and dataset not in datasets:
+        return False
+    return tuning["enabled"] and bool(tuning["search_spaces"].get(optimizer))
 
 
 def tuning_trials(config: dict, optimizer: str) -> int:
@@ -166,6 +178,18 @@ def budget_job_spec(config: dict, dataset: str) -> str:
             "run_minutes": run_minutes(config, dataset),
         }
     )
+
+
+def check_models(config: dict) -> None:
+    """ConfigError, naming the key, for a CNN on a dataset that is not images."""
+    for dataset in config["datasets"]:
+        if model_settings(config, dataset).get("kind") == "cnn" and dataset not in IMAGE_DATASETS:
+            key = "model_overrides" if config.get("model_overrides", {}).get(dataset, {}).get("kind") else "model"
+            where = f"{key}.{dataset}.kind" if key == "model_overrides" else "model.kind"
+            raise ConfigError(
+                f"{where}: cnn needs square images and {dataset} is not images; "
+                f"give {dataset} kind: mlp (model_overrides.{dataset}), or use it on {', '.join(IMAGE_DATASETS)}"
+            )
 
 
 def check_ladder(config: dict) -> None:

@@ -185,6 +185,22 @@ def _dataset_budget(runs: pd.DataFrame | None, dataset: str) -> str | None:
         return None
 
 
+def _model(runs: pd.DataFrame | None, dataset: str) -> str | None:
+    """The dataset's network as its runs' summaries give it ("the small CNN (two 3x3
+    convolutions with max pooling), 20,490 parameters; 5,000 training examples per run")."""
+    if runs is None or "n_parameters" not in runs:
+        return None
+    first = runs[runs["dataset"] == dataset].iloc[0]
+    model = settings(first, "model")
+    if model.get("kind") == "cnn":
+        network = "the small CNN (two 3x3 convolutions with max pooling, a linear classifier)"
+    else:
+        hidden = model.get("hidden", 16)
+        widths = "-".join(map(str, hidden if isinstance(hidden, list) else [hidden]))
+        network = f"an MLP (hidden {widths}, {model.get('activation', 'relu')})"
+    return f"{network}, {int(first['n_parameters']):,} parameters; {int(first['n_train']):,} training examples per run"
+
+
 def arm_title(arm: str, budget: str | None, verdicts: pd.DataFrame) -> str:
     """An arm's heading: the early-stopping arm is secondary; the equal-budget arm's tables
     describe its top rung, "Equal budget, top rung (64x B = 1.6G FLOPs per run)" (from the
@@ -248,6 +264,7 @@ def dataset_tables(
                 "family": int(mine["family"].max()) if len(mine) and "family" in mine else 0,
                 "art": art_rows(mine),
                 "budget": budget,
+                "model": _model(runs, dataset),
                 "hyperparameters": [
                     {"optimizer": row["optimizer"], "values": dict(sorted(settings(row, "hyperparameters").items()))}
                     for _, row in early.iterrows()
@@ -305,6 +322,15 @@ def tuning_tables(tuning_paths: list[str | Path]) -> dict[str, list[dict]]:
             }
         )
     return by_dataset
+
+
+def untuned_datasets(config: dict) -> list[str]:
+    """The datasets tuning leaves out (tuning.datasets) while it is on."""
+    tuning = config.get("tuning", {})
+    chosen = tuning.get("datasets")
+    if not tuning.get("enabled", True) or chosen is None:
+        return []
+    return [dataset for dataset in config.get("datasets", []) if dataset not in chosen]
 
 
 def config_hash(config: dict) -> str:
@@ -378,6 +404,7 @@ def render_report(
         "tuning_pruning": bool(config.get("tuning", {}).get("pruning", False)),
         "ranks_absent": absence_reason(per_dataset_means(ranked)),
         "tuning": tuning_tables(list(tuning_paths)),
+        "untuned": untuned_datasets(config),
         "studies": [rebased(Path(path).read_text(), Path(path).parent, Path(out).parent) for path in study_paths],
     }
     out.parent.mkdir(parents=True, exist_ok=True)
