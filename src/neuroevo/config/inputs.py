@@ -29,22 +29,23 @@ def fitness_batch_problem(fitness_batch: object, dataset: str, data: dict, subsa
     )
 
 
-def check_main_runs_inputs(config: dict, subsamples: dict[str, int | None], deep_ga_tuned: bool) -> None:
+def check_main_runs_inputs(config: dict, subsamples: dict[str, int | None], deep_ga_tuned: set[str]) -> None:
     """The main runs' settings that need the data's size or the file system, as a ValueError
     naming the key: deep_ga's fitness_batch (and, when it is tuned, its search space's values)
-    against each dataset's training set (`subsamples`: each dataset's training.subsample), and
+    against each dataset's training set (`subsamples`: each dataset's training.subsample;
+    `deep_ga_tuned`: the datasets deep_ga is tuned on), and
     `evolved`'s genome_file, which must be a regular file when it exists (a rule may make it)."""
     optimizers = config["optimizers"]
     if "deep_ga" in optimizers:
         batch = config["optimizer_settings"].get("deep_ga", {}).get("fitness_batch")
-        space = config["tuning"]["search_spaces"].get("deep_ga", {}) if deep_ga_tuned else {}
-        tried = space.get("fitness_batch", {})
-        candidates = [("optimizer_settings.deep_ga.fitness_batch", batch)]
-        candidates += [("tuning.search_spaces.deep_ga.fitness_batch.high", tried.get("high"))]
-        candidates += [
+        tried = config["tuning"]["search_spaces"].get("deep_ga", {}).get("fitness_batch", {})
+        searched = [("tuning.search_spaces.deep_ga.fitness_batch.high", tried.get("high"))]
+        searched += [
             ("tuning.search_spaces.deep_ga.fitness_batch.choices", value) for value in tried.get("choices", [])
         ]
         for dataset, subsample in subsamples.items():
+            candidates = [("optimizer_settings.deep_ga.fitness_batch", batch)]
+            candidates += searched if dataset in deep_ga_tuned else []
             for key, value in candidates:
                 problem = fitness_batch_problem(value, dataset, config["data"], subsample)
                 if problem:

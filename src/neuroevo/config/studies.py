@@ -5,7 +5,7 @@ Imports nothing heavy (no torch, no pandas): the workflow uses it while it build
 to check a study before any job and to give every run its spec. A study leaves out what
 the main config already says, so the settings of a run are layered:
 
-    model:           config model <- model_overrides[dataset] <- study model
+    model:           config model <- study model (never the main runs' model_overrides)
     training:        config training <- dataset_overrides[dataset] <- study training <- variant training
     hyperparameters: config optimizer_settings[optimizer] <- study optimizer_settings[optimizer] <- variant settings
 """
@@ -85,9 +85,9 @@ MAIN_RUNS_ONLY = ("budget_flops", "budget_multiples")
 
 
 def study_model(study: dict, config: dict) -> dict:
-    """The config's model, with its overrides for the study's dataset, then the study's own."""
-    overrides = config.get("model_overrides", {}).get(study["dataset"], {})
-    return config.get("model", {}) | overrides | study.get("model", {})
+    """The config's model, then the study's own: a study says its network itself (the main
+    runs' model_overrides are not its, as their budgets are not)."""
+    return config.get("model", {}) | study.get("model", {})
 
 
 def run_spec(study: dict, label: str, config: dict) -> dict:

@@ -55,7 +55,8 @@ def check_config(config: dict, root: Path) -> None:
     check_models(config)
     subsamples = {dataset: training_settings(config, dataset).get("subsample") for dataset in config["datasets"]}
     try:
-        inputs.check_main_runs_inputs(config, subsamples, tuned(config, "deep_ga"))
+        deep_ga_tuned = {dataset for dataset in config["datasets"] if tuned(config, "deep_ga", dataset)}
+        inputs.check_main_runs_inputs(config, subsamples, deep_ga_tuned)
     except ValueError as error:
         raise ConfigError(f"config: {error}") from None
     for name, study in config["discovery"].items():
@@ -106,13 +107,16 @@ def run_spec(config: dict, dataset: str, optimizer: str) -> str:
 
 
 def tuned(config: dict, optimizer: str, dataset: str | None = None) -> bool:
-    """Whether an optimizer is tuned (on `dataset`, or on some dataset): tuning is on, it has a
-    non-empty search space, and tuning.datasets (null: all) holds the dataset."""
+    """Whether an optimizer is tuned on `dataset` (None: on any of `datasets`): tuning is on,
+    it has a non-empty search space, and tuning.datasets (null: every dataset) holds the
+    dataset (a name not in `datasets` is ignored, so that a subset of them can run)."""
     tuning = config["tuning"]
-    datasets = tuning.get("datasets")
-    if dataset is not None and datasets is not None and dataset not in datasets:
+    if not (tuning["enabled"] and tuning["search_spaces"].get(optimizer)):
         return False
-    return tuning["enabled"] and bool(tuning["search_spaces"].get(optimizer))
+    chosen = tuning.get("datasets")
+    if chosen is None:
+        return True
+    return dataset in chosen if dataset is not None else any(name in chosen for name in config["datasets"])
 
 
 def tuning_trials(config: dict, optimizer: str) -> int:
@@ -318,6 +322,12 @@ def apply_stand_ins(config: dict, present: Callable[[str], bool]) -> dict[str, s
         config["datasets"] = [standing if name == wanted else name for name in config["datasets"]]
         overrides = config.setdefault("dataset_overrides", {})
         overrides[standing] = dict(overrides.get(wanted, {}))  # the protocol's, not the stand-in's own
+        models = config.setdefault("model_overrides", {})
+        if wanted in models:
+            models[standing] = dict(models[wanted])
+        tuning = config.get("tuning", {})
+        if tuning.get("datasets") is not None:
+            tuning["datasets"] = [standing if name == wanted else name for name in tuning["datasets"]]
         stood_in[wanted] = standing
     return stood_in
 

@@ -26,7 +26,7 @@ from neuroevo.analysis.verdict import NO_REFERENCE
 from neuroevo.files.versions import git_commit, package_versions
 from neuroevo.report.answer import answers, ladder_table, primary_endpoint, rung
 from neuroevo.report.cells import compact, marked, mean_std, number, p_value, verdict_cells
-from neuroevo.report.study_section import rebased
+from neuroevo.report.study_section import model_text, rebased
 
 WORK_COLUMNS = ("flops", "model_evals", "grad_evals")
 EFFECT_METRIC = "test_acc"  # the metric whose effects table sits under each dataset's table
@@ -186,19 +186,15 @@ def _dataset_budget(runs: pd.DataFrame | None, dataset: str) -> str | None:
 
 
 def _model(runs: pd.DataFrame | None, dataset: str) -> str | None:
-    """The dataset's network as its runs' summaries give it ("the small CNN (two 3x3
-    convolutions with max pooling), 20,490 parameters; 5,000 training examples per run")."""
+    """The dataset's network as its runs' summaries give it ("CNN (two 3x3 convolutions ...),
+    20,490 parameters; 5,000 training examples per run")."""
     if runs is None or "n_parameters" not in runs:
         return None
     first = runs[runs["dataset"] == dataset].iloc[0]
-    model = settings(first, "model")
-    if model.get("kind") == "cnn":
-        network = "the small CNN (two 3x3 convolutions with max pooling, a linear classifier)"
-    else:
-        hidden = model.get("hidden", 16)
-        widths = "-".join(map(str, hidden if isinstance(hidden, list) else [hidden]))
-        network = f"an MLP (hidden {widths}, {model.get('activation', 'relu')})"
-    return f"{network}, {int(first['n_parameters']):,} parameters; {int(first['n_train']):,} training examples per run"
+    return (
+        f"{model_text(settings(first, 'model'))}, {int(first['n_parameters']):,} parameters; "
+        f"{int(first['n_train']):,} training examples per run"
+    )
 
 
 def arm_title(arm: str, budget: str | None, verdicts: pd.DataFrame) -> str:
