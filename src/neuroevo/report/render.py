@@ -23,6 +23,7 @@ from neuroevo.analysis.ranks import absence_reason, per_dataset_means
 from neuroevo.analysis.runs import read_json_object, read_table, settings
 from neuroevo.analysis.stats import TEST_NAMES
 from neuroevo.analysis.verdict import NO_REFERENCE
+from neuroevo.config.workflow import tuned
 from neuroevo.files.versions import git_commit, package_versions
 from neuroevo.report.answer import answers, ladder_table, primary_endpoint, rung
 from neuroevo.report.cells import compact, marked, mean_std, number, p_value, verdict_cells
@@ -321,12 +322,11 @@ def tuning_tables(tuning_paths: list[str | Path]) -> dict[str, list[dict]]:
 
 
 def untuned_datasets(config: dict) -> list[str]:
-    """The datasets tuning leaves out (tuning.datasets) while it is on."""
-    tuning = config.get("tuning", {})
-    chosen = tuning.get("datasets")
-    if not tuning.get("enabled", True) or chosen is None:
+    """The datasets on which tuning, while it is on, tunes no optimizer (tuning.datasets)."""
+    if not config.get("tuning", {}).get("enabled"):
         return []
-    return [dataset for dataset in config.get("datasets", []) if dataset not in chosen]
+    optimizers = config.get("optimizers", [])
+    return [name for name in config.get("datasets", []) if not any(tuned(config, o, name) for o in optimizers)]
 
 
 def config_hash(config: dict) -> str:
